@@ -1,0 +1,501 @@
+"""Accuracy and speed of the wear-off forecast on simulated patient histories.
+
+    python -m benchmarks forecast [--accuracy N] [--speed N] [--seed S] [--variants a,b]
+
+Simulates patients from the published figures (the population priors in
+touchup/core/data/wearoff_priors.toml, with their sources), with person-to-person and
+cycle-to-cycle variation, noisy photos, FWS grades, check-ins, headache diaries and
+dystonia scores at irregular times, early and late returns, several cycles each; cuts
+each history at a random day between its last treatment and that cycle's true wear-off,
+and compares the forecast with the truth:
+
+- MAE of wear_off_date, beside two fixed intervals on the same histories: the population
+  median for the product and area (what a clinic would use without a model), and the
+  best possible fixed interval (the median of the simulated truths per product and
+  area: an oracle no clinic has); and, as a bound, an oracle that knows each patient's
+  own median (person effect and covariates) but nothing about the current cycle;
+- coverage of the 80% wear_off_interval (target 70-90%);
+- speed: 100,000 histories from JSON text to forecasts on one core, against the floor of
+  json.loads on the same texts.
+
+Variants check robustness, because a model scored on its own generative assumptions is
+optimistic: `shape` draws each patient's true curve from other families (slower or
+sharper decline, exponential-type decay, a later or earlier peak); `tails` draws person
+and cycle effects from Student-t (3 df); `noisy` doubles the photo noise and triples the
+check-in misreports; `shifted` makes the clinic's true median 20% longer than the
+literature prior; `all` combines them. `cycle_sd_*` change how alike one patient's
+cycles are (the model keeps its prior), `engaged`, `sparse` and `alike_dense` the amount
+of follow-up data. Results and the full list of assumptions: docs/forecast.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import gc
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+# One core, measured honestly: BLAS must not spread the matrix products over threads.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+from touchup.core.forecast import forecast_many  # noqa: E402
+from touchup.core.history import parse_history  # noqa: E402
+from touchup.core.wearoff import load_priors  # noqa: E402
+
+PRIORS = load_priors()
+
+# (weight, indication, product, [(area, label units)]): a clinic's mix (ASSUMPTION),
+# doses from the labels (clinical-facts.md §1).
+SCENARIOS = [
+    (0.22, "glabellar_lines", "onabotulinumtoxinA", [("glabella", 20)]),
+    (0.06, "glabellar_lines", "abobotulinumtoxinA", [("glabella", 50)]),
+    (0.05, "glabellar_lines", "incobotulinumtoxinA", [("glabella", 20)]),
+    (0.04, "glabellar_lines", "prabotulinumtoxinA", [("glabella", 20)]),
+    (0.05, "glabellar_lines", "daxibotulinumtoxinA", [("glabella", 40)]),
+    (0.02, "glabellar_lines", "letibotulinumtoxinA", [("glabella", 20)]),
+    (0.14, "upper_face_lines", "onabotulinumtoxinA", [("glabella", 20), ("forehead", 20), ("crows_feet", 24)]),
+    (0.05, "lateral_canthal_lines", "onabotulinumtoxinA", [("crows_feet", 24)]),
+    (0.05, "platysma_bands", "onabotulinumtoxinA", [("platysma", 31)]),
+    (0.12, "chronic_migraine", "onabotulinumtoxinA", [("migraine", 155)]),
+    (0.08, "cervical_dystonia", "onabotulinumtoxinA", [("cervical_dystonia", 236)]),
+    (0.04, "cervical_dystonia", "abobotulinumtoxinA", [("cervical_dystonia", 500)]),
+    (0.04, "cervical_dystonia", "incobotulinumtoxinA", [("cervical_dystonia", 120)]),
+    (0.04, "cervical_dystonia", "daxibotulinumtoxinA", [("cervical_dystonia", 250)]),
+]
+COSMETIC = {"glabella", "forehead", "crows_feet", "platysma"}
+MIN_DAYS = {"cosmetic": 90, "therapeutic": 84}  # labels: >=90 d cosmetic (S5), q12w (S19, S31)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    shape: bool = False      # true curve from other families
+    tails: bool = False      # Student-t person / cycle effects
+    noisy: bool = False      # more photo noise and check-in misreports
+    shifted: float = 0.0     # log shift of the clinic's true median vs the prior
+    cycle_sd: float | None = None  # true cycle-to-cycle sd (person sd keeps the total)
+    photos_per_cycle: float = 1.5  # app photos per cycle (Poisson mean)
+    checkin_answer_rate: float = 0.4
+
+    @property
+    def photo_cv(self):
+        return 0.06 if self.noisy else 0.03
+
+    @property
+    def misreport(self):
+        return 0.20 if self.noisy else 0.07
+
+
+VARIANTS = {
+    "base": Variant("base"),
+    "shape": Variant("shape", shape=True),
+    "tails": Variant("tails", tails=True),
+    "noisy": Variant("noisy", noisy=True),
+    "shifted": Variant("shifted", shifted=math.log(1.2)),
+    "all": Variant("all", shape=True, tails=True, noisy=True, shifted=math.log(1.2)),
+    "cycle_sd_0.06": Variant("cycle_sd_0.06", cycle_sd=0.06),
+    "cycle_sd_0.18": Variant("cycle_sd_0.18", cycle_sd=0.18),
+    "engaged": Variant("engaged", photos_per_cycle=3.0, checkin_answer_rate=0.8),
+    "sparse": Variant("sparse", photos_per_cycle=0.0, checkin_answer_rate=0.2),
+    "alike_dense": Variant("alike_dense", cycle_sd=0.06, photos_per_cycle=8.0, checkin_answer_rate=1.0),
+}
+
+
+def _sds(prior, variant: Variant) -> tuple[float, float]:
+    """True person and cycle sd of log duration; the total stays the prior's."""
+    if variant.cycle_sd is None:
+        return prior.sd_log_person, prior.sd_log_cycle
+    total = math.hypot(prior.sd_log_person, prior.sd_log_cycle)
+    return math.sqrt(total**2 - variant.cycle_sd**2), variant.cycle_sd
+
+
+# --- the true time course ---------------------------------------------------------------
+
+@dataclass
+class TrueCurve:
+    """One patient-area's true curve family. D (the half-point) is drawn per cycle."""
+
+    peak: float
+    rise: float
+    family: str = "loglogistic"
+    shape: float = 3.0
+
+    def __call__(self, t: float, D: float) -> float:
+        if t <= 0:
+            return 0.0
+        if t <= self.peak:
+            return 1.0 - (1.0 - t / self.peak) ** self.rise
+        x = (t - self.peak) / (D - self.peak)
+        if self.family == "loglogistic":
+            return 1.0 / (1.0 + x**self.shape)
+        return math.exp(-math.log(2) * x**self.shape)  # Weibull-type decay, also 1/2 at D
+
+
+def true_curve(area: str, rng: random.Random, variant: Variant) -> TrueCurve:
+    prior = PRIORS.areas[area]
+    if not variant.shape:
+        return TrueCurve(prior.peak_days, prior.rise_shape, "loglogistic", prior.decline_shape)
+    family = rng.choice(["loglogistic", "weibull"])
+    shape = rng.choice([1.6, 2.0, 4.5, 6.0]) if family == "loglogistic" else rng.choice([1.0, 1.5, 3.0])
+    return TrueCurve(prior.peak_days * rng.choice([0.6, 1.0, 1.6]), prior.rise_shape * rng.uniform(0.5, 1.5),
+                     family, shape)
+
+
+def _effect(rng: random.Random, sd: float, tails: bool) -> float:
+    if not tails:
+        return rng.gauss(0.0, sd)
+    # Student-t with 3 df, cut where the raw tail would put wear-offs years out (which no
+    # clinic sees), then scaled to the same sd: 0.8356 is the sd of a unit-variance t3
+    # cut at +/-4 (Monte Carlo, 2e7 draws).
+    while True:
+        z = rng.gauss(0.0, 1.0) / math.sqrt(rng.gammavariate(1.5, 2.0) / 3.0) / math.sqrt(3.0)
+        if abs(z) <= 4.0:
+            return sd * z / 0.8356
+
+
+# --- one simulated patient ---------------------------------------------------------------
+
+@dataclass
+class Truth:
+    area: str
+    product: str
+    treatment_date: int
+    wear_off_date: int           # ordinal of the true first day at or below half the peak
+    fixed_days: float            # the population median for this product and area
+    cycles_before: int
+    own_median_days: float       # oracle: this patient's own median for this cycle
+
+
+@dataclass
+class Simulated:
+    history: dict
+    truths: list[Truth] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=None)
+def _date(ordinal: int) -> str:
+    return dt.date.fromordinal(ordinal).isoformat()
+
+
+_EPOCH = 738000  # 2021-07-26
+
+
+def simulate_patient(rng: random.Random, variant: Variant) -> Simulated:
+    weights = [s[0] for s in SCENARIOS]
+    _, indication, product, areas = rng.choices(SCENARIOS, weights)[0]
+    cosmetic = areas[0][0] in COSMETIC
+    female_share = 0.85 if cosmetic else (0.75 if areas[0][0] == "migraine" else 0.65)  # assumption
+    sex = "female" if rng.random() < female_share else "male"
+    # Men often get more units (S40); some clinics dose above label (assumption).
+    dose_factor = rng.choice([1.0, 1.0, 1.0, 1.25, 1.5]) if cosmetic else rng.choice([0.8, 1.0, 1.0, 1.25])
+    if sex == "male" and cosmetic:
+        dose_factor *= 1.25
+    n_cycles = rng.choices([1, 2, 3, 4, 5, 6], [0.2, 0.2, 0.2, 0.15, 0.15, 0.1])[0]
+    return_habit = rng.gauss(0.05, 0.12)  # some patients come back early, some late (assumption)
+
+    per_area = {}
+    for area, units in areas:
+        prior = PRIORS.areas[area]
+        per_area[area] = {
+            "units": round(units * dose_factor) if units * dose_factor < 100 else round(units * dose_factor / 5) * 5,
+            "person": _effect(rng, _sds(prior, variant)[0], variant.tails),
+            "curve": true_curve(area, rng, variant),
+            "baseline_wi": rng.uniform(0.2, 0.6),
+            "baseline_fws": rng.uniform(1.6, 3.3),
+            "baseline_headache": rng.uniform(15, 26),
+            "baseline_score": rng.uniform(30, 55),
+        }
+
+    start = _EPOCH + 60 + rng.randrange(3000)
+    treatments, observations, cycles = [], [], []
+    day = start
+    for j in range(n_cycles):
+        cyc = {"start": day, "areas": {}}
+        for area, _ in areas:
+            a = per_area[area]
+            prior = PRIORS.areas[area]
+            mu = prior.log_median(product, a["units"], sex, j, PRIORS.dose_ratio_range) + variant.shifted
+            D = math.exp(mu + a["person"] + _effect(rng, _sds(prior, variant)[1], variant.tails))
+            D = max(D, a["curve"].peak + PRIORS.min_days_after_peak)
+            # Peak improvements of this cycle per measure (photo index, FWS, score): assumption.
+            cyc["areas"][area] = {"D": D, "own": math.exp(mu + a["person"]),
+                                  "A": rng.uniform(0.3, 0.85), "A_fws": rng.uniform(0.5, 0.9),
+                                  "A_score": rng.uniform(0.2, 0.5)}
+        cycles.append(cyc)
+        treatments.append({"date": _date(day), "product": product, "indication": indication,
+                           "areas": [{"area": a, "units": per_area[a]["units"]} for a, _ in areas]})
+        primary = cyc["areas"][areas[0][0]]["D"]
+        if cosmetic:
+            gap = primary * math.exp(return_habit + rng.gauss(0, 0.12))
+            day += max(MIN_DAYS["cosmetic"], round(gap))
+        else:
+            day += MIN_DAYS["therapeutic"] + round(rng.expovariate(1 / 10))  # scheduled, sometimes late
+    last = cycles[-1]
+    primary_D = last["areas"][areas[0][0]]["D"]
+    as_of = last["start"] + rng.randint(1, max(1, math.ceil(primary_D)))
+
+    for j, cyc in enumerate(cycles):
+        end = cycles[j + 1]["start"] if j + 1 < len(cycles) else as_of
+        for area in cyc["areas"]:
+            _observe(rng, variant, area, per_area[area], cyc, end, observations, cycles, j)
+
+    observations = [o for o in observations if o["date"] <= _date(as_of)]
+    history = {"as_of": _date(as_of), "patient": {"sex": sex}, "treatments": treatments,
+               "observations": observations}
+    sim = Simulated(history)
+    for area, _ in areas:
+        D = last["areas"][area]["D"]
+        sim.truths.append(Truth(area, product, last["start"], last["start"] + math.ceil(D),
+                                PRIORS.areas[area].median_for(product), n_cycles - 1,
+                                last["areas"][area]["own"]))
+    return sim
+
+
+def _observe(rng, variant, area, pa, cyc, end, out, cycles, j):
+    """Readings of one area in one cycle, from its treatment day up to `end`."""
+    T = cyc["start"]
+    this = cyc["areas"][area]
+    curve = pa["curve"]
+    length = end - T
+
+    def effect(t, key):
+        """Improvement (fraction of the untreated value) at day t of this cycle. On the
+        treatment day, before the injections, the previous cycle's effect may linger."""
+        if t > 0:
+            return this[key] * curve(t, this["D"])
+        if j == 0:
+            return 0.0
+        prev = cycles[j - 1]["areas"][area]
+        return prev[key] * curve(T - cycles[j - 1]["start"], prev["D"])
+
+    def add(t, kind, value):
+        out.append({"date": _date(T + t), "area": area, "kind": kind, "value": value})
+
+    if area in COSMETIC:
+        b = pa["baseline_wi"]
+        s0 = pa["baseline_fws"]
+
+        def photo(t):
+            v = b * (1 - effect(t, "A")) * (1 + rng.gauss(0, variant.photo_cv))
+            add(t, "wrinkle_index", round(max(v, 0.0), 4))
+
+        def grade(t):
+            g = s0 * (1 - effect(t, "A_fws")) + rng.gauss(0, 0.35)
+            add(t, "fws_grade", int(min(3, max(0, round(g)))))
+
+        if rng.random() < 0.9:
+            photo(0)
+        if rng.random() < 0.7:
+            grade(0)
+        if rng.random() < 0.6:  # two-week review
+            t = rng.randint(10, 21)
+            if t <= length:
+                if rng.random() < 0.9:
+                    photo(t)
+                if rng.random() < 0.8:
+                    grade(t)
+        for _ in range(_poisson(rng, variant.photos_per_cycle)):  # photos from the patient app, any time
+            if length >= 1:
+                photo(rng.randint(1, length))
+        checkin_days = range(60, length + 1, 15)
+    elif area == "migraine":
+        h0 = pa["baseline_headache"]
+        if rng.random() < 0.9:
+            add(0, "headache_days", _headache_count(rng, h0, curve, 0, cycles, j))
+        for t in (30, 60, 90):
+            t += rng.randint(-5, 5)
+            if t <= length and rng.random() < 0.8:
+                add(t, "headache_days", _headache_count(rng, h0, curve, t, cycles, j))
+        checkin_days = range(49, length + 1, 14)
+    else:
+        s0 = pa["baseline_score"]
+
+        def score(t):
+            add(t, "symptom_score", round(max(0.0, s0 * (1 - effect(t, "A_score")) + rng.gauss(0, 2.5)), 1))
+
+        if rng.random() < 0.9:
+            score(0)
+        t = rng.randint(28, 42)
+        if t <= length and rng.random() < 0.7:
+            score(t)
+        checkin_days = range(56, length + 1, 14)
+
+    for t in checkin_days:
+        if rng.random() < variant.checkin_answer_rate:
+            # Patients notice it a little after the half-point, with a lag, sometimes wrongly.
+            noticed = this["D"] * math.exp(rng.gauss(0, 0.08)) + rng.uniform(0, 14)
+            answer = t >= noticed
+            if rng.random() < variant.misreport:
+                answer = not answer
+            add(t, "wearing_off_reported", answer)
+
+
+def _headache_count(rng, h0, curve, t, cycles, j):
+    """Headache days in the 30 days before day t of cycle j (Poisson)."""
+    rate = 0.0
+    this = cycles[j]["areas"]["migraine"]
+    for s in range(t - 29, t + 1):
+        if s > 0:
+            f = this["A"] * curve(s, this["D"])
+        elif j > 0:  # still under the previous cycle's tail
+            prev = cycles[j - 1]["areas"]["migraine"]
+            f = prev["A"] * curve(s + cycles[j]["start"] - cycles[j - 1]["start"], prev["D"])
+        else:
+            f = 0.0
+        rate += h0 / 30 * (1 - f)
+    return min(30, _poisson(rng, rate))
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam > 30:
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    k, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def simulate(n: int, seed: int, variant: Variant) -> list[Simulated]:
+    rng = random.Random(f"{seed}-{variant.name}")
+    return [simulate_patient(rng, variant) for _ in range(n)]
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+@dataclass
+class Scores:
+    n: int
+    mae_model: float
+    mae_fixed: float
+    mae_best_fixed: float
+    mae_own_median: float
+    coverage: float
+    width: float
+    by_group: dict
+
+
+def score(sims: list[Simulated]) -> Scores:
+    histories = [parse_history(s.history) for s in sims]
+    results = forecast_many(histories)
+    rows = []
+    for sim, result in zip(sims, results):
+        by_area = {a.area: a for a in result.areas}
+        for truth in sim.truths:
+            a = by_area[truth.area]
+            assert a.treatment_date.toordinal() == truth.treatment_date
+            lo, hi = (d.toordinal() for d in a.wear_off_interval)
+            rows.append((truth, a.wear_off_date.toordinal(), lo, hi))
+
+    # The best fixed interval per product and area: the median of the true wear-off days.
+    true_days: dict[tuple[str, str], list[int]] = {}
+    for truth, *_ in rows:
+        true_days.setdefault((truth.product, truth.area), []).append(truth.wear_off_date - truth.treatment_date)
+    best = {k: statistics.median_low(v) for k, v in true_days.items()}
+
+    err_model, err_fixed, err_best, err_own, covered, widths = [], [], [], [], [], []
+    groups: dict[str, list[tuple[int, int, int]]] = {}
+    for truth, mid, lo, hi in rows:
+        e_model = abs(mid - truth.wear_off_date)
+        e_fixed = abs(truth.treatment_date + math.ceil(truth.fixed_days) - truth.wear_off_date)
+        e_best = abs(truth.treatment_date + best[truth.product, truth.area] - truth.wear_off_date)
+        err_model.append(e_model)
+        err_fixed.append(e_fixed)
+        err_best.append(e_best)
+        err_own.append(abs(truth.treatment_date + math.ceil(truth.own_median_days) - truth.wear_off_date))
+        covered.append(lo <= truth.wear_off_date <= hi)
+        widths.append(hi - lo)
+        for g in (f"area: {truth.area}", f"earlier cycles: {min(truth.cycles_before, 3)}{'+' if truth.cycles_before >= 3 else ''}"):
+            groups.setdefault(g, []).append((e_model, e_best, lo <= truth.wear_off_date <= hi))
+    by_group = {
+        g: (len(v), sum(x[0] for x in v) / len(v), sum(x[1] for x in v) / len(v), sum(x[2] for x in v) / len(v))
+        for g, v in sorted(groups.items())
+    }
+    return Scores(len(rows), float(np.mean(err_model)), float(np.mean(err_fixed)), float(np.mean(err_best)),
+                  float(np.mean(err_own)), float(np.mean(covered)), float(np.median(widths)), by_group)
+
+
+def speed(n: int, seed: int) -> dict:
+    """Seconds for n histories: json.loads (the floor), parse+validate, forecast_many."""
+    texts = [json.dumps(s.history) for s in simulate(n, seed, VARIANTS["base"])]
+    n_obs = sum(t.count('"kind"') for t in texts)
+    # Like timeit, time with the cyclic garbage collector off: building millions of small
+    # objects otherwise triggers full collections whose cost grows with the heap and
+    # would be charged to whichever step happens to run then.
+    gc.collect()
+    gc.disable()
+    # Wall-clock and CPU time of this process: on a shared machine the CPU time is the
+    # steadier of the two.
+    clock = [(time.perf_counter(), time.process_time())]
+    decoded = [json.loads(t) for t in texts]
+    clock.append((time.perf_counter(), time.process_time()))
+    histories = [parse_history(d) for d in decoded]
+    clock.append((time.perf_counter(), time.process_time()))
+    results = forecast_many(histories)
+    clock.append((time.perf_counter(), time.process_time()))
+    gc.enable()
+    assert len(results) == n
+
+    def spent(a, b):
+        return clock[b][0] - clock[a][0], clock[b][1] - clock[a][1]
+
+    return {"n": n, "observations": n_obs, "json_loads": spent(0, 1), "parse": spent(1, 2),
+            "forecast_many": spent(2, 3), "total": spent(0, 3), "areas": sum(len(r.areas) for r in results)}
+
+
+# --- report --------------------------------------------------------------------------------
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks forecast", description=__doc__.splitlines()[0])
+    ap.add_argument("--accuracy", type=int, default=20000, help="histories per variant (default 20000)")
+    ap.add_argument("--speed", type=int, default=100000, help="histories for the speed run (default 100000)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
+    args = ap.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    print(f"# touchup forecast benchmark (seed {args.seed}, {args.accuracy} histories per variant)\n")
+    print("| variant | areas | MAE model (d) | MAE population median (d) | MAE best fixed (d) | model / best fixed "
+          "| oracle own median / best fixed | 80% coverage | median width (d) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    details = {}
+    for name in filter(None, args.variants.split(",")):
+        s = score(simulate(args.accuracy, args.seed, VARIANTS[name]))
+        details[name] = s
+        print(f"| {name} | {s.n} | {s.mae_model:.1f} | {s.mae_fixed:.1f} | {s.mae_best_fixed:.1f} | "
+              f"{s.mae_model / s.mae_best_fixed:.2f} | {s.mae_own_median / s.mae_best_fixed:.2f} | "
+              f"{s.coverage:.1%} | {s.width:.0f} |", flush=True)
+    if "base" in details:
+        print("\nBase variant by group:\n")
+        print("| group | areas | MAE model (d) | MAE best fixed (d) | 80% coverage |")
+        print("|---|---|---|---|---|")
+        for g, (n, m, b, c) in details["base"].by_group.items():
+            print(f"| {g} | {n} | {m:.1f} | {b:.1f} | {c:.1%} |")
+    if args.speed:
+        sp = speed(args.speed, args.seed)
+        print(f"\nSpeed, one core: {sp['n']} histories ({sp['areas']} area forecasts, {sp['observations']} observations)\n")
+        print("| step | wall s | CPU s |")
+        print("|---|---|---|")
+        for key, label in (("json_loads", "floor: json.loads of the same texts"),
+                           ("parse", "parse and validate (History dataclasses)"),
+                           ("forecast_many", "forecast_many"),
+                           ("total", "total, JSON text to forecasts")):
+            print(f"| {label} | {sp[key][0]:.2f} | {sp[key][1]:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

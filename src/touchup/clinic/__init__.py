@@ -1,0 +1,1 @@
+"""The clinic: models, services (the only writers), the access gate and the audit trail."""

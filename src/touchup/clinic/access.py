@@ -1,0 +1,147 @@
+"""The access gate: the only way a view or API route gets a patient-data object.
+
+One function per object type. "Does not exist" and "belongs to another clinic" give the
+same 404, so ids cannot be probed; the attempt is audited as denied. A role that may see
+an object but not do the asked thing gets a 403. Reads that succeed are audited too.
+List queries come from the same module, already filtered to the user's clinic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from . import audit
+from .models import Membership, Patient, Role, Screening, Treatment, Vial
+
+# What each role may do. Front desk books and records intake, but does not chart,
+# sign or see doses; managers see everything and run the vial stock and the audit.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "patient.view": frozenset({Role.CLINICIAN, Role.FRONT_DESK, Role.MANAGER}),
+    "patient.edit": frozenset({Role.CLINICIAN, Role.FRONT_DESK, Role.MANAGER}),
+    "clinical.view": frozenset({Role.CLINICIAN, Role.MANAGER}),
+    "screening.record": frozenset({Role.CLINICIAN, Role.FRONT_DESK}),
+    "screening.doctor_signoff": frozenset({Role.CLINICIAN}),
+    "treatment.chart": frozenset({Role.CLINICIAN}),
+    "vial.view": frozenset({Role.CLINICIAN, Role.MANAGER}),
+    "vial.manage": frozenset({Role.CLINICIAN, Role.MANAGER}),
+    "audit.view": frozenset({Role.MANAGER}),
+}
+
+
+def membership_of(user: Any) -> Membership | None:
+    """The user's active staff membership (one clinic per user in this version)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    cached = getattr(user, "_touchup_membership", False)
+    if cached is not False:
+        return cached
+    m = Membership.objects.select_related("clinic").filter(user=user, active=True).first()
+    user._touchup_membership = m
+    return m
+
+
+def require(user: Any, permission: str) -> Membership:
+    """The user's membership if their role grants `permission`; otherwise 403 (audited)."""
+    m = membership_of(user)
+    if m is None:
+        audit.record_denied("access.no_membership", actor=user, detail={"permission": permission})
+        raise PermissionDenied("You are not a member of a clinic.")
+    if m.role not in PERMISSIONS[permission]:
+        audit.record_denied("access.role", actor=user, detail={"permission": permission, "role": m.role})
+        raise PermissionDenied(f"Your role ({m.get_role_display()}) cannot do this.")
+    return m
+
+
+def can(user: Any, permission: str) -> bool:
+    m = membership_of(user)
+    return m is not None and m.role in PERMISSIONS[permission]
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _not_found(user: Any, kind: str, ident: Any) -> Http404:
+    audit.record_denied(f"{kind}.not_found", actor=user, detail={"id": str(ident)[:64]})
+    return Http404(f"No such {kind}.")
+
+
+# --- lists -------------------------------------------------------------------------
+
+
+def patients_visible_to(user: Any) -> QuerySet[Patient]:
+    m = require(user, "patient.view")
+    return Patient.objects.filter(clinic=m.clinic)
+
+
+def treatments_visible_to(user: Any) -> QuerySet[Treatment]:
+    m = require(user, "clinical.view")
+    return Treatment.objects.filter(clinic=m.clinic)
+
+
+def vials_visible_to(user: Any) -> QuerySet[Vial]:
+    m = require(user, "vial.view")
+    return Vial.objects.filter(clinic=m.clinic)
+
+
+# --- single objects ----------------------------------------------------------------
+
+
+def patient_for(user: Any, public_id: Any, *, need: str = "patient.view", audit_read: bool = True) -> Patient:
+    m = require(user, need)
+    pid = _uuid(public_id)
+    patient = Patient.objects.filter(public_id=pid, clinic=m.clinic).first() if pid else None
+    if patient is None:
+        raise _not_found(user, "patient", public_id)
+    if audit_read:
+        audit.record("patient.view", actor=user, patient=patient, obj=patient, detail={"need": need})
+    return patient
+
+
+def treatment_for(user: Any, public_id: Any, *, need: str = "clinical.view") -> Treatment:
+    m = require(user, need)
+    tid = _uuid(public_id)
+    treatment = (
+        Treatment.objects.select_related("patient").filter(public_id=tid, clinic=m.clinic).first()
+        if tid
+        else None
+    )
+    if treatment is None:
+        raise _not_found(user, "treatment", public_id)
+    audit.record("treatment.view", actor=user, patient=treatment.patient, obj=treatment, detail={"need": need})
+    return treatment
+
+
+def screening_for(user: Any, public_id: Any, *, need: str = "clinical.view") -> Screening:
+    m = require(user, need)
+    sid = _uuid(public_id)
+    screening = (
+        Screening.objects.select_related("patient").filter(public_id=sid, patient__clinic=m.clinic).first()
+        if sid
+        else None
+    )
+    if screening is None:
+        raise _not_found(user, "screening", public_id)
+    audit.record("screening.view", actor=user, patient=screening.patient, obj=screening)
+    return screening
+
+
+def vial_for(user: Any, vial_id: Any, *, need: str = "vial.view") -> Vial:
+    """Vials are clinic stock, not patient data: no read audit, same 404 rule."""
+    m = require(user, need)
+    try:
+        pk = int(vial_id)
+    except (TypeError, ValueError):
+        pk = None
+    vial = Vial.objects.filter(pk=pk, clinic=m.clinic).first() if pk is not None else None
+    if vial is None:
+        raise _not_found(user, "vial", vial_id)
+    return vial

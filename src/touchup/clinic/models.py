@@ -1,0 +1,264 @@
+"""What the clinic records. Rows hold data and small row-level behaviour only: every
+write goes through a service in touchup.clinic.services, which audits it in the same
+transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    FRONT_DESK = "front_desk", "Front desk"
+    MANAGER = "manager", "Clinic manager"
+    PATIENT = "patient", "Patient"
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A person's role in one clinic. Staff only; patients reach the portal via Patient.user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=[c for c in Role.choices if c[0] != Role.PATIENT])
+    # A licensed physician may sign off screenings for therapeutic indications.
+    is_doctor = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="one_membership_per_clinic")]
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other / not stated"
+
+
+class Patient(models.Model):
+    # URLs and the API use public_id, never the row id or a name (no PHI in URLs).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="patient"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "family_name", "given_name"]),
+        ]
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Screening(models.Model):
+    """The intake questionnaire as answered, with the findings the core derived from it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="screenings")
+    indication = models.CharField(max_length=40)
+    answers = models.JSONField()
+    findings = models.JSONField(default=list)
+    blocking = models.BooleanField(default=False)
+    requires_doctor = models.BooleanField(default=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    doctor_signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    doctor_signed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "-recorded_at"])]
+
+    @property
+    def doctor_signed(self) -> bool:
+        return self.doctor_signed_at is not None
+
+
+class Vial(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="vials")
+    product = models.CharField(max_length=40)  # catalogue key
+    lot = models.CharField(max_length=64)
+    expiry = models.DateField()
+    units = models.PositiveIntegerField()
+    received_at = models.DateTimeField()
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reconstituted_at = models.DateTimeField(null=True, blank=True)
+    diluent_ml = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    reconstituted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    discarded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "product", "lot"])]
+
+    @property
+    def units_per_0_1ml(self) -> float | None:
+        if not self.diluent_ml:
+            return None
+        return float(self.units) / (float(self.diluent_ml) * 10)
+
+    def __str__(self) -> str:
+        return f"{self.product} lot {self.lot}"
+
+
+class TreatmentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SIGNED = "signed", "Signed"
+
+
+class Treatment(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="treatments")
+    # Denormalised from patient so the gate and the lists filter on one column.
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="treatments")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    treated_on = models.DateField()
+    product = models.CharField(max_length=40)
+    indication = models.CharField(max_length=40)
+    protocol = models.CharField(max_length=60, blank=True)
+    status = models.CharField(max_length=10, choices=TreatmentStatus.choices, default=TreatmentStatus.DRAFT)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The doctor's sign-off for a therapeutic indication is carried by the screening.
+    screening = models.ForeignKey(Screening, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "-treated_on"]),
+            models.Index(fields=["patient", "-treated_on"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(signed_at__isnull=False), name="signed_has_time"
+            )
+        ]
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status == TreatmentStatus.SIGNED
+
+
+class InjectionPoint(models.Model):
+    treatment = models.ForeignKey(Treatment, on_delete=models.CASCADE, related_name="points")
+    site = models.CharField(max_length=60, blank=True)  # catalogue site key; blank for a free point
+    area = models.CharField(max_length=40)
+    units = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    vial = models.ForeignKey(Vial, null=True, blank=True, on_delete=models.PROTECT, related_name="points")
+    view = models.CharField(max_length=8, default="front")
+    x = models.FloatField()
+    y = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(units__isnull=True) | Q(units__gt=0), name="units_positive")
+        ]
+
+
+class TreatmentAmendment(models.Model):
+    """A signed treatment is never edited; corrections are appended here with a reason."""
+
+    treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="amendments")
+    reason = models.TextField()
+    changes = models.JSONField()
+    amended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    amended_at = models.DateTimeField()
+
+
+class ObservationKind(models.TextChoices):
+    WRINKLE_INDEX = "wrinkle_index", "Wrinkle index (photo)"
+    FWS_GRADE = "fws_grade", "Facial wrinkle scale (0-3)"
+    WEARING_OFF_REPORTED = "wearing_off_reported", "Patient reports wearing off"
+    HEADACHE_DAYS = "headache_days", "Headache days (last 30)"
+    SYMPTOM_SCORE = "symptom_score", "Dystonia symptom score"
+
+
+class Observation(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="observations")
+    area = models.CharField(max_length=40)
+    observed_on = models.DateField()
+    kind = models.CharField(max_length=30, choices=ObservationKind.choices)
+    value = models.FloatField()
+    source = models.CharField(max_length=20)  # photo | clinician | patient
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "area", "observed_on"])]
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record of every read and write of patient data.
+
+    hash = SHA-256(prev_hash + canonical JSON of the row). An edited row breaks its own
+    hash; a deleted row breaks the link of the next one (and the head, for the last).
+    """
+
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)  # survives user deletion
+    clinic_id_ref = models.BigIntegerField(null=True, blank=True)
+    patient_id_ref = models.BigIntegerField(null=True, blank=True, db_index=True)
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=10, default="ok")  # ok | denied
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=32, blank=True)
+    detail = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class AuditChainHead(models.Model):
+    """One row: the latest hash. Locking it serialises appends on PostgreSQL (SQLite's
+    IMMEDIATE transactions serialise writers anyway) and lets verify spot a deleted tail."""
+
+    last_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API, tied to one person. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from touchup.core.catalogue import load_catalogue
+
+from .. import audit
+from ..errors import Conflict, InvalidInput
+from ..models import Clinic, Patient, Vial
+
+
+@transaction.atomic
+def vial_receive(
+    *, actor: Any, clinic: Clinic, product: str, lot: str, expiry: dt.date, units: int
+) -> Vial:
+    catalogue = load_catalogue()
+    if product not in catalogue.products:
+        raise InvalidInput("product", f"unknown product {product!r}")
+    lot = (lot or "").strip()
+    if not lot or len(lot) > 64:
+        raise InvalidInput("lot", "is required (at most 64 characters)")
+    if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+        raise InvalidInput("units", "must be a positive whole number")
+    sizes = catalogue.products[product].vial_sizes_units
+    if sizes and units not in sizes:
+        allowed = ", ".join(str(s) for s in sizes)
+        raise InvalidInput("units", f"{product} comes in vials of {allowed} units")
+    vial = Vial.objects.create(
+        clinic=clinic, product=product, lot=lot, expiry=expiry, units=units,
+        received_at=timezone.now(), received_by=actor,
+    )
+    audit.record("vial.receive", actor=actor, clinic=clinic, obj=vial, detail={"product": product, "lot": lot})
+    return vial
+
+
+@transaction.atomic
+def vial_reconstitute(*, actor: Any, vial: Vial, diluent_ml: Any, at: dt.datetime | None = None) -> Vial:
+    vial = Vial.objects.select_for_update().get(pk=vial.pk)
+    if vial.reconstituted_at is not None:
+        raise Conflict("This vial was already reconstituted.")
+    try:
+        ml = Decimal(str(diluent_ml))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput("diluent_ml", "must be a number of millilitres") from None
+    if not ml.is_finite() or ml <= 0 or ml > 20:
+        raise InvalidInput("diluent_ml", "must be between 0 and 20 mL")
+    at = at or timezone.now()
+    if at > timezone.now():
+        raise InvalidInput("reconstituted_at", "is in the future")
+    vial.reconstituted_at = at
+    vial.diluent_ml = ml
+    vial.reconstituted_by = actor
+    vial.save(update_fields=["reconstituted_at", "diluent_ml", "reconstituted_by"])
+    audit.record("vial.reconstitute", actor=actor, clinic=vial.clinic_id, obj=vial, detail={"diluent_ml": str(ml)})
+    return vial
+
+
+def vial_recall_list(*, actor: Any, clinic: Clinic, product: str, lot: str) -> list[Patient]:
+    """Patients who received any vial of this lot: a read of patient data, so audited."""
+    patients = list(
+        Patient.objects.filter(
+            clinic=clinic, treatments__points__vial__lot=lot, treatments__points__vial__product=product
+        ).distinct().order_by("family_name", "given_name")
+    )
+    with transaction.atomic():
+        audit.record(
+            "vial.recall_list", actor=actor, clinic=clinic,
+            detail={"product": product, "lot": lot, "patients": [p.pk for p in patients]},
+        )
+    return patients

@@ -1,0 +1,1 @@
+"""Subcommands of `touchup`; each module has register(subparsers) and keeps imports lazy."""

@@ -1,0 +1,48 @@
+"""`touchup demo`: migrate the embedded database, seed the demo clinic once, serve.
+
+Running it again keeps the data: seeding is skipped when the demo clinic exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._django import setup
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="create/upgrade ./var, seed a demo clinic once, and serve it")
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    p.add_argument("--no-serve", action="store_true", help="migrate and seed, then exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.port <= 65535:
+        print(f"touchup demo: --port must be 1-65535, not {args.port}", file=sys.stderr)
+        return 2
+    setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from touchup.clinic.demo import demo_logins, seed_demo
+
+    print(f"Database: {settings.DATABASES['default']['NAME']}")
+    call_command("migrate", interactive=False, verbosity=0)
+    created = seed_demo()
+    print("Seeded the demo clinic." if created else "Demo clinic already seeded; keeping its data.")
+    url = f"http://127.0.0.1:{args.port}/"
+    print()
+    print(f"  Touchup is at {url}")
+    print(f"  API docs:      {url}api/docs")
+    print()
+    print("  Demo logins (username / password):")
+    for login in demo_logins():
+        print(f"    {login['role']:<24} {login['username']:<14} {login['password']}")
+    print()
+    sys.stdout.flush()
+    if args.no_serve:
+        return 0
+    call_command("runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True)
+    return 0

@@ -1,0 +1,1 @@
+"""FHIR, iCalendar, CSV and PDF in and out."""

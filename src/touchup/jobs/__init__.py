@@ -1,0 +1,1 @@
+"""Background tasks on the django-tasks API (reminders, photo analysis, forecasts)."""

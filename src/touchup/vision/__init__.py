@@ -1,0 +1,2 @@
+"""Pure photo analysis: decode and validate, quality, landmarks, alignment, regions,
+wrinkle index. No Django."""

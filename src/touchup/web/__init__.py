@@ -1,0 +1,1 @@
+"""Staff pages: Django templates with HTMX (vendored in static/)."""

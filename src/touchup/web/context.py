@@ -1,0 +1,35 @@
+"""Template context every staff page needs: who is signed in, where, and what they may do."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+
+from touchup.clinic.access import can, membership_of
+
+
+def staff(request: Any) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    membership = membership_of(user) if user is not None else None
+    # The banner reminds people not to type real patients into a demo install.
+    demo = bool(
+        getattr(settings, "TOUCHUP_DEMO", False)
+        or os.environ.get("TOUCHUP_DEMO") == "1"
+        or (membership is not None and membership.clinic.slug.startswith("demo"))
+    )
+    return {
+        "membership": membership,
+        "is_demo": demo,
+        "may": {
+            "clinical": can(user, "clinical.view"),
+            "chart": can(user, "treatment.chart"),
+            "vials": can(user, "vial.view"),
+            "audit": can(user, "audit.view"),
+            "screen": can(user, "screening.record"),
+            "doctor": bool(membership and membership.is_doctor and can(user, "screening.doctor_signoff")),
+        }
+        if membership is not None
+        else {},
+    }

@@ -1,0 +1,201 @@
+"""Forms parse and type the request; the services decide what is valid clinically.
+
+A service's InvalidInput lands back on the field it names (views.common.show_invalid),
+so the form shows the same words the API would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from touchup.clinic.models import Sex, TreatmentStatus
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+def _catalogue():
+    from touchup.core.catalogue import load_catalogue
+
+    return load_catalogue()
+
+
+def product_choices() -> list[tuple[str, str]]:
+    cat = _catalogue()
+    return [(key, _label(p, key)) for key, p in cat.products.items()]
+
+
+def indication_choices() -> list[tuple[str, str]]:
+    cat = _catalogue()
+    return [(key, _label(i, key)) for key, i in cat.indications.items()]
+
+
+def _label(obj, key: str) -> str:
+    for attr in ("name", "label", "title"):
+        value = getattr(obj, attr, None)
+        if value:
+            return str(value)
+    return key.replace("_", " ")
+
+
+class PatientForm(forms.Form):
+    given_name = forms.CharField(label="Given name", max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    family_name = forms.CharField(label="Family name", max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    birth_date = forms.DateField(label="Date of birth", widget=DateInput())
+    sex = forms.ChoiceField(label="Sex", choices=[("", "—")] + list(Sex.choices))
+    email = forms.EmailField(label="Email", required=False, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    phone = forms.CharField(label="Phone", max_length=32, required=False, widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}))
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(label="Find a patient", max_length=100, required=False)
+
+
+class StartTreatmentForm(forms.Form):
+    indication = forms.ChoiceField(label="Indication")
+    protocol = forms.ChoiceField(label="Protocol", required=False)
+    product = forms.ChoiceField(label="Product")
+    treated_on = forms.DateField(label="Date", widget=DateInput())
+
+    def __init__(self, *args, protocols: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["indication"].choices = indication_choices()
+        self.fields["product"].choices = product_choices()
+        self.fields["protocol"].choices = [("", "No protocol — place points by hand")] + (protocols or [])
+        self.fields["treated_on"].initial = timezone.localdate()
+
+
+class TreatmentDetailsForm(forms.Form):
+    product = forms.ChoiceField(label="Product")
+    treated_on = forms.DateField(label="Date", widget=DateInput())
+    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = product_choices()
+
+
+class AmendForm(forms.Form):
+    reason = forms.CharField(label="Reason for the amendment", widget=forms.Textarea(attrs={"rows": 2}))
+    correction = forms.CharField(
+        label="What is corrected",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: “Point 3 was 5 U, not 4 U.” The signed chart itself stays as signed.",
+    )
+
+
+class VialReceiveForm(forms.Form):
+    product = forms.ChoiceField(label="Product")
+    lot = forms.CharField(label="Lot number", max_length=64)
+    expiry = forms.DateField(label="Expiry date", widget=DateInput())
+    units = forms.IntegerField(label="Units in the vial", min_value=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = product_choices()
+
+
+class ReconstituteForm(forms.Form):
+    diluent_ml = forms.DecimalField(
+        label="Diluent (mL of 0.9% saline)", max_digits=5, decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.1", "min": "0.1", "max": "20"}),
+    )
+    reconstituted_at = forms.DateTimeField(
+        label="Reconstituted at", required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Leave empty for now.",
+    )
+
+
+class RecallForm(forms.Form):
+    product = forms.ChoiceField(label="Product")
+    lot = forms.CharField(label="Lot number", max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = product_choices()
+
+
+class TreatmentFilterForm(forms.Form):
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status")] + list(TreatmentStatus.choices))
+    indication = forms.ChoiceField(label="Indication", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["indication"].choices = [("", "Any indication")] + indication_choices()
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+def screening_questions(indication: str) -> list:
+    """The core's questions that apply to this indication, in the core's order."""
+    from touchup.core.screening import QUESTIONS
+
+    out = []
+    for q in QUESTIONS.values() if isinstance(QUESTIONS, dict) else QUESTIONS:
+        applies = getattr(q, "indications", None) or getattr(q, "applies_to", None)
+        if applies and indication not in applies:
+            continue
+        out.append(q)
+    return out
+
+
+class ScreeningForm(forms.Form):
+    """One yes/no (+ details) pair per question of touchup.core.screening.QUESTIONS.
+
+    Every question must be answered: a skipped question is not a "no"."""
+
+    indication = forms.ChoiceField(label="Screening for")
+
+    def __init__(self, *args, indication: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = indication_choices()
+        self.fields["indication"].choices = choices
+        self.chosen_indication = indication if indication in dict(choices) else (choices[0][0] if choices else "")
+        self.fields["indication"].initial = self.chosen_indication
+        self.questions = screening_questions(self.chosen_indication)
+        for q in self.questions:
+            self.fields[f"q_{q.key}"] = forms.ChoiceField(
+                label=q.text, choices=YES_NO, widget=forms.RadioSelect,
+                error_messages={"required": "Answer yes or no."},
+            )
+            self.fields[f"q_{q.key}_details"] = forms.CharField(
+                label=getattr(q, "details_prompt", "") or "Details", required=False, max_length=500,
+            )
+
+    def rows(self):
+        """(question, answer field, details field) for the template."""
+        return [(q, self[f"q_{q.key}"], self[f"q_{q.key}_details"]) for q in self.questions]
+
+    def answers(self) -> dict:
+        return {
+            q.key: {
+                "answer": self.cleaned_data[f"q_{q.key}"] == "yes",
+                "details": self.cleaned_data[f"q_{q.key}_details"].strip(),
+            }
+            for q in self.questions
+        }
+
+    def show_invalid(self, exc) -> None:
+        name = f"q_{exc.field}"
+        if name in self.fields:
+            self.add_error(name, exc.message)
+        elif exc.field in self.fields:
+            self.add_error(exc.field, exc.message)
+        else:
+            self.add_error(None, exc.message)

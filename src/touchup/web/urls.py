@@ -1,0 +1,34 @@
+"""Staff pages. Patients, treatments and screenings are addressed by their opaque
+public_id (never a name or a row id); vials, which are stock rather than patient data,
+by their number."""
+
+from django.urls import path
+
+from .views import audit, chart, patients, screening, treatments, vials
+
+urlpatterns = [
+    path("", patients.home, name="home"),
+    path("patients/", patients.patient_list, name="patients"),
+    path("patients/search/", patients.patient_search, name="patient_search"),
+    path("patients/new/", patients.patient_new, name="patient_new"),
+    path("patients/<uuid:public_id>/", patients.patient_detail, name="patient"),
+    path("patients/<uuid:public_id>/edit/", patients.patient_edit, name="patient_edit"),
+    path("patients/<uuid:public_id>/screening/", screening.screening_new, name="screening_new"),
+    path("patients/<uuid:public_id>/treatments/new/", treatments.treatment_new, name="treatment_new"),
+    path("screenings/<uuid:public_id>/", screening.screening_detail, name="screening"),
+    path("screenings/<uuid:public_id>/signoff/", screening.screening_signoff, name="screening_signoff"),
+    path("treatments/", treatments.treatment_list, name="treatments"),
+    path("treatments/protocols/", treatments.protocol_options, name="protocol_options"),
+    path("treatments/<uuid:public_id>/", chart.chart, name="chart"),
+    path("treatments/<uuid:public_id>/points/", chart.chart_save, name="chart_save"),
+    path("treatments/<uuid:public_id>/details/", chart.chart_details, name="chart_details"),
+    path("treatments/<uuid:public_id>/sign/", chart.chart_sign, name="chart_sign"),
+    path("treatments/<uuid:public_id>/discard/", chart.chart_discard, name="chart_discard"),
+    path("treatments/<uuid:public_id>/amend/", chart.chart_amend, name="chart_amend"),
+    path("treatments/<uuid:public_id>/aftercare/", chart.aftercare, name="aftercare"),
+    path("vials/", vials.vial_list, name="vials"),
+    path("vials/receive/", vials.vial_receive_view, name="vial_receive"),
+    path("vials/<int:vial_id>/reconstitute/", vials.vial_reconstitute_view, name="vial_reconstitute"),
+    path("vials/recall/", vials.vial_recall, name="vial_recall"),
+    path("audit/", audit.audit_list, name="audit"),
+]

@@ -1,0 +1,100 @@
+"""A JSON client for the API and the bits of data the API tests keep reaching for."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.test import Client
+
+BASE = "/api"
+
+
+class Api:
+    """Django's test client speaking JSON to /api, as one persona (or nobody)."""
+
+    def __init__(self, user: Any = None, *, token: str | None = None, ip: str = "198.51.100.7", csrf: bool = False):
+        self.client = Client(enforce_csrf_checks=csrf, REMOTE_ADDR=ip)
+        self.user = user
+        self.headers: dict[str, str] = {}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        elif user is not None:
+            self.client.force_login(user)
+
+    def call(self, method: str, path: str, body: Any = None, *, raw: bytes | str | None = None, **query: Any):
+        url = path if path.startswith("/") and path.startswith(BASE) else BASE + path
+        kwargs: dict[str, Any] = {"headers": self.headers}
+        if method == "get":
+            return self.client.get(url, query or None, **kwargs)
+        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+        return getattr(self.client, method)(url, data, content_type="application/json", **kwargs)
+
+    def get(self, path: str, **query: Any):
+        return self.call("get", path, **query)
+
+    def post(self, path: str, body: Any = None, **kw: Any):
+        return self.call("post", path, body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any):
+        return self.call("put", path, body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any):
+        return self.call("patch", path, body, **kw)
+
+    def delete(self, path: str, body: Any = None, **kw: Any):
+        return self.call("delete", path, body, **kw)
+
+
+def counts() -> dict[str, int]:
+    """How many rows of everything the API can write (and of successful audit events)."""
+    from touchup.clinic.models import (
+        ApiToken, AuditEvent, InjectionPoint, Patient, Screening, Treatment, TreatmentAmendment, Vial,
+    )
+
+    return {
+        "patients": Patient.objects.count(),
+        "screenings": Screening.objects.count(),
+        "screenings_signed": Screening.objects.filter(doctor_signed_at__isnull=False).count(),
+        "treatments": Treatment.objects.count(),
+        "treatments_signed": Treatment.objects.filter(status="signed").count(),
+        "points": InjectionPoint.objects.count(),
+        "amendments": TreatmentAmendment.objects.count(),
+        "vials": Vial.objects.count(),
+        "vials_reconstituted": Vial.objects.filter(reconstituted_at__isnull=False).count(),
+        "tokens": ApiToken.objects.count(),
+        "tokens_revoked": ApiToken.objects.filter(revoked_at__isnull=False).count(),
+        "audit_ok": AuditEvent.objects.filter(outcome="ok").exclude(action__endswith=".view").count(),
+    }
+
+
+def fields_named(response) -> set[str]:
+    """The field names a 4xx JSON error body points at."""
+    detail = response.json()["detail"]
+    assert isinstance(detail, list), detail
+    return {d["field"] for d in detail}
+
+
+def clean_answers(indication: str = "glabellar_lines") -> dict[str, Any]:
+    """Every screening question that applies answered "no" (the screening form's format)."""
+    from touchup.core.screening import QUESTIONS
+
+    out = {}
+    for q in QUESTIONS.values() if isinstance(QUESTIONS, dict) else QUESTIONS:
+        applies = getattr(q, "indications", None) or getattr(q, "applies_to", None)
+        if applies and indication not in applies:
+            continue
+        out[q.key] = {"answer": False, "details": ""}
+    return out
+
+
+def protocol_for(indication: str = "glabellar_lines", product: str = "onabotulinumtoxinA") -> str:
+    from touchup.core.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    keys = [
+        p.key for p in cat.protocols_for(indication)
+        if (getattr(p, "product", "") or "") in ("", product)
+    ]
+    assert keys, f"the catalogue has no {product} protocol for {indication}"
+    return keys[0]

@@ -1,0 +1,256 @@
+"""The chart: who may open it, the live save, bad units, signing and its refusal,
+the read-only signed chart, amendments and aftercare."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from touchup.clinic.models import AuditEvent, InjectionPoint, Treatment
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def chart_state(treatment, overrides=None, *, vial=""):
+    """What the chart form posts: one value per point for each column, plus the vial.
+    `overrides` maps a row index to the columns to change in that row."""
+    overrides = overrides or {}
+    points = list(treatment.points.order_by("pk"))
+    data = {"site": [], "area": [], "units": [], "x": [], "y": [], "view": [], "vial_id": [], "vial": vial}
+    for i, p in enumerate(points):
+        row = {"site": p.site, "area": p.area, "units": "" if p.units is None else str(p.units),
+               "x": str(p.x), "y": str(p.y), "view": p.view, "vial_id": str(p.vial_id or "")}
+        row.update(overrides.get(i, {}))
+        for k, v in row.items():
+            data[k].append(v)
+    return data
+
+
+def test_the_clinician_opens_the_draft_chart_with_the_protocol_points(as_clinician, draft):
+    response = as_clinician.get(reverse("chart", args=[draft.public_id]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert len(re.findall(r"data-idx>\d+<", html)) == draft.points.count()
+    assert 'viewBox="0 0 400 500"' in html
+    assert 'data-editable="true"' in html
+    assert "Sign treatment" in html
+    total = sum(p.units for p in draft.points.all())
+    assert f"data-live-total>{total.normalize():f}<" in html
+
+
+def test_front_desk_cannot_open_the_chart(as_front_desk, draft):
+    response = as_front_desk.get(reverse("chart", args=[draft.public_id]))
+    assert response.status_code == 403
+    assert "Not allowed for your role" in response.content.decode()
+
+
+def test_front_desk_cannot_post_to_the_chart(as_front_desk, draft):
+    before = list(draft.points.values_list("units", flat=True))
+    response = as_front_desk.post(reverse("chart_save", args=[draft.public_id]), chart_state(draft, {0: {"units": "9"}}))
+    assert response.status_code == 403
+    assert list(draft.points.values_list("units", flat=True)) == before
+
+
+def test_the_manager_sees_the_chart_read_only(as_manager, draft):
+    html = as_manager.get(reverse("chart", args=[draft.public_id])).content.decode()
+    assert 'data-editable="false"' in html and "Sign treatment" not in html
+    assert as_manager.post(reverse("chart_save", args=[draft.public_id]), chart_state(draft)).status_code == 403
+
+
+@pytest.mark.parametrize("name", ["chart", "aftercare"])
+def test_idor_another_clinics_treatment_is_404(as_other_clinician, draft, name):
+    response = as_other_clinician.get(reverse(name, args=[draft.public_id]))
+    assert response.status_code == 404
+    assert "Dana" not in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["chart_save", "chart_sign", "chart_discard", "chart_details", "chart_amend"])
+def test_idor_another_clinic_cannot_write_the_chart(as_other_clinician, draft, name):
+    before = list(draft.points.values_list("units", flat=True))
+    response = as_other_clinician.post(reverse(name, args=[draft.public_id]), chart_state(draft, {0: {"units": "30"}}))
+    assert response.status_code == 404
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    assert list(draft.points.values_list("units", flat=True)) == before
+    assert not AuditEvent.objects.filter(object_id=str(draft.public_id), action__in=["treatment.chart", "treatment.sign"]).exists()
+
+
+def test_a_change_is_saved_and_the_panel_comes_back(as_clinician, draft, vial):
+    state = chart_state(draft, {0: {"units": "6"}}, vial=str(vial.pk))
+    response = as_clinician.post(reverse("chart_save", args=[draft.public_id]), state, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html and "Safety checks" in html
+    units = sorted(float(u) for u in draft.points.values_list("units", flat=True))
+    assert 6.0 in units
+    assert set(draft.points.values_list("vial_id", flat=True)) == {vial.pk}
+    assert f"data-live-total>{sum(units):g}<" in html
+
+
+def test_a_point_added_on_the_map_is_saved(as_clinician, draft):
+    state = chart_state(draft)
+    for k, v in {"site": "", "area": draft.points.first().area, "units": "2", "x": "120.5", "y": "90",
+                 "view": "front", "vial_id": ""}.items():
+        state[k].append(v)
+    n = draft.points.count()
+    as_clinician.post(reverse("chart_save", args=[draft.public_id]), state, **HTMX)
+    assert draft.points.count() == n + 1
+    assert draft.points.filter(site="", x=120.5, y=90).exists()
+
+
+def test_removing_a_point_is_saved(as_clinician, draft):
+    state = chart_state(draft)
+    for column in ("site", "area", "units", "x", "y", "view", "vial_id"):
+        state[column] = state[column][1:]
+    n = draft.points.count()
+    as_clinician.post(reverse("chart_save", args=[draft.public_id]), state, **HTMX)
+    assert draft.points.count() == n - 1
+
+
+@pytest.mark.parametrize("bad", ["-3", "abc", "9999"])
+def test_bad_units_show_the_error_and_nothing_is_written(as_clinician, draft, bad):
+    before = sorted((p.site, p.units) for p in draft.points.all())
+    response = as_clinician.post(
+        reverse("chart_save", args=[draft.public_id]), chart_state(draft, {2: {"units": bad}}), **HTMX
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Not saved." in html and "Point 3 units" in html
+    assert 'data-error-field="points[2].units"' in html
+    assert sorted((p.site, p.units) for p in draft.points.all()) == before
+
+
+def test_bad_units_without_htmx_render_the_chart_with_the_error(as_clinician, draft):
+    response = as_clinician.post(reverse("chart_save", args=[draft.public_id]), chart_state(draft, {0: {"units": "-1"}}))
+    assert response.status_code == 200
+    assert "Point 1 units" in response.content.decode()
+
+
+def test_signing_is_refused_with_reasons_while_a_point_lacks_its_vial(as_clinician, draft):
+    response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), chart_state(draft), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Not signed" in html
+    assert "needs the vial (lot)" in html
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
+def test_signing_is_refused_while_a_point_lacks_units(as_clinician, draft, vial):
+    response = as_clinician.post(
+        reverse("chart_sign", args=[draft.public_id]), chart_state(draft, {1: {"units": ""}}, vial=str(vial.pk)), **HTMX
+    )
+    assert "Every injection point needs its units." in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
+def test_signing_is_refused_while_a_blocking_finding_stands(as_clinician, draft, vial):
+    huge = {i: {"units": "100"} for i in range(draft.points.count())}
+    response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), chart_state(draft, huge, vial=str(vial.pk)), **HTMX)
+    html = response.content.decode()
+    assert "Not signed" in html and "finding-block" in html
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
+def test_signing_a_clean_chart_redirects_to_the_signed_read_only_view(as_clinician, draft, vial):
+    response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), chart_state(draft, vial=str(vial.pk)), **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("chart", args=[draft.public_id])
+    draft.refresh_from_db()
+    assert draft.status == "signed"
+    html = as_clinician.get(reverse("chart", args=[draft.public_id])).content.decode()
+    assert 'data-editable="false"' in html
+    assert 'name="units"' not in html and "Sign treatment" not in html
+    assert "Amend with reason" in html
+    assert vial.lot in html
+
+
+def test_signing_without_htmx_redirects(as_clinician, draft, vial):
+    response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), chart_state(draft, vial=str(vial.pk)))
+    assert response.status_code == 302
+
+
+@pytest.fixture
+def signed(draft, vial, clinician):
+    from touchup.clinic.services.treatments import treatment_sign, treatment_update
+
+    treatment_update(actor=clinician, treatment=draft, vial=vial)
+    return treatment_sign(actor=clinician, treatment=draft)
+
+
+def test_a_signed_chart_cannot_be_changed(as_clinician, signed):
+    before = sorted((p.site, p.units) for p in signed.points.all())
+    response = as_clinician.post(reverse("chart_save", args=[signed.public_id]), chart_state(signed, {0: {"units": "9"}}), **HTMX)
+    assert "Not saved." in response.content.decode()
+    assert sorted((p.site, p.units) for p in signed.points.all()) == before
+
+
+def test_amend_needs_a_reason_and_appends(as_clinician, signed):
+    bad = as_clinician.post(reverse("chart_amend", args=[signed.public_id]), {"reason": "x", "correction": "Point 3 was 5 U"})
+    assert bad.status_code == 200
+    assert "say why the signed chart is being amended" in bad.content.decode()
+    assert not signed.amendments.exists()
+    ok = as_clinician.post(reverse("chart_amend", args=[signed.public_id]),
+                           {"reason": "Transcription error", "correction": "Point 3 was 5 U, not 4 U"})
+    assert ok.status_code == 302
+    html = as_clinician.get(reverse("chart", args=[signed.public_id])).content.decode()
+    assert "Transcription error" in html and "Point 3 was 5 U, not 4 U" in html
+
+
+def test_aftercare_for_a_signed_treatment_is_printable(as_clinician, signed):
+    response = as_clinician.get(reverse("aftercare", args=[signed.public_id]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Aftercare after your treatment" in html and "data-print" in html
+    assert "exercise" in html.lower()
+
+
+def test_aftercare_for_a_draft_sends_back_to_the_chart(as_clinician, draft):
+    response = as_clinician.get(reverse("aftercare", args=[draft.public_id]))
+    assert response.status_code == 302
+
+
+def test_start_a_treatment_from_the_patient_page(as_clinician, screened_patient, glabellar_protocol):
+    response = as_clinician.post(reverse("treatment_new", args=[screened_patient.public_id]), {
+        "indication": "glabellar_lines", "protocol": glabellar_protocol, "product": "onabotulinumtoxinA",
+        "treated_on": "2025-01-02",
+    })
+    treatment = Treatment.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("chart", args=[treatment.public_id])
+    assert treatment.points.count() > 0
+
+
+def test_start_with_a_future_date_shows_the_error(as_clinician, screened_patient):
+    response = as_clinician.post(reverse("treatment_new", args=[screened_patient.public_id]), {
+        "indication": "glabellar_lines", "protocol": "", "product": "onabotulinumtoxinA", "treated_on": "2999-01-02",
+    })
+    assert response.status_code == 200
+    assert "is in the future" in response.content.decode()
+    assert not Treatment.objects.exists()
+
+
+def test_protocol_options_follow_the_indication(as_clinician, glabellar_protocol):
+    html = as_clinician.get(reverse("protocol_options"), {"indication": "glabellar_lines"}).content.decode()
+    assert f'value="{glabellar_protocol}"' in html
+    other = as_clinician.get(reverse("protocol_options"), {"indication": "chronic_migraine"}).content.decode()
+    assert f'value="{glabellar_protocol}"' not in other
+
+
+def test_discard_a_draft(as_clinician, draft):
+    response = as_clinician.post(reverse("chart_discard", args=[draft.public_id]))
+    assert response.status_code == 302
+    assert not Treatment.objects.filter(pk=draft.pk).exists()
+    assert not InjectionPoint.objects.filter(treatment_id=draft.pk).exists()
+
+
+def test_details_form_error_lands_on_its_field(as_clinician, draft):
+    response = as_clinician.post(reverse("chart_details", args=[draft.public_id]), {
+        "product": "onabotulinumtoxinA", "treated_on": "2999-01-01", "notes": "",
+    })
+    assert response.status_code == 200
+    assert response.context["details_form"].errors["treated_on"] == ["is in the future"]
