@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "touchup.clinic",
     "touchup.web",
     "touchup.portal",
+    "touchup.maintenance",
 ]
 
 MIDDLEWARE = [
