@@ -262,3 +262,62 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class PhotoView(models.TextChoices):
+    """The standard views. Wear-off shows first in movement, so each dynamic view
+    is the one that measures its area."""
+
+    AT_REST = "at_rest", "At rest (front)"
+    FROWN = "frown", "Frown"
+    BROWS_RAISED = "brows_raised", "Brows raised"
+    SMILE_SQUINT = "smile_squint", "Smile and squint"
+    NECK_TENSED = "neck_tensed", "Neck tensed"
+
+
+class AnalysisStatus(models.TextChoices):
+    PENDING = "pending", "Analysing"
+    DONE = "done", "Analysed"
+    FAILED = "failed", "Analysis failed"
+
+
+class Photo(models.Model):
+    """A follow-up photo. The stored file is a clean re-encoded JPEG (orientation applied,
+    EXIF and GPS gone) under a random name; it is read only through the gated view."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="photos")
+    # The treatment cycle the photo follows. A discarded draft leaves its photos in place.
+    treatment = models.ForeignKey(
+        Treatment, null=True, blank=True, on_delete=models.SET_NULL, related_name="photos"
+    )
+    view = models.CharField(max_length=20, choices=PhotoView.choices)
+    taken_on = models.DateField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(max_length=200)
+    sha256 = models.CharField(max_length=64)  # of the bytes as uploaded: finds duplicates
+    file_sha256 = models.CharField(max_length=64)  # of the stored copy: checked when served
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    consent_clinical = models.BooleanField(default=False)
+    consent_marketing = models.BooleanField(default=False)
+    is_baseline = models.BooleanField(default=False)
+    analysis = models.JSONField(null=True, blank=True)
+    analysis_status = models.CharField(
+        max_length=10, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "view", "taken_on"])]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "sha256"], name="photo_once_per_patient"),
+            # One baseline per patient and view: the reference every later photo is aligned to.
+            models.UniqueConstraint(
+                fields=["patient", "view"], condition=Q(is_baseline=True), name="one_baseline_per_view"
+            ),
+        ]
+
+    @property
+    def problems(self) -> list[str]:
+        return list(((self.analysis or {}).get("quality") or {}).get("problems") or [])
