@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from . import audit
-from .models import Membership, Patient, Role, Screening, Treatment, Vial
+from .models import Membership, Patient, Photo, Role, Screening, Treatment, Vial
 
 # What each role may do. Front desk books and records intake, but does not chart,
 # sign or see doses; managers see everything and run the vial stock and the audit.
@@ -87,6 +87,11 @@ def treatments_visible_to(user: Any) -> QuerySet[Treatment]:
     return Treatment.objects.filter(clinic=m.clinic)
 
 
+def photos_visible_to(user: Any) -> QuerySet[Photo]:
+    m = require(user, "clinical.view")
+    return Photo.objects.filter(patient__clinic=m.clinic)
+
+
 def vials_visible_to(user: Any) -> QuerySet[Vial]:
     m = require(user, "vial.view")
     return Vial.objects.filter(clinic=m.clinic)
@@ -132,6 +137,22 @@ def screening_for(user: Any, public_id: Any, *, need: str = "clinical.view") -> 
         raise _not_found(user, "screening", public_id)
     audit.record("screening.view", actor=user, patient=screening.patient, obj=screening)
     return screening
+
+
+def photo_for(user: Any, public_id: Any, *, need: str = "clinical.view", purpose: str = "view") -> Photo:
+    """A photo for clinic staff whose role grants `need`, or for the patient in it (the
+    portal): a patient account has no membership and sees only their own photos."""
+    pid = _uuid(public_id)
+    qs = Photo.objects.select_related("patient", "treatment")
+    if membership_of(user) is None and getattr(user, "is_authenticated", False) and hasattr(user, "patient"):
+        photo = qs.filter(public_id=pid, patient__user=user).first() if pid else None
+    else:
+        m = require(user, need)
+        photo = qs.filter(public_id=pid, patient__clinic=m.clinic).first() if pid else None
+    if photo is None:
+        raise _not_found(user, "photo", public_id)
+    audit.record("photo.view", actor=user, patient=photo.patient, obj=photo, detail={"purpose": purpose})
+    return photo
 
 
 def vial_for(user: Any, vial_id: Any, *, need: str = "vial.view") -> Vial:
