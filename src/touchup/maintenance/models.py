@@ -1,0 +1,211 @@
+"""What the maintenance loop keeps: each patient-area's current forecast, the reminders
+it schedules, the clinicians' working hours, appointments and calendar feeds.
+
+Rows hold data only; every write goes through a service in touchup.maintenance.services,
+which audits it in the same transaction (as in touchup.clinic).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from touchup.clinic.models import Clinic, Patient, Treatment
+
+
+class ContactStatus(models.TextChoices):
+    NONE = "", "Not contacted"
+    REMINDED = "reminded", "Reminder sent"
+    NOT_REACHABLE = "not_reachable", "Not reachable"
+    DECLINED = "declined", "Declined for now"
+
+
+class AreaForecast(models.Model):
+    """The forecast for one area of a patient's most recent treatment of it (a row per
+    entry of touchup.core.forecast.Forecast). Rebuilt whenever the history changes;
+    booking and contact state carry over while the treatment stays the same."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="area_forecasts")
+    # Denormalised so the worklist filters on this table alone (see the indexes).
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    treatment = models.ForeignKey(Treatment, on_delete=models.CASCADE, related_name="area_forecasts")
+    area = models.CharField(max_length=40)
+    product = models.CharField(max_length=40)
+    treated_on = models.DateField()
+    wear_off_date = models.DateField()
+    wear_off_low = models.DateField()  # central 80% interval
+    wear_off_high = models.DateField()
+    book_from = models.DateField()
+    book_by = models.DateField()
+    earliest_allowed = models.DateField()
+    basis = models.CharField(max_length=300)
+    computed_at = models.DateTimeField()
+    appointment = models.ForeignKey(
+        "Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="forecasts"
+    )
+    contact_status = models.CharField(max_length=20, choices=ContactStatus.choices, blank=True, default="")
+    contact_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "area"], name="one_forecast_per_patient_area"),
+            models.CheckConstraint(condition=Q(book_from__lte=F("book_by")), name="window_in_order"),
+            models.CheckConstraint(condition=Q(wear_off_low__lte=F("wear_off_high")), name="interval_in_order"),
+        ]
+        indexes = [
+            # The worklist: one clinic's unbooked windows by opening date. Partial, so
+            # booked rows cost nothing.
+            models.Index(
+                fields=["clinic", "book_from"], condition=Q(appointment__isnull=True), name="worklist_open"
+            ),
+            models.Index(
+                fields=["clinic", "clinician", "book_from"], condition=Q(appointment__isnull=True),
+                name="worklist_open_by_clinician",
+            ),
+        ]
+
+
+class ReminderKind(models.TextChoices):
+    AFTERCARE = "aftercare", "Aftercare"
+    CHECKIN = "checkin", "Check-in"
+    MAINTENANCE = "maintenance", "Maintenance"
+
+
+class ReminderStep(models.TextChoices):
+    """Which message of a treatment's cycle; one reminder per step and treatment."""
+
+    AFTERCARE = "aftercare", "Aftercare, the evening of the treatment"
+    CHECKIN_PEAK = "checkin_peak", "How is it going? (around the peak)"
+    CHECKIN_BEFORE_WINDOW = "checkin_before_window", "How is it going? (before the window)"
+    MAINTENANCE = "maintenance", "Time to book (the window opens)"
+
+
+STEP_KIND = {
+    ReminderStep.AFTERCARE: ReminderKind.AFTERCARE,
+    ReminderStep.CHECKIN_PEAK: ReminderKind.CHECKIN,
+    ReminderStep.CHECKIN_BEFORE_WINDOW: ReminderKind.CHECKIN,
+    ReminderStep.MAINTENANCE: ReminderKind.MAINTENANCE,
+}
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class Reminder(models.Model):
+    """A message to a patient, sent at most once.
+
+    A worker owns a reminder after a compare-and-set UPDATE on `claimed_at`; it stamps
+    `send_started_at` (committed) just before handing the message to the backend, and
+    `sent_at` after. A claim that expired with `send_started_at` empty is taken over by
+    another worker (nothing was sent); one with `send_started_at` set is never sent again
+    (it may have gone out) and is flagged for staff instead.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    treatment = models.ForeignKey(Treatment, on_delete=models.CASCADE, related_name="reminders")
+    area = models.CharField(max_length=40, blank=True)
+    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
+    step = models.CharField(max_length=30, choices=ReminderStep.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["treatment", "step"], name="one_reminder_per_step"),
+        ]
+        indexes = [
+            # The dispatcher's scan: what is due and not yet sent.
+            models.Index(
+                fields=["due_at"], condition=Q(sent_at__isnull=True, cancelled_at__isnull=True),
+                name="reminder_pending",
+            ),
+            models.Index(fields=["patient", "-due_at"]),
+        ]
+
+
+class WorkingHours(models.Model):
+    """When a clinician sees patients: one block per weekday (0 = Monday), cut into
+    slots of `slot_minutes`."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    weekday = models.PositiveSmallIntegerField()
+    start = models.TimeField()
+    end = models.TimeField()
+    slot_minutes = models.PositiveSmallIntegerField(default=30)
+
+    class Meta:
+        ordering = ["clinician_id", "weekday", "start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="weekday_0_6"),
+            models.CheckConstraint(condition=Q(start__lt=F("end")), name="hours_start_before_end"),
+            models.CheckConstraint(condition=Q(slot_minutes__gte=5, slot_minutes__lte=240), name="slot_5_240"),
+            models.UniqueConstraint(fields=["clinician", "weekday", "start"], name="one_block_per_start"),
+        ]
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Appointment(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    areas = models.JSONField(default=list)  # the forecast areas the visit is for
+    status = models.CharField(max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
+    # Bumped on every move or cancellation so calendar programs replace their copy (RFC 5545).
+    sequence = models.PositiveIntegerField(default=0)
+    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    booked_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Double booking is refused by the database too, whatever the application does.
+            models.UniqueConstraint(
+                fields=["clinician", "starts_at"], condition=Q(status="booked"), name="one_booking_per_slot"
+            ),
+            models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="appointment_in_order"),
+        ]
+        indexes = [
+            models.Index(fields=["clinician", "starts_at"]),
+            models.Index(fields=["patient", "starts_at"]),
+        ]
+
+    @property
+    def is_booked(self) -> bool:
+        return self.status == AppointmentStatus.BOOKED
+
+
+class CalendarFeed(models.Model):
+    """A clinician's read-only iCalendar subscription. The token in the URL is the only
+    credential (calendar programs cannot log in); only its SHA-256 is stored."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,178 @@
+"""Keep each patient's AreaForecast rows in step with their chart.
+
+    history_for(patient, as_of)        -> touchup.core.history.History (signed treatments
+                                          and observations, as `touchup forecast` reads them)
+    recompute(patient, actor=None)     -> the patient's new AreaForecast rows (one transaction,
+                                          audited; reminders before/at the window follow)
+    request_recompute(patient)         -> enqueue the background task once the caller's
+                                          transaction commits (call it from any service that
+                                          signs a treatment or records an observation)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from touchup.clinic import audit
+from touchup.clinic.models import InjectionPoint, Observation, Patient, Treatment, TreatmentStatus
+from touchup.core.history import History, HistoryError, parse_history
+
+from ..models import AreaForecast
+
+log = logging.getLogger(__name__)
+
+
+class ForecastUnavailable(Exception):
+    """The chart cannot be read as a history (the message names the field); nothing changed."""
+
+
+def history_data(patient: Patient, as_of: dt.date) -> dict[str, Any] | None:
+    """The patient's chart in the History JSON shape (DESIGN.md), or None without a signed
+    treatment. Returned as plain data so it goes through the same checks as a file."""
+    treatments = list(
+        Treatment.objects.filter(patient=patient, status=TreatmentStatus.SIGNED, treated_on__lte=as_of)
+        .order_by("treated_on", "pk")
+        .values_list("pk", "treated_on", "product", "indication")
+    )
+    if not treatments:
+        return None
+    units: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for tid, area, u in InjectionPoint.objects.filter(treatment_id__in=[t[0] for t in treatments]).values_list(
+        "treatment_id", "area", "units"
+    ):
+        if u is not None:
+            units[tid][area] += float(u)
+    first = treatments[0][1]
+    observations = [
+        {
+            "date": d.isoformat(), "area": area, "kind": kind,
+            "value": bool(value) if kind == "wearing_off_reported" else value,
+        }
+        for d, area, kind, value in Observation.objects.filter(
+            patient=patient, observed_on__gte=first, observed_on__lte=as_of
+        )
+        .order_by("observed_on", "pk")
+        .values_list("observed_on", "area", "kind", "value")
+    ]
+    # Two signed charts of the same area on one day (a chart split in two) are one session.
+    merged: dict[tuple[dt.date, str], dict] = {}
+    rows = []
+    for tid, day, product, indication in treatments:
+        doses = units.get(tid)
+        if not doses:
+            continue  # a signed chart always has units; keep the history valid regardless
+        key = (day, product)
+        row = merged.get(key)
+        if row is None or row["indication"] != indication:
+            row = {"date": day.isoformat(), "product": product, "indication": indication, "areas": [],
+                   "_ids": []}
+            merged[key] = row
+            rows.append(row)
+        row["_ids"].append(tid)
+        for area, u in doses.items():
+            existing = next((a for a in row["areas"] if a["area"] == area), None)
+            if existing:
+                existing["units"] += u
+            else:
+                row["areas"].append({"area": area, "units": u})
+    if not rows:
+        return None
+    return {
+        "as_of": as_of.isoformat(),
+        "patient": {"sex": patient.sex, "birth_date": patient.birth_date.isoformat()},
+        "treatments": rows,
+        "observations": observations,
+    }
+
+
+def history_for(patient: Patient, as_of: dt.date | None = None) -> History | None:
+    as_of = as_of or timezone.localdate()
+    data = history_data(patient, as_of)
+    if data is None:
+        return None
+    for row in data["treatments"]:
+        row.pop("_ids", None)
+    try:
+        return parse_history(data, source="chart")
+    except HistoryError as exc:
+        raise ForecastUnavailable(str(exc)) from None
+
+
+def _treatment_for(data: dict, area: str, treated_on: dt.date) -> int:
+    """The treatment (row id) behind a forecast entry: the latest signed chart of that day
+    with the area."""
+    day = treated_on.isoformat()
+    for row in reversed(data["treatments"]):
+        if row["date"] == day and any(a["area"] == area for a in row["areas"]):
+            return row["_ids"][-1]
+    raise LookupError(area)
+
+
+@transaction.atomic
+def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = None) -> list[AreaForecast]:
+    """Replace the patient's forecast rows with a fresh forecast of their chart.
+
+    Booking and contact state carry over for an area whose treatment has not changed (a
+    new treatment starts a new cycle). Raises ForecastUnavailable, writing nothing, when
+    the chart cannot be read as a history.
+    """
+    from touchup.core.forecast import forecast
+
+    from .reminders import sync_forecast_reminders
+
+    as_of = as_of or timezone.localdate()
+    # Lock the patient row: two recomputes of one patient queue instead of interleaving.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    data = history_data(patient, as_of)
+    old = {f.area: f for f in AreaForecast.objects.filter(patient=patient)}
+    if data is None:
+        result = []
+    else:
+        clean = {**data, "treatments": [{k: v for k, v in r.items() if k != "_ids"} for r in data["treatments"]]}
+        try:
+            history = parse_history(clean, source="chart")
+        except HistoryError as exc:
+            raise ForecastUnavailable(str(exc)) from None
+        result = forecast(history).areas
+    now = timezone.now()
+    clinician_of = dict(
+        Treatment.objects.filter(patient=patient, status=TreatmentStatus.SIGNED).values_list("pk", "clinician_id")
+    )
+    rows = []
+    for f in result:
+        tid = _treatment_for(data, f.area, f.treatment_date)
+        previous = old.get(f.area)
+        same_cycle = previous is not None and previous.treatment_id == tid
+        rows.append(AreaForecast(
+            patient=patient, clinic_id=patient.clinic_id, clinician_id=clinician_of.get(tid), treatment_id=tid,
+            area=f.area, product=f.product, treated_on=f.treatment_date, wear_off_date=f.wear_off_date,
+            wear_off_low=f.wear_off_interval[0], wear_off_high=f.wear_off_interval[1],
+            book_from=f.book_from, book_by=f.book_by, earliest_allowed=f.earliest_allowed,
+            basis=f.basis[:300], computed_at=now,
+            appointment_id=previous.appointment_id if same_cycle else None,
+            contact_status=previous.contact_status if same_cycle else "",
+            contact_at=previous.contact_at if same_cycle else None,
+        ))
+    AreaForecast.objects.filter(patient=patient).delete()
+    AreaForecast.objects.bulk_create(rows)
+    sync_forecast_reminders(patient, rows, now=now)
+    audit.record(
+        "forecast.recompute", actor=actor, patient=patient,
+        detail={"areas": [r.area for r in rows], "as_of": as_of.isoformat()},
+    )
+    return rows
+
+
+def request_recompute(patient: Patient) -> None:
+    """Recompute `patient`'s forecasts in the background once the current transaction
+    commits (immediately when there is none). Safe to call more than once per request."""
+    from ..tasks import recompute_forecasts
+
+    patient_id = patient.pk
+    transaction.on_commit(lambda: recompute_forecasts.enqueue(patient_id))

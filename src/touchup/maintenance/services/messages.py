@@ -1,0 +1,59 @@
+"""What a reminder says. Short, and nothing clinical beyond what the patient needs: no
+product, dose, area or diagnosis (messages cross email and SMS providers and lock
+screens), the clinic's name and a link to sign in for the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+
+from ..models import Reminder, ReminderStep
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: str
+
+
+def portal_link() -> str:
+    base = os.environ.get("TOUCHUP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    return f"{base}/portal/"
+
+
+def _weekday(day: dt.date) -> str:
+    return day.strftime("%A")
+
+
+def compose(reminder: Reminder, *, clinic_name: str, given_name: str, treated_on: dt.date) -> Message:
+    link = portal_link()
+    hello = f"Hello {given_name},"
+    step = reminder.step
+    if step == ReminderStep.AFTERCARE:
+        resume = treated_on + dt.timedelta(days=2)
+        return Message(
+            f"{clinic_name}: this evening and the next two days",
+            f"{hello}\nthank you for your visit today. Until {_weekday(resume)}: no strenuous exercise, "
+            "sauna or massage of the treated skin, and don't press or rub it. "
+            f"Your full aftercare sheet and who to call: {link}\n— {clinic_name}",
+        )
+    if step == ReminderStep.CHECKIN_PEAK:
+        return Message(
+            f"{clinic_name}: how is it going?",
+            f"{hello}\nit has been a little while since your visit. How is it going? "
+            f"Two taps tell us: {link}\n— {clinic_name}",
+        )
+    if step == ReminderStep.CHECKIN_BEFORE_WINDOW:
+        return Message(
+            f"{clinic_name}: a quick check-in",
+            f"{hello}\nis the effect of your last treatment starting to wear off? "
+            f"Let us know, and add a photo if you like: {link}\n— {clinic_name}",
+        )
+    if step == ReminderStep.MAINTENANCE:
+        return Message(
+            f"{clinic_name}: time to book your next visit",
+            f"{hello}\nthis is a good time to book your next visit. "
+            f"Call us or book here: {link}\n— {clinic_name}",
+        )
+    raise ValueError(f"unknown reminder step {step!r}")

@@ -1,0 +1,155 @@
+"""The "due for maintenance" worklist: whose booking window opens this week or next, or
+is open already, and who has not booked yet, with how far the front desk got in
+reaching them.
+
+One query over AreaForecast (clinic, clinician and booking state are on the row; the
+partial indexes `worklist_open*` cover it), one count, one grouped count; patients and
+clinicians come in by join for the page shown only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from touchup.clinic import access, audit
+from touchup.clinic.errors import InvalidInput
+from touchup.clinic.models import Membership, Patient
+
+from ..models import AreaForecast, ContactStatus
+
+# A window that closed longer ago than this drops off the list (the patient has lapsed or
+# gone elsewhere; a recompute after any new data puts them back).
+OVERDUE_DAYS = 60
+PER_PAGE = 50
+SHOW = ("open", "booked")
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    area: str = ""
+    clinician: int | None = None
+    contact: str = ""  # one of ContactStatus values, "" for any
+    show: str = "open"  # open: not booked; booked: booked ones in the same dates
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    forecast: AreaForecast
+    state: str  # overdue | open | this_week | next_week
+    state_text: str
+
+
+@dataclass(frozen=True)
+class Worklist:
+    today: dt.date
+    horizon: dt.date
+    rows: list[WorklistRow]
+    total: int
+    page: int
+    pages: int
+    by_area: list[tuple[str, int]]
+    filters: WorklistFilters
+
+
+def horizon_for(today: dt.date) -> dt.date:
+    """The Sunday that ends next week."""
+    return today + dt.timedelta(days=(6 - today.weekday()) + 7)
+
+
+def parse_filters(params: Any, clinic: Any) -> WorklistFilters:
+    """Query parameters to filters; a bad one is InvalidInput naming it."""
+    from touchup.core.wearoff import load_priors
+
+    areas = load_priors().areas
+    area = (params.get("area") or "").strip()
+    if area and area not in areas:
+        raise InvalidInput("area", f"unknown area {area!r}")
+    clinician = (params.get("clinician") or "").strip()
+    clinician_id = None
+    if clinician:
+        if not clinician.isdigit() or not Membership.objects.filter(
+            clinic=clinic, user_id=int(clinician), role="clinician"
+        ).exists():
+            raise InvalidInput("clinician", "no such clinician in this clinic")
+        clinician_id = int(clinician)
+    contact = (params.get("contact") or "").strip()
+    if contact and contact not in ContactStatus.values:
+        raise InvalidInput("contact", f"must be one of {', '.join(v for v in ContactStatus.values if v)}")
+    show = (params.get("show") or "open").strip()
+    if show not in SHOW:
+        raise InvalidInput("show", "must be open or booked")
+    page_text = (params.get("page") or "1").strip()
+    if not page_text.isdigit() or int(page_text) < 1 or int(page_text) > 100000:
+        raise InvalidInput("page", "must be a page number")
+    return WorklistFilters(area, clinician_id, contact, show, int(page_text))
+
+
+def _state(f: AreaForecast, today: dt.date) -> tuple[str, str]:
+    if f.book_by < today:
+        return "overdue", f"Overdue since {f.book_by:%d %b}"
+    if f.book_from <= today:
+        return "open", f"Open until {f.book_by:%d %b}"
+    this_sunday = today + dt.timedelta(days=6 - today.weekday())
+    if f.book_from <= this_sunday:
+        return "this_week", f"Opens {f.book_from:%a %d %b}"
+    return "next_week", f"Opens {f.book_from:%a %d %b}"
+
+
+def due_for_maintenance(user: Any, filters: WorklistFilters | None = None, *,
+                        today: dt.date | None = None) -> Worklist:
+    """The worklist page for the user's clinic (the gate decides who may see it)."""
+    membership = access.require(user, "patient.view")
+    filters = filters or WorklistFilters()
+    today = today or timezone.localdate()
+    horizon = horizon_for(today)
+    qs = AreaForecast.objects.filter(
+        clinic=membership.clinic, book_from__lte=horizon, book_by__gte=today - dt.timedelta(days=OVERDUE_DAYS),
+        appointment__isnull=filters.show == "open",
+    )
+    if filters.clinician is not None:
+        qs = qs.filter(clinician_id=filters.clinician)
+    if filters.contact:
+        qs = qs.filter(contact_status=filters.contact)
+    by_area = sorted(qs.values_list("area").annotate(n=Count("id")).order_by())
+    if filters.area:
+        qs = qs.filter(area=filters.area)
+        total = next((n for a, n in by_area if a == filters.area), 0)
+    else:
+        total = sum(n for _, n in by_area)
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(filters.page, pages)
+    offset = (page - 1) * PER_PAGE
+    forecasts = list(
+        qs.select_related("patient", "clinician", "appointment").order_by("book_from", "id")[offset:offset + PER_PAGE]
+    )
+    rows = [WorklistRow(f, *_state(f, today)) for f in forecasts]
+    # Reading the list shows names and due dates: one audit event for the page.
+    audit.record(
+        "worklist.view", actor=user, clinic=membership.clinic,
+        detail={"page": page, "rows": len(rows), "total": total, "area": filters.area,
+                "clinician": filters.clinician, "show": filters.show},
+    )
+    return Worklist(today, horizon, rows, total, page, pages, by_area, filters)
+
+
+@transaction.atomic
+def mark_contact(*, actor: Any, patient: Patient, area: str, status: str) -> int:
+    """Note the outcome of contacting the patient about the area's window ("" clears it).
+    Returns how many forecast rows changed (0 or 1)."""
+    if status not in ContactStatus.values:
+        raise InvalidInput("status", f"must be one of {', '.join(v or 'none' for v in ContactStatus.values)}")
+    forecast = AreaForecast.objects.select_for_update().filter(patient=patient, area=area).first()
+    if forecast is None:
+        raise InvalidInput("area", "this patient has no forecast for that area")
+    forecast.contact_status = status
+    forecast.contact_at = timezone.now() if status else None
+    forecast.save(update_fields=["contact_status", "contact_at"])
+    audit.record("worklist.contact", actor=actor, patient=patient, detail={"area": area, "status": status})
+    return 1

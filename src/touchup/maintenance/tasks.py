@@ -1,0 +1,31 @@
+"""Background tasks of the maintenance loop (django-tasks; the database backend by
+default, so `touchup worker` runs them)."""
+
+from __future__ import annotations
+
+import logging
+
+from django_tasks import task
+
+log = logging.getLogger(__name__)
+
+
+@task()
+def recompute_forecasts(patient_id: int) -> list[str]:
+    """Recompute one patient's forecasts; returns the areas forecast. A patient deleted
+    since the task was queued is nothing to do."""
+    from touchup.clinic.models import Patient
+
+    from .services.forecasts import ForecastUnavailable, recompute
+
+    patient = Patient.objects.filter(pk=patient_id).first()
+    if patient is None:
+        return []
+    try:
+        rows = recompute(patient)
+    except ForecastUnavailable as exc:
+        # The chart holds something the model cannot read: keep the old rows, say where
+        # (the message names a field, never a value that identifies the patient).
+        log.warning("forecast for patient row %s not recomputed: %s", patient_id, exc)
+        return []
+    return [r.area for r in rows]
