@@ -22,7 +22,7 @@ from touchup.core.rules import (
     VialState,
     check_treatment,
 )
-from touchup.core.screening import evaluate_screening
+from touchup.core.screening import InvalidScreening, evaluate_screening
 
 from .. import audit
 from ..errors import Conflict, InvalidInput, SigningRefused
@@ -91,7 +91,8 @@ def treatment_start(
         proto = load_catalogue().protocols[protocol]
         InjectionPoint.objects.bulk_create(
             InjectionPoint(
-                treatment=treatment, site=s.key, area=s.area, units=Decimal(str(s.units)),
+                treatment=treatment, site=s.key, area=s.area,
+                units=None if s.units is None else Decimal(str(s.units)),
                 vial=vial, view=s.view, x=s.x, y=s.y,
             )
             for s in proto.sites
@@ -225,7 +226,17 @@ def treatment_check(treatment: Treatment, *, now: dt.datetime | None = None) -> 
         DraftInjection(site=p.site or None, area=p.area, units=float(p.units)) for p in points if p.units is not None
     )
     screening = latest_screening(treatment.patient)
-    screening_result = evaluate_screening(screening.answers, treatment.indication) if screening else None
+    screening_result, screening_gap = None, None
+    if screening is not None:
+        try:
+            screening_result = evaluate_screening(screening.answers, treatment.indication)
+        except InvalidScreening:
+            # Screened for another indication whose questions differ: ask again.
+            screening_gap = Finding(
+                severity="block", code="screening_incomplete",
+                message="The screening on file does not cover this indication: screen the patient for it.",
+                rule="screening_required", source="clinic_policy", site=None,
+            )
     doctor_signoff = bool(screening and screening.doctor_signed)
     vials = {p.vial_id: p.vial for p in points if p.vial is not None}
     vial_states = [
@@ -249,6 +260,8 @@ def treatment_check(treatment: Treatment, *, now: dt.datetime | None = None) -> 
             if key not in seen:
                 seen.add(key)
                 findings.append(f)
+    if screening_gap is not None:
+        findings.insert(0, screening_gap)
     if screening is None:
         findings.insert(0, Finding(
             severity="block", code="screening_missing",

@@ -1,0 +1,114 @@
+"""Screening: the intake questions and what the answers mean for treatment.
+
+Answers are `{question_key: {"answer": bool, "details": str}}`. Every question that
+applies to the indication must be answered: a skipped question is not a "no".
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from touchup.core.catalogue import DATA_DIR, load_catalogue
+from touchup.core.findings import Finding
+
+MAX_DETAILS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    key: str
+    text: str
+    details_prompt: str
+    cosmetic: str  # severity of a "yes" for cosmetic indications
+    therapeutic: str  # ... and for therapeutic ones
+    message: str
+    source: str
+    indications: tuple[str, ...] | None = None  # None: asked for every indication
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningResult:
+    findings: tuple[Finding, ...]
+    blocking: bool
+    requires_doctor: bool
+
+
+class InvalidScreening(ValueError):
+    """`question` is the key of the answer that is wrong ("answers" for the whole)."""
+
+    def __init__(self, question: str, message: str):
+        self.question, self.message = question, message
+        super().__init__(message)
+
+
+def _read_questions() -> tuple[Question, ...]:
+    with (DATA_DIR / "screening.toml").open("rb") as fh:
+        raw = tomllib.load(fh)["questions"]
+    sources = load_catalogue().sources
+    out = []
+    for q in raw:
+        for s in q["src"]:
+            if s not in sources:
+                raise ValueError(f"screening.toml: {q['key']}: unknown source {s!r}")
+        out.append(Question(
+            key=q["key"], text=q["text"], details_prompt=q.get("details_prompt", ""),
+            cosmetic=q["cosmetic"], therapeutic=q["therapeutic"], message=q["message"],
+            source=", ".join(q["src"]), indications=tuple(q["indications"]) if "indications" in q else None,
+        ))
+    return tuple(out)
+
+
+QUESTIONS: tuple[Question, ...] = _read_questions()
+
+
+def questions_for(indication: str) -> tuple[Question, ...]:
+    return tuple(q for q in QUESTIONS if q.indications is None or indication in q.indications)
+
+
+def _answer(key: str, value: Any) -> tuple[bool, str]:
+    if isinstance(value, bool):
+        return value, ""
+    if not isinstance(value, Mapping) or not isinstance(value.get("answer"), bool):
+        raise InvalidScreening(key, "answer yes or no")
+    details = value.get("details", "") or ""
+    if not isinstance(details, str) or len(details) > MAX_DETAILS:
+        raise InvalidScreening(key, f"details must be text of at most {MAX_DETAILS} characters")
+    return value["answer"], details
+
+
+def evaluate_screening(answers: Any, indication: str) -> ScreeningResult:
+    """Findings for the answers; InvalidScreening when they are incomplete or malformed."""
+    cat = load_catalogue()
+    ind = cat.indications.get(indication)
+    if ind is None:
+        raise InvalidScreening("indication", f"unknown indication {indication!r}")
+    if not isinstance(answers, Mapping):
+        raise InvalidScreening("answers", "must map each question to its answer")
+    asked = questions_for(indication)
+    known = {q.key for q in QUESTIONS}
+    for key in answers:
+        if key not in known:
+            raise InvalidScreening("answers", f"unknown question {str(key)[:40]!r}")
+    findings = []
+    for q in asked:
+        if q.key not in answers:
+            raise InvalidScreening(q.key, "is not answered")
+        yes, details = _answer(q.key, answers[q.key])
+        if yes:
+            severity = q.therapeutic if ind.therapeutic else q.cosmetic
+            message = q.message + (f" Patient said: {details.strip()}" if details.strip() else "")
+            findings.append(Finding(severity=severity, code=f"screening_{q.key}", message=message,
+                                    rule=f"screening.{q.key}", source=q.source))
+    if ind.requires_doctor:
+        findings.append(Finding(
+            severity="info", code="doctor_signoff_required",
+            message=f"{ind.name} is a therapeutic use: a doctor signs off this screening before treatment.",
+            rule="screening.doctor_signoff", source="clinic_policy",
+        ))
+    return ScreeningResult(
+        findings=tuple(findings),
+        blocking=any(f.severity == "block" for f in findings),
+        requires_doctor=ind.requires_doctor,
+    )
