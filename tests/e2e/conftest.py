@@ -17,6 +17,8 @@ def browser_page():
     """A fresh page; the test fails on any page error or console error (a CSP violation
     shows up as one), so a broken script cannot pass silently."""
     if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":  # in CI a missing browser is a failed install, not a skip
+            pytest.fail("/usr/bin/chromium is missing: .ci/run should have installed it")
         pytest.skip("/usr/bin/chromium is missing: run `bash scripts/ensure-chromium` (apt install chromium)")
     from playwright.sync_api import sync_playwright
 
