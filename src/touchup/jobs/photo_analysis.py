@@ -1,0 +1,38 @@
+"""Analyse a kept photo in the background: align it to the patient's baseline photo of
+the same view, measure each region, and store the result (which turns the measured
+areas into wrinkle_index observations, so the forecast updates).
+
+Enqueued by touchup.clinic.services.photos.photo_upload; run by the django-tasks worker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django_tasks import task
+
+logger = logging.getLogger(__name__)
+
+
+@task()
+def analyze_photo(photo_id: int) -> str:
+    from touchup.clinic.models import Photo
+    from touchup.clinic.services.photos import analyse, baseline_of, photo_bytes, photo_record_analysis
+    from touchup.vision.decode import decode_image
+
+    photo = Photo.objects.select_related("patient").filter(pk=photo_id).first()
+    if photo is None:
+        return "gone"
+    try:
+        img = decode_image(photo_bytes(photo))
+        baseline = None if photo.is_baseline else baseline_of(photo.patient, photo.view, excluding=photo)
+        result = analyse(img, baseline)
+        if baseline is not None:
+            result["baseline"] = str(baseline.public_id)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded on the photo, then re-raised
+        # Ids only in the log: no patient data.
+        logger.exception("photo analysis failed for photo id %s", photo_id)
+        photo_record_analysis(photo_id=photo_id, result=None, error=f"{type(exc).__name__}: the analysis could not run.")
+        raise
+    photo_record_analysis(photo_id=photo_id, result=result)
+    return "done"
