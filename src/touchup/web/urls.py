@@ -4,7 +4,7 @@ by their number."""
 
 from django.urls import path
 
-from .views import audit, chart, patients, screening, treatments, vials
+from .views import audit, chart, patients, photos, screening, treatments, vials
 
 urlpatterns = [
     path("", patients.home, name="home"),
@@ -31,4 +31,14 @@ urlpatterns = [
     path("vials/<int:vial_id>/reconstitute/", vials.vial_reconstitute_view, name="vial_reconstitute"),
     path("vials/recall/", vials.vial_recall, name="vial_recall"),
     path("audit/", audit.audit_list, name="audit"),
+    path("patients/<uuid:public_id>/photos/", photos.photo_list, name="photos"),
+    path("patients/<uuid:public_id>/photos/capture/", photos.photo_capture, name="photo_capture"),
+    path("patients/<uuid:public_id>/photos/check/", photos.photo_check, name="photo_check"),
+    path("patients/<uuid:public_id>/photos/compare/", photos.photo_compare, name="photo_compare"),
+    path("patients/<uuid:public_id>/photos/timeline/", photos.photo_timeline_page, name="photo_timeline"),
+    path("photos/<uuid:public_id>/", photos.photo_detail, name="photo"),
+    path("photos/<uuid:public_id>/file/", photos.photo_file, name="photo_file"),
+    path("photos/<uuid:public_id>/status/", photos.photo_status, name="photo_status"),
+    path("photos/<uuid:public_id>/consent/", photos.photo_consent, name="photo_consent"),
+    path("photos/<uuid:public_id>/baseline/", photos.photo_baseline, name="photo_baseline"),
 ]

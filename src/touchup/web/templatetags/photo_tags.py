@@ -1,0 +1,24 @@
+"""`{% cycle_photos treatment %}`: the photo set of a treatment cycle, for the chart page.
+
+The chart view has already passed the gate for this treatment (and audited the read);
+the photos shown are that treatment's own, so no other patient's can appear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from touchup.clinic import access
+
+register = template.Library()
+
+
+@register.inclusion_tag("web/photos/_cycle.html", takes_context=True)
+def cycle_photos(context: dict[str, Any], treatment: Any) -> dict[str, Any]:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if treatment is None or not access.can(user, "clinical.view"):
+        return {"cycle_photos": None}
+    photos = list(treatment.photos.all().order_by("view", "taken_on", "pk"))
+    return {"cycle_photos": photos, "patient": treatment.patient}

@@ -1,0 +1,233 @@
+"""Photos: capture (camera or file), the quality check before keeping, the gated file
+view, a photo's page (analysis, consent, baseline), comparisons and the per-area timeline.
+
+Every photo and every byte of one goes through the gate (access.photo_for /
+access.patient_for), which audits the read; the file view answers with no-store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from touchup.clinic import access
+from touchup.clinic.errors import InvalidInput
+from touchup.clinic.models import Patient, Photo, PhotoView
+from touchup.clinic.services import photos as photo_services
+
+from .. import photo_timeline
+from .common import show_invalid
+
+VIEW_HINTS = {
+    PhotoView.AT_REST: "Face relaxed, eyes open, looking at the lens.",
+    PhotoView.FROWN: "Frown as hard as you can (glabella).",
+    PhotoView.BROWS_RAISED: "Raise the eyebrows as high as you can (forehead).",
+    PhotoView.SMILE_SQUINT: "Smile broadly and squint (crow's feet).",
+    PhotoView.NECK_TENSED: "Clench the teeth and tense the neck (platysma bands).",
+}
+
+
+class PhotoUploadForm(forms.Form):
+    view = forms.ChoiceField(choices=PhotoView.choices, widget=forms.RadioSelect)
+    taken_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Taken on")
+    treatment = forms.ChoiceField(required=False, label="Treatment cycle")
+    photo = forms.FileField(
+        label="Photo (JPEG or PNG, up to 25 MB)",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png", "capture": "user"}),
+    )
+    consent_clinical = forms.BooleanField(
+        required=False, label="The patient consents to this photo being kept for their clinical record",
+    )
+    consent_marketing = forms.BooleanField(
+        required=False, label="The patient also consents to its use in the clinic's marketing",
+    )
+    keep_only_if_usable = forms.BooleanField(
+        required=False, initial=True, label="Keep it only if the quality check finds no problem",
+    )
+
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        cycles = patient.treatments.order_by("-treated_on", "-pk")[:30]
+        self.fields["treatment"].choices = [("", "The latest treatment before the photo (automatic)")] + [
+            (str(t.public_id), f"{t.treated_on:%d %b %Y} · {t.indication.replace('_', ' ')}") for t in cycles
+        ]
+
+
+def _views_with_baselines(patient: Patient) -> list[dict[str, Any]]:
+    baselines = {p.view: p for p in patient.photos.filter(is_baseline=True)}
+    return [
+        {"key": key, "name": name, "hint": VIEW_HINTS[key], "baseline": baselines.get(key)}
+        for key, name in PhotoView.choices
+    ]
+
+
+def _capture_page(request: HttpRequest, patient: Patient, form: PhotoUploadForm, **extra: Any) -> HttpResponse:
+    ctx = {
+        "nav": "patients", "patient": patient, "form": form,
+        "views": _views_with_baselines(patient), "selected_view": form["view"].value() or PhotoView.AT_REST,
+    }
+    ctx.update(extra)
+    return render(request, "web/photos/capture.html", ctx, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def photo_capture(request: HttpRequest, public_id) -> HttpResponse:
+    patient = access.patient_for(request.user, public_id, need="clinical.view")
+    if request.method == "GET":
+        view = request.GET.get("view")
+        form = PhotoUploadForm(patient=patient, initial={
+            "view": view if view in PhotoView.values else PhotoView.AT_REST,
+            "taken_on": timezone.localdate(), "keep_only_if_usable": True,
+        })
+        return _capture_page(request, patient, form)
+    form = PhotoUploadForm(request.POST, request.FILES, patient=patient)
+    problems: list[str] = []
+    if form.is_valid():
+        data = form.cleaned_data
+        treatment = None
+        if data["treatment"]:
+            treatment = patient.treatments.filter(public_id=data["treatment"]).first()
+            if treatment is None:
+                form.add_error("treatment", "No such treatment for this patient.")
+        if not form.errors:
+            try:
+                photo = photo_services.photo_upload(
+                    actor=request.user, patient=patient, view=data["view"], upload=data["photo"],
+                    taken_on=data["taken_on"], treatment=treatment,
+                    consent_clinical=data["consent_clinical"], consent_marketing=data["consent_marketing"],
+                    keep_only_if_usable=data["keep_only_if_usable"],
+                )
+            except photo_services.QualityRefused as exc:
+                problems = exc.problems
+                form.add_error("photo", "The quality check found problems, so the photo was not kept. "
+                               "Retake it, or untick “Keep it only if…” to keep it anyway.")
+            except photo_services.DuplicatePhoto as exc:
+                messages.info(request, exc.message)
+                return redirect("photo", public_id=exc.existing.public_id)
+            except InvalidInput as exc:
+                show_invalid(form, exc)
+            else:
+                messages.success(request, f"Photo kept ({photo.get_view_display().lower()}). It is being analysed.")
+                return redirect("photo", public_id=photo.public_id)
+    return _capture_page(request, patient, form, problems=problems)
+
+
+@require_POST
+def photo_check(request: HttpRequest, public_id) -> HttpResponse:
+    """The check before keeping: decode and quality against the baseline. Keeps nothing."""
+    patient = access.patient_for(request.user, public_id, need="clinical.view", audit_read=False)
+    view = request.POST.get("view", "")
+    try:
+        data = photo_services.read_upload(request.FILES.get("photo"))
+        check = photo_services.photo_check(actor=request.user, patient=patient, view=view, data=data)
+    except InvalidInput as exc:
+        return render(request, "web/photos/_check.html", {"error": exc.message, "field": exc.field}, status=400)
+    return render(request, "web/photos/_check.html", {"check": check})
+
+
+def photo_file(request: HttpRequest, public_id) -> HttpResponse:
+    """The photo's bytes: gated, audited, never cached, never a public URL."""
+    photo = access.photo_for(request.user, public_id, purpose="file")
+    response = HttpResponse(photo_services.photo_bytes(photo), content_type="image/jpeg")
+    response["Cache-Control"] = "no-store, private"
+    response["Pragma"] = "no-cache"
+    response["Content-Disposition"] = f'inline; filename="photo-{photo.public_id}.jpg"'
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+def photo_detail(request: HttpRequest, public_id) -> HttpResponse:
+    photo = access.photo_for(request.user, public_id)
+    others = photo.patient.photos.filter(view=photo.view).exclude(pk=photo.pk).order_by("-taken_on", "-pk")
+    return render(request, "web/photos/detail.html", {
+        "nav": "patients", "photo": photo, "patient": photo.patient, "others": others,
+        "regions": _region_rows(photo), "may_edit": access.can(request.user, "clinical.view"),
+        "measured_areas": _measured(photo),
+    })
+
+
+def photo_status(request: HttpRequest, public_id) -> HttpResponse:
+    """The analysis panel, polled by htmx while the analysis is pending."""
+    photo = access.photo_for(request.user, public_id, purpose="status")
+    return render(request, "web/photos/_analysis.html", {
+        "photo": photo, "regions": _region_rows(photo), "measured_areas": _measured(photo),
+    })
+
+
+@require_POST
+def photo_consent(request: HttpRequest, public_id) -> HttpResponse:
+    photo = access.photo_for(request.user, public_id, purpose="consent")
+    consent = request.POST.get("consent_marketing") in ("on", "true", "1")
+    photo_services.photo_set_consent(actor=request.user, photo=photo, consent_marketing=consent)
+    messages.success(request, "Marketing consent " + ("given." if consent else "withdrawn."))
+    return redirect("photo", public_id=photo.public_id)
+
+
+@require_POST
+def photo_baseline(request: HttpRequest, public_id) -> HttpResponse:
+    photo = access.photo_for(request.user, public_id, purpose="baseline")
+    photo_services.photo_set_baseline(actor=request.user, photo=photo)
+    messages.success(request, "This photo is now the baseline of its view; later analyses align to it.")
+    return redirect("photo", public_id=photo.public_id)
+
+
+def photo_list(request: HttpRequest, public_id) -> HttpResponse:
+    patient = access.patient_for(request.user, public_id, need="clinical.view")
+    photos = list(patient.photos.select_related("treatment").order_by("-taken_on", "-pk"))
+    groups = [
+        {"key": key, "name": name, "photos": [p for p in photos if p.view == key]}
+        for key, name in PhotoView.choices
+    ]
+    return render(request, "web/photos/list.html", {
+        "nav": "patients", "patient": patient, "groups": groups, "count": len(photos),
+    })
+
+
+def photo_compare(request: HttpRequest, public_id) -> HttpResponse:
+    """Two photos of the same view, side by side and with a slider."""
+    patient = access.patient_for(request.user, public_id, need="clinical.view")
+    photos = list(patient.photos.order_by("taken_on", "pk"))
+    by_id = {str(p.public_id): p for p in photos}
+    a = by_id.get(request.GET.get("a", ""))
+    b = by_id.get(request.GET.get("b", ""))
+    error = ""
+    if a is None and b is None and photos:
+        # Start with the view's baseline against the latest photo of that view.
+        latest = photos[-1]
+        same = [p for p in photos if p.view == latest.view]
+        a = next((p for p in same if p.is_baseline), same[0])
+        b = latest
+    if (request.GET.get("a") and a is None) or (request.GET.get("b") and b is None):
+        error = "One of the chosen photos is not on this patient's record."
+        a = b = None
+    if a is not None and b is not None and a.view != b.view:
+        error = "Only photos of the same view can be compared."
+        b = None
+    return render(request, "web/photos/compare.html", {
+        "nav": "patients", "patient": patient, "photos": photos, "a": a, "b": b, "error": error,
+    }, status=400 if error else 200)
+
+
+def photo_timeline_page(request: HttpRequest, public_id) -> HttpResponse:
+    patient = access.patient_for(request.user, public_id, need="clinical.view")
+    charts = photo_timeline.area_charts(patient)
+    return render(request, "web/photos/timeline.html", {"nav": "patients", "patient": patient, "charts": charts})
+
+
+def _measured(photo: Photo) -> list[str]:
+    return [a.replace("_", " ") for a in photo_services.VIEW_AREAS[photo.view]]
+
+
+def _region_rows(photo: Photo) -> list[dict[str, Any]]:
+    regions = (photo.analysis or {}).get("regions") or {}
+    names = {
+        "forehead": "Forehead", "glabella": "Glabella", "crows_feet_left": "Crow's feet, left",
+        "crows_feet_right": "Crow's feet, right", "crows_feet": "Crow's feet", "platysma": "Platysma (neck)",
+    }
+    return [{"key": k, "name": n, "value": regions.get(k)} for k, n in names.items() if k in regions]

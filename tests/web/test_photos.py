@@ -1,0 +1,189 @@
+"""The photo pages: capture by file upload, the gated file view, the photo page, and the
+comparisons; other clinics get 404 (audited), anonymous visitors the login page."""
+
+import datetime as dt
+import io
+
+import pytest
+from django.urls import reverse
+
+from tests.photos import images
+from tests.photos.conftest import media, stored_files  # noqa: F401 - fixture
+from touchup.clinic.models import AuditEvent, Observation, Photo, Treatment
+from touchup.clinic.services import photos as svc
+
+
+def post_photo(client, patient, data, *, name="face.jpg", **fields):
+    form = {
+        "view": "frown", "taken_on": dt.date.today().isoformat(), "treatment": "",
+        "consent_clinical": "on", **fields,
+    }
+    form["photo"] = io.BytesIO(data)
+    form["photo"].name = name
+    return client.post(reverse("photo_capture", args=[patient.public_id]), form)
+
+
+@pytest.fixture
+def kept(media, clinician, patient):
+    return svc.photo_upload(actor=clinician, patient=patient, view="frown", upload=images.jpeg(),
+                            consent_clinical=True)
+
+
+def test_capture_page_offers_every_view_and_works_without_script(as_clinician, patient, media):
+    r = as_clinician.get(reverse("photo_capture", args=[patient.public_id]))
+    assert r.status_code == 200
+    html = r.content.decode()
+    for label in ("At rest", "Frown", "Brows raised", "Smile and squint", "Neck tensed"):
+        assert label in html
+    assert 'enctype="multipart/form-data"' in html and 'type="file"' in html
+    assert "capture.js" in html
+
+
+def test_upload_through_the_page_keeps_the_photo(as_clinician, patient, media):
+    r = post_photo(as_clinician, patient, images.jpeg())
+    photo = Photo.objects.get()
+    assert r.status_code == 302 and r["Location"] == reverse("photo", args=[photo.public_id])
+    page = as_clinician.get(r["Location"])
+    assert page.status_code == 200
+    assert reverse("photo_file", args=[photo.public_id]) in page.content.decode()
+    listing = as_clinician.get(reverse("photos", args=[patient.public_id])).content.decode()
+    assert str(photo.public_id) in listing
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (images.NOT_AN_IMAGE, "not a JPEG or PNG"),
+    (images.polyglot(), "ZIP archive"),
+    (images.truncated(), "truncated"),
+])
+def test_bad_files_get_a_clear_message_and_nothing_is_kept(as_clinician, patient, media, data, words):
+    r = post_photo(as_clinician, patient, data, name="photo.jpg")
+    assert r.status_code == 400
+    assert words in r.content.decode()
+    assert stored_files(media) == [] and not Photo.objects.exists()
+
+
+def test_missing_consent_names_the_field(as_clinician, patient, media):
+    r = post_photo(as_clinician, patient, images.jpeg(), consent_clinical="")
+    assert r.status_code == 400
+    assert "consent to clinical use is needed" in r.content.decode()
+    assert stored_files(media) == []
+
+
+def test_a_duplicate_goes_to_the_photo_already_on_file(as_clinician, patient, media, kept):
+    r = post_photo(as_clinician, patient, images.jpeg(), view="at_rest")
+    assert r.status_code == 302 and r["Location"] == reverse("photo", args=[kept.public_id])
+    assert Photo.objects.count() == 1 and len(stored_files(media)) == 1
+    page = as_clinician.get(r["Location"]).content.decode()
+    assert "already on file" in page
+
+
+def test_the_file_is_served_gated_audited_and_never_cached(as_clinician, patient, kept):
+    before = AuditEvent.objects.filter(action="photo.view").count()
+    r = as_clinician.get(reverse("photo_file", args=[kept.public_id]))
+    assert r.status_code == 200
+    assert r["Content-Type"] == "image/jpeg"
+    assert "no-store" in r["Cache-Control"]
+    assert r.content == svc.photo_bytes(kept)
+    event = AuditEvent.objects.filter(action="photo.view").latest("id")
+    assert AuditEvent.objects.filter(action="photo.view").count() == before + 1
+    assert event.detail == {"purpose": "file"} and event.object_id == str(kept.public_id)
+
+
+def test_another_clinic_gets_404_and_the_attempt_is_audited(as_other_clinician, kept, django_capture_on_commit_callbacks):
+    for name in ("photo_file", "photo", "photo_status"):
+        # The denied event is written after the failing request's transaction (on commit).
+        with django_capture_on_commit_callbacks(execute=True):
+            r = as_other_clinician.get(reverse(name, args=[kept.public_id]))
+        assert r.status_code == 404
+        assert b"Dana" not in r.content
+    denied = AuditEvent.objects.filter(action="photo.not_found", outcome="denied")
+    assert denied.count() == 3
+    assert all(e.detail["id"] == str(kept.public_id) for e in denied)
+    r = as_other_clinician.post(reverse("photo_consent", args=[kept.public_id]), {"consent_marketing": "on"})
+    assert r.status_code == 404
+    assert not Photo.objects.get(pk=kept.pk).consent_marketing
+
+
+def test_another_clinic_cannot_upload_to_or_list_a_patient(as_other_clinician, patient, media):
+    assert post_photo(as_other_clinician, patient, images.jpeg()).status_code == 404
+    assert as_other_clinician.get(reverse("photos", args=[patient.public_id])).status_code == 404
+    assert stored_files(media) == []
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, kept):
+    r = client.get(reverse("photo_file", args=[kept.public_id]))
+    assert r.status_code == 302 and "/accounts/login/" in r["Location"]
+
+
+def test_front_desk_does_not_see_clinical_photos(as_front_desk, kept):
+    assert as_front_desk.get(reverse("photo_file", args=[kept.public_id])).status_code == 403
+
+
+def test_an_unknown_photo_is_404(as_clinician, media):
+    import uuid
+
+    assert as_clinician.get(reverse("photo_file", args=[uuid.uuid4()])).status_code == 404
+
+
+def test_the_check_endpoint_explains_a_bad_file_and_keeps_nothing(as_clinician, patient, media):
+    f = io.BytesIO(images.polyglot())
+    f.name = "x.jpg"
+    r = as_clinician.post(reverse("photo_check", args=[patient.public_id]), {"view": "frown", "photo": f})
+    assert r.status_code == 400
+    assert "ZIP archive" in r.content.decode()
+    assert stored_files(media) == [] and not Photo.objects.exists()
+
+
+def test_consent_and_baseline_from_the_photo_page(as_clinician, patient, media, kept, clinician):
+    second = svc.photo_upload(actor=clinician, patient=patient, view="frown",
+                              upload=images.jpeg(images.shifted(dx=5)), consent_clinical=True)
+    as_clinician.post(reverse("photo_consent", args=[second.public_id]), {"consent_marketing": "on"})
+    as_clinician.post(reverse("photo_baseline", args=[second.public_id]))
+    second.refresh_from_db()
+    kept.refresh_from_db()
+    assert second.consent_marketing and second.is_baseline and not kept.is_baseline
+
+
+def test_compare_shows_two_photos_of_the_same_view(as_clinician, patient, media, kept, clinician):
+    later = svc.photo_upload(actor=clinician, patient=patient, view="frown",
+                             upload=images.jpeg(images.shifted(dx=5)), consent_clinical=True)
+    other_view = svc.photo_upload(actor=clinician, patient=patient, view="at_rest",
+                                  upload=images.jpeg(images.shifted(dx=9)), consent_clinical=True)
+    url = reverse("photo_compare", args=[patient.public_id])
+    r = as_clinician.get(url, {"a": kept.public_id, "b": later.public_id})
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert "Side by side" in html and "data-slider" in html
+    assert reverse("photo_file", args=[kept.public_id]) in html
+    assert reverse("photo_file", args=[later.public_id]) in html
+    r = as_clinician.get(url, {"a": kept.public_id, "b": other_view.public_id})
+    assert r.status_code == 400 and "same view" in r.content.decode()
+
+
+def test_timeline_plots_the_wrinkle_index_per_area_with_treatments(as_clinician, patient, clinician):
+    t = Treatment.objects.create(patient=patient, clinic=patient.clinic, clinician=clinician,
+                                 treated_on=dt.date(2026, 1, 10), product="onabotulinumtoxinA",
+                                 indication="glabellar_lines")
+    t.points.create(area="glabella", x=200, y=150, units=4)
+    for day, value in ((dt.date(2026, 1, 10), 0.42), (dt.date(2026, 2, 10), 0.12), (dt.date(2026, 5, 1), 0.33)):
+        Observation.objects.create(patient=patient, area="glabella", observed_on=day, kind="wrinkle_index",
+                                   value=value, source="photo")
+    r = as_clinician.get(reverse("photo_timeline", args=[patient.public_id]))
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert html.count('class="obs" data-observed=') == 3
+    assert 'data-treated="2026-01-10"' in html
+    assert 'data-timeline="glabella"' in html and 'data-timeline="forehead"' not in html
+    assert "No measured photo of this area yet." in html
+
+
+def test_the_chart_page_shows_the_cycles_photos(as_clinician, patient, media, clinician):
+    t = Treatment.objects.create(patient=patient, clinic=patient.clinic, clinician=clinician,
+                                 treated_on=dt.date.today(), product="onabotulinumtoxinA",
+                                 indication="glabellar_lines")
+    photo = svc.photo_upload(actor=clinician, patient=patient, view="frown", upload=images.jpeg(),
+                             consent_clinical=True)
+    assert photo.treatment == t
+    html = as_clinician.get(reverse("chart", args=[t.public_id])).content.decode()
+    assert "Photos of this cycle" in html
+    assert reverse("photo_file", args=[photo.public_id]) in html
