@@ -66,14 +66,17 @@ def run(args: argparse.Namespace) -> int:
         close_old_connections()
         if not args.no_tasks:
             _run_tasks(worker_id)
-        sent = 0
+        busy = False
         if not args.no_reminders:
-            counts = dispatch_due(worker_id)
-            sent = counts["sent"]
-            if any(counts.values()):
+            # Batch after batch until nothing due is left for this worker.
+            while not stopping:
+                counts = dispatch_due(worker_id)
+                if not any(counts.values()):
+                    break
+                busy = True
                 print(f"touchup worker {worker_id}: reminders {counts}", file=sys.stderr, flush=True)
         if args.once:
             break
-        if not sent:
+        if not busy:
             time.sleep(args.interval)
     return 0

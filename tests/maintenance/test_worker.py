@@ -1,0 +1,117 @@
+"""Two real `touchup worker` processes race over the same due reminders in a real
+database (an SQLite file in WAL mode; and a throwaway PostgreSQL database when one is
+reachable): every reminder goes out exactly once."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+REMINDERS = 400
+
+SEED = """
+import datetime as dt, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
+import django; django.setup()
+from decimal import Decimal
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from touchup.clinic.models import Clinic, InjectionPoint, Membership, Patient, Treatment
+from touchup.maintenance.models import Reminder
+from touchup.clinic import audit
+clinic = Clinic.objects.create(name="Race Clinic", slug="race")
+# A live install's audit chain has a head already (the very first append is not what is tested here).
+audit.record("test.seed", clinic=clinic)
+doc = get_user_model().objects.create_user(username="doc")
+Membership.objects.create(user=doc, clinic=clinic, role="clinician")
+now = timezone.now()
+for i in range(%(n)d):
+    p = Patient.objects.create(clinic=clinic, given_name="P", family_name=str(i), birth_date=dt.date(1980, 1, 1),
+                               sex="female", phone="+4470000%%05d" %% i)
+    t = Treatment.objects.create(patient=p, clinic=clinic, clinician=doc, treated_on=now.date() - dt.timedelta(days=30),
+                                 product="onabotulinumtoxinA", indication="glabellar_lines", status="signed",
+                                 signed_at=now, signed_by=doc)
+    Reminder.objects.create(patient=p, clinic=clinic, treatment=t, area="glabella", kind="checkin",
+                            step="checkin_peak", channel="sms", due_at=now - dt.timedelta(minutes=1))
+"""
+
+REPORT = """
+import json, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
+import django; django.setup()
+from touchup.maintenance.models import Reminder
+rows = list(Reminder.objects.values_list("sent_at", "claimed_by", "attempts"))
+print(json.dumps({"sent": sum(1 for s, _, _ in rows if s), "by": sorted({c for _, c, _ in rows}),
+                  "attempts": sorted({a for _, _, a in rows})}))
+"""
+
+
+def _postgres_url():
+    base = os.environ.get("TOUCHUP_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    try:
+        import psycopg
+
+        with psycopg.connect(f"{base}/postgres", connect_timeout=2) as conn:
+            conn.execute("select 1")
+    except Exception:
+        return None
+    return base
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def worker_env(request, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(TOUCHUP_DATA_DIR=str(tmp_path / "var"), TOUCHUP_SMS_BACKEND="file",
+               TOUCHUP_SMS_FILE=str(tmp_path / "sms.log"), PYTHONPATH=str(Path(__file__).parents[2] / "src"))
+    if request.param == "sqlite":
+        yield env
+        return
+    base = _postgres_url()
+    if base is None:
+        pytest.skip("no PostgreSQL server reachable")
+    import psycopg
+
+    name = f"touchup_race_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env["DATABASE_URL"] = f"{base}/{name}"
+    try:
+        yield env
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _run(env, *args, **kw):
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_two_workers_send_each_reminder_exactly_once(worker_env, tmp_path):
+    migrate = _run(worker_env, "-m", "touchup.cli", "manage", "migrate", "--verbosity", "0")
+    assert migrate.returncode == 0, migrate.stderr
+    seed = _run(worker_env, "-c", SEED % {"n": REMINDERS})
+    assert seed.returncode == 0, seed.stderr
+
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker", "--once", "--no-tasks", "--worker-id", w],
+                         env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for w in ("w1", "w2")
+    ]
+    for w in workers:
+        out, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+
+    sent = [json.loads(line)["to"] for line in (tmp_path / "sms.log").read_text().splitlines()]
+    assert len(sent) == REMINDERS
+    assert len(set(sent)) == REMINDERS  # nobody got two
+    report = _run(worker_env, "-c", REPORT)
+    assert report.returncode == 0, report.stderr
+    state = json.loads(report.stdout)
+    assert state["sent"] == REMINDERS
+    assert state["attempts"] == [1]  # no reminder was claimed twice
+    assert set(state["by"]) <= {"w1", "w2"}
+    print("reminders sent by", state["by"])
