@@ -26,12 +26,14 @@ def run(args: argparse.Namespace) -> int:
     from django.conf import settings
     from django.core.management import call_command
 
-    from touchup.clinic.demo import demo_logins, seed_demo
+    from touchup.clinic.demo import demo_logins, prepare_day, seed_demo
 
     print(f"Database: {settings.DATABASES['default']['NAME']}")
     call_command("migrate", interactive=False, verbosity=0)
     created = seed_demo()
     print("Seeded the demo clinic." if created else "Demo clinic already seeded; keeping its data.")
+    if prepare_day():
+        print("Reconstituted today's vials, ready to chart.")
     url = f"http://127.0.0.1:{args.port}/"
     print()
     print(f"  Touchup is at {url}")
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print("  Demo logins (username / password):")
     for login in demo_logins():
-        print(f"    {login['role']:<24} {login['username']:<14} {login['password']}")
+        print(f"    {login['role']:<28} {login['username']:<14} {login['password']}")
     print()
     sys.stdout.flush()
     if args.no_serve:

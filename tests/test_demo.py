@@ -1,0 +1,74 @@
+"""The demo clinic: every indication with years of cycles, idempotent, logins that work."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.urls import reverse
+
+from touchup.clinic.demo import demo_logins, prepare_day, seed_demo
+from touchup.clinic.models import Clinic, Observation, Patient, Treatment, Vial
+from touchup.core.catalogue import load_catalogue
+
+
+@pytest.fixture
+def demo(db, tmp_path, settings):
+    settings.DATA_DIR = tmp_path
+    assert seed_demo() is True
+    return Clinic.objects.get(slug="demo")
+
+
+def test_every_indication_has_patients_with_years_of_signed_cycles(demo):
+    indications = set(Treatment.objects.filter(clinic=demo, status="signed").values_list("indication", flat=True))
+    expected = set(load_catalogue().indications)
+    assert indications == expected
+    first = Treatment.objects.filter(clinic=demo).order_by("treated_on").first()
+    assert (Treatment.objects.latest("treated_on").treated_on - first.treated_on).days > 365
+    for kind in ("fws_grade", "wearing_off_reported", "headache_days", "symptom_score"):
+        assert Observation.objects.filter(patient__clinic=demo, kind=kind).exists(), kind
+
+
+def test_seeding_twice_changes_nothing(demo):
+    counts = (Patient.objects.count(), Treatment.objects.count(), Observation.objects.count())
+    assert seed_demo() is False
+    assert (Patient.objects.count(), Treatment.objects.count(), Observation.objects.count()) == counts
+
+
+def test_each_demo_login_works_and_sees_the_patients(demo, client):
+    logins = demo_logins()
+    assert {l["username"] for l in logins} == {"dr.rivera", "nurse.kim", "desk.sam", "manager.lee"}
+    patient = Patient.objects.filter(clinic=demo, treatments__isnull=False).first()
+    for login in logins:
+        client.logout()
+        assert client.login(username=login["username"], password=login["password"]), login["username"]
+        assert client.get(reverse("patients")).status_code == 200
+        assert client.get(reverse("patient", args=[patient.public_id])).status_code == 200
+
+
+def test_passwords_are_random_and_private(demo, tmp_path):
+    path = tmp_path / "demo_logins.json"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert len({l["password"] for l in demo_logins()}) == 4
+
+
+def test_the_day_starts_with_usable_vials_and_only_once(demo):
+    assert prepare_day() == 3
+    assert prepare_day() == 0
+    fresh = Vial.objects.filter(clinic=demo, lot__endswith="T")
+    assert {v.product for v in fresh} == {"onabotulinumtoxinA", "abobotulinumtoxinA", "incobotulinumtoxinA"}
+    assert all(v.reconstituted_at is not None for v in fresh)
+
+
+def test_touchup_demo_twice_keeps_the_data(tmp_path):
+    env = {**os.environ, "TOUCHUP_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    cmd = [sys.executable, "-m", "touchup.cli", "demo", "--no-serve"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "Seeded the demo clinic." in first.stdout and "dr.rivera" in first.stdout
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "already seeded" in second.stdout
+    # The same passwords both times: they were made once.
+    assert first.stdout.split("Demo logins")[1] == second.stdout.split("Demo logins")[1]
