@@ -18,15 +18,13 @@ logger = logging.getLogger(__name__)
 def analyze_photo(photo_id: int) -> str:
     from touchup.clinic.models import Photo
     from touchup.clinic.services.photos import analyse, baseline_of, photo_bytes, photo_record_analysis
-    from touchup.vision.decode import decode_image
 
     photo = Photo.objects.select_related("patient").filter(pk=photo_id).first()
     if photo is None:
         return "gone"
     try:
-        img = decode_image(photo_bytes(photo))
         baseline = None if photo.is_baseline else baseline_of(photo.patient, photo.view, excluding=photo)
-        result = analyse(img, baseline)
+        result = analyse(photo_bytes(photo), baseline)
         if baseline is not None:
             result["baseline"] = str(baseline.public_id)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the photo, then re-raised

@@ -152,21 +152,25 @@ def photo_bytes(photo: Photo) -> bytes:
 # --- analysis (touchup.vision) -----------------------------------------------------------
 
 
-def analyse(img: DecodedImage, baseline: Photo | None) -> dict[str, Any]:
-    """Run the vision analysis of one decoded photo against a stored baseline photo."""
-    from touchup.vision import analyze  # imported late: the landmark model loads with it
+def analyse(data: bytes, baseline: Photo | None) -> dict[str, Any]:
+    """Run the vision analysis of one photo file against a stored baseline photo; raises
+    InvalidInput (field "photo") for a file that is not a readable photo."""
+    # Imported late: the landmark model loads with it, and only workers and checks need it.
+    from touchup.vision.analyze import analyze_bytes
 
-    base_rgb = decode_image(photo_bytes(baseline)).rgb if baseline is not None else None
-    return analyze(img.rgb, baseline=base_rgb)
+    try:
+        return analyze_bytes(data, baseline=photo_bytes(baseline) if baseline is not None else None)
+    except ImageRejected as exc:
+        raise InvalidInput("photo", exc.reason) from None
 
 
 def photo_check(*, actor: Any, patient: Patient, view: str, data: bytes) -> QualityCheck:
     """The quality check shown before a photo is kept. Stores nothing but the audit event
     (the patient's baseline photo is read to judge the pose)."""
     view = _view(view)
-    img = decode(data)
+    decode(data)  # refuses exactly what photo_upload refuses, with the same words
     baseline = baseline_of(patient, view)
-    result = analyse(img, baseline)
+    result = analyse(data, baseline)
     quality = result.get("quality") or {}
     with transaction.atomic():
         audit.record("photo.check", actor=actor, patient=patient, detail={"view": view,
