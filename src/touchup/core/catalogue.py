@@ -168,6 +168,14 @@ class Catalogue:
 
 # --- reading -------------------------------------------------------------------------
 
+_PRODUCT_FIELDS = {
+    "name", "brands", "vial_sizes_units", "min_retreatment_days", "cumulative_limit_units",
+    "cumulative_window_days", "use_within_hours", "standard_dilutions", "max_units_per_session",
+}
+_INDICATION_FIELDS = {
+    "name", "kind", "areas", "labelled_products", "label_units", "max_units_per_site", "min_retreatment_days",
+}
+
 
 class _Reader:
     """Reads one file's tables with the checks every field needs, naming the place."""
@@ -183,6 +191,12 @@ class _Reader:
         if not isinstance(data, dict):
             raise self.fail(where, "must be a table")
         return data
+
+    def fields(self, data: dict[str, Any], allowed: set[str], where: str) -> None:
+        """A misspelt key would silently drop its value (a missing limit is no limit)."""
+        for key in data:
+            if key not in allowed:
+                raise self.fail(f"{where}.{key}", f"unknown field (expected one of {', '.join(sorted(allowed))})")
 
     def text(self, data: dict[str, Any], key: str, where: str) -> str:
         value = data.get(key)
@@ -225,33 +239,37 @@ class _Reader:
         return self.number(value, f"{where}.{key}")
 
 
-def _load(name: str) -> dict[str, Any]:
-    path = DATA_DIR / name
+def _load(data_dir: Path, name: str) -> dict[str, Any]:
+    path = data_dir / name
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
+    except FileNotFoundError:
+        raise CatalogueError(name, "file", f"is missing from {data_dir}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(name, "file", f"is not valid TOML: {exc}") from None
 
 
-def _read_sources() -> dict[str, Source]:
+def _read_sources(data_dir: Path) -> dict[str, Source]:
     r = _Reader("sources.toml", None)
     return {
         key: Source(key, r.text(r.table(v, key), "title", key), str(v.get("url", "")))
-        for key, v in _load("sources.toml").items()
+        for key, v in _load(data_dir, "sources.toml").items()
     }
 
 
-def _read_products(sources: Mapping[str, Source]) -> dict[str, Product]:
+def _read_products(data_dir: Path, sources: Mapping[str, Source]) -> dict[str, Product]:
     r = _Reader("products.toml", sources)
     products = {}
-    for key, raw in _load("products.toml").items():
+    for key, raw in _load(data_dir, "products.toml").items():
         raw = r.table(raw, key)
+        r.fields(raw, _PRODUCT_FIELDS, key)
         src: dict[str, tuple[str, ...]] = {}
         dilutions = []
         for i, d in enumerate(raw.get("standard_dilutions", [])):
             w = f"{key}.standard_dilutions[{i}]"
             d = r.table(d, w)
+            r.fields(d, {"vial_units", "diluent_ml", "units_per_0_1ml", "src"}, w)
             dilutions.append(Dilution(
                 vial_units=int(r.number(d.get("vial_units"), f"{w}.vial_units")),
                 diluent_ml=r.number(d.get("diluent_ml"), f"{w}.diluent_ml"),
@@ -266,11 +284,16 @@ def _read_products(sources: Mapping[str, Source]) -> dict[str, Product]:
         limit = r.sourced(raw, "cumulative_limit_units", key, src, required=False)
         if (window is None) != (limit is None):
             raise r.fail(key, "cumulative_limit_units and cumulative_window_days go together")
+        vial_sizes = tuple(int(v) for v in r.sourced(raw, "vial_sizes_units", key, src))
+        for i, d in enumerate(dilutions):
+            if d.vial_units not in vial_sizes:
+                raise r.fail(f"{key}.standard_dilutions[{i}].vial_units",
+                             f"{d.vial_units} U is not one of the vial sizes {list(vial_sizes)}")
         products[key] = Product(
             key=key,
             name=r.text(raw, "name", key),
             brands=r.text(raw, "brands", key),
-            vial_sizes_units=tuple(int(v) for v in r.sourced(raw, "vial_sizes_units", key, src)),
+            vial_sizes_units=vial_sizes,
             min_retreatment_days=int(r.sourced(raw, "min_retreatment_days", key, src)),
             use_within_hours=r.sourced(raw, "use_within_hours", key, src),
             standard_dilutions=tuple(dilutions),
@@ -282,15 +305,16 @@ def _read_products(sources: Mapping[str, Source]) -> dict[str, Product]:
     return products
 
 
-def _read_indications(sources: Mapping[str, Source], products: Mapping[str, Product]):
+def _read_indications(data_dir: Path, sources: Mapping[str, Source], products: Mapping[str, Product]):
     r = _Reader("indications.toml", sources)
-    raw = _load("indications.toml")
+    raw = _load(data_dir, "indications.toml")
     areas = {k: Area(k, r.text(r.table(v, f"areas.{k}"), "name", f"areas.{k}"))
              for k, v in r.table(raw.get("areas"), "areas").items()}
     indications = {}
     for key, data in r.table(raw.get("indications"), "indications").items():
         w = f"indications.{key}"
         data = r.table(data, w)
+        r.fields(data, _INDICATION_FIELDS, w)
         kind = r.text(data, "kind", w)
         if kind not in KINDS:
             raise r.fail(f"{w}.kind", f"must be one of {', '.join(KINDS)}")
@@ -323,11 +347,12 @@ def _read_indications(sources: Mapping[str, Source], products: Mapping[str, Prod
     return areas, indications
 
 
-def _read_sites(areas: Mapping[str, Area]) -> dict[str, Site]:
+def _read_sites(data_dir: Path, areas: Mapping[str, Area]) -> dict[str, Site]:
     r = _Reader("sites.toml", None)
     sites = {}
-    for key, data in _load("sites.toml").items():
+    for key, data in _load(data_dir, "sites.toml").items():
         data = r.table(data, key)
+        r.fields(data, {"name", "area", "view", "x", "y"}, key)
         area = r.text(data, "area", key)
         if area not in areas:
             raise r.fail(f"{key}.area", f"unknown area {area!r}")
@@ -342,16 +367,20 @@ def _read_sites(areas: Mapping[str, Area]) -> dict[str, Site]:
     return sites
 
 
-def _read_protocols(sources, products, indications, sites) -> dict[str, Protocol]:
+def _read_protocols(data_dir: Path, sources, products, indications, sites) -> dict[str, Protocol]:
     r = _Reader("protocols.toml", sources)
     protocols = {}
-    for key, data in _load("protocols.toml").items():
+    for key, data in _load(data_dir, "protocols.toml").items():
         data = r.table(data, key)
+        r.fields(data, {"name", "indication", "product", "split", "sites"}, key)
         indication, product = r.text(data, "indication", key), r.text(data, "product", key)
         if indication not in indications:
             raise r.fail(f"{key}.indication", f"unknown indication {indication!r}")
         if product not in products:
             raise r.fail(f"{key}.product", f"unknown product {product!r}")
+        if product not in indications[indication].labelled_products:
+            # A protocol pre-fills the label's units: an off-label product has none.
+            raise r.fail(f"{key}.product", f"{product} is not labelled for {indication}")
         split = data.get("split", "label")
         if split not in ("label", "derived"):
             raise r.fail(f"{key}.split", "must be label or derived")
@@ -363,6 +392,7 @@ def _read_protocols(sources, products, indications, sites) -> dict[str, Protocol
         for i, e in enumerate(entries):
             w = f"{key}.sites[{i}]"
             e = r.table(e, w)
+            r.fields(e, {"site", "units", "optional", "src"}, w)
             site = sites.get(e.get("site"))
             if site is None:
                 raise r.fail(f"{w}.site", f"unknown site {e.get('site')!r} (not in sites.toml)")
@@ -374,9 +404,12 @@ def _read_protocols(sources, products, indications, sites) -> dict[str, Protocol
             units = e.get("units")
             if units is not None:
                 units = r.number(units, f"{w}.units")
+            optional = e.get("optional", False)
+            if not isinstance(optional, bool):
+                raise r.fail(f"{w}.optional", "must be true or false")
             chosen.append(ProtocolSite(
                 key=site.key, name=site.name, area=site.area, view=site.view, x=site.x, y=site.y,
-                units=units, optional=bool(e.get("optional", False)), sources=r.src(e.get("src"), f"{w}.src"),
+                units=units, optional=optional, sources=r.src(e.get("src"), f"{w}.src"),
             ))
         proto = Protocol(key=key, name=r.text(data, "name", key), indication=indication, product=product,
                          sites=tuple(chosen), split=split)
@@ -390,11 +423,18 @@ def _read_protocols(sources, products, indications, sites) -> dict[str, Protocol
 @functools.cache
 def load_catalogue() -> Catalogue:
     """The catalogue, loaded and checked once per process."""
-    sources = _read_sources()
-    products = _read_products(sources)
-    areas, indications = _read_indications(sources, products)
-    sites = _read_sites(areas)
-    protocols = _read_protocols(sources, products, indications, sites)
+    return load_catalogue_from(DATA_DIR)
+
+
+def load_catalogue_from(data_dir: Path | str) -> Catalogue:
+    """Load and check the catalogue files in `data_dir` (uncached: for tests and tools
+    that check a copy of the data before it replaces the shipped files)."""
+    data_dir = Path(data_dir)
+    sources = _read_sources(data_dir)
+    products = _read_products(data_dir, sources)
+    areas, indications = _read_indications(data_dir, sources, products)
+    sites = _read_sites(data_dir, areas)
+    protocols = _read_protocols(data_dir, sources, products, indications, sites)
     return Catalogue(
         sources=MappingProxyType(sources), products=MappingProxyType(products), areas=MappingProxyType(areas),
         indications=MappingProxyType(indications), sites=MappingProxyType(sites),
