@@ -6,7 +6,8 @@
                                           audited; reminders before/at the window follow)
     request_recompute(patient)         -> enqueue the background task once the caller's
                                           transaction commits (call it from any service that
-                                          signs a treatment or records an observation)
+                                          signs a treatment or records an observation; the
+                                          task also schedules the after-sign reminders)
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
     """
     from touchup.core.forecast import forecast
 
-    from .reminders import sync_forecast_reminders
+    from .reminders import schedule_after_sign, sync_forecast_reminders
 
     as_of = as_of or timezone.localdate()
     # Lock the patient row: two recomputes of one patient queue instead of interleaving.
@@ -161,6 +162,10 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
         ))
     AreaForecast.objects.filter(patient=patient).delete()
     AreaForecast.objects.bulk_create(rows)
+    # The after-sign reminders too, so request_recompute is the one call a signing needs
+    # (both are idempotent: a step's reminder is created once, then only moved).
+    for treatment in Treatment.objects.filter(pk__in={r.treatment_id for r in rows}).select_related("patient__clinic"):
+        schedule_after_sign(treatment, now=now)
     sync_forecast_reminders(patient, rows, now=now)
     audit.record(
         "forecast.recompute", actor=actor, patient=patient,
