@@ -1,0 +1,232 @@
+"""One photo in, the `touchup photo analyze` result out (DESIGN.md, without "file").
+
+    analyze(rgb, baseline=None) -> dict          # pixels already decoded
+    analyze_bytes(data, baseline=None) -> dict   # file bytes; decodes only as much as needed
+
+`baseline` is the patient's own baseline photo (RGB array, or bytes for analyze_bytes, or a
+`Prepared` from `prepare`): the photo is then aligned to it on stable landmarks, its
+regions are the baseline's regions, and the pose change is checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import quality, wrinkles
+from .align import (
+    CANONICAL_IOD, CANVAS_H, CANVAS_W, Canvas, apply, canonical_transform, compose, to_baseline,
+    warp,
+)
+from .decode import DecodedImage, decode_image, probe
+from .landmarks import STABLE, LandmarkDetector, Landmarks, default_detector
+from .regions import (
+    LINE_BANDS, MIN_VISIBLE_FRACTION, REGION_NAMES, cheek_pixels, make_regions, skin_mask,
+    skin_model,
+)
+
+# The shading blur is computed over whole canvas rows reaching this far past the regions;
+# the Gabor kernels then see real skin this far (half a kernel) past each region's edge.
+_PAD = int(3 * wrinkles.SHADING_SIGMA)
+_MARGIN = wrinkles.kernel_margin()
+# Decode (JPEG) at a reduced size when the picture is at least this many pixels on its short
+# side after reduction; re-decode larger if the face turns out to be too small.
+_DECODE_MIN_SIDE = 1000
+# Baseline fit: stable points further than this (in eye-corner distances) from where the
+# baseline has them mean a different expression or a bad detection.
+_MAX_FIT_RESIDUAL = 0.04
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A photo with its landmarks found (reusable as a baseline for many follow-ups)."""
+
+    rgb: np.ndarray
+    landmarks: Landmarks | None
+
+
+def prepare(rgb: np.ndarray, detector: LandmarkDetector | None = None) -> Prepared:
+    detector = detector or default_detector()
+    return Prepared(rgb, detector.detect(rgb))
+
+
+def analyze(rgb: np.ndarray, baseline: np.ndarray | Prepared | None = None, *,
+            detector: LandmarkDetector | None = None) -> dict:
+    detector = detector or default_detector()
+    photo = prepare(rgb, detector)
+    base = None
+    if baseline is not None:
+        base = baseline if isinstance(baseline, Prepared) else prepare(baseline, detector)
+    return _measure(photo, base)
+
+
+def analyze_bytes(data: bytes, baseline: bytes | Prepared | None = None, *,
+                  detector: LandmarkDetector | None = None) -> dict:
+    """Like `analyze`, from file bytes; raises decode.ImageRejected for unreadable files."""
+    detector = detector or default_detector()
+    photo = prepare_bytes(data, detector)
+    base = None
+    if baseline is not None:
+        base = baseline if isinstance(baseline, Prepared) else prepare_bytes(baseline, detector)
+    return _measure(photo, base)
+
+
+def prepare_bytes(data: bytes, detector: LandmarkDetector | None = None) -> Prepared:
+    """Decode at the smallest JPEG scale that still gives the canvas full detail."""
+    detector = detector or default_detector()
+    header = probe(data)
+    short = min(header.width, header.height)
+    reduce = 1
+    if header.format == "jpeg":
+        for r in (8, 4, 2):
+            if short / r >= _DECODE_MIN_SIDE:
+                reduce = r
+                break
+    img = decode_image(data, reduce=reduce)
+    lm = detector.detect(img.rgb)
+    if lm is not None and reduce > 1 and lm.outer_canthal_px < quality.MIN_IOD_PX:
+        full_iod = lm.outer_canthal_px * img.reduce
+        finer = max((r for r in (1, 2, 4) if r < reduce and full_iod / r >= quality.MIN_IOD_PX),
+                    default=1)
+        img2: DecodedImage = decode_image(data, reduce=finer)
+        lm = lm.scaled(img2.width / img.width)
+        img = img2
+    return Prepared(img.rgb, lm)
+
+
+def _null_result(problem: str, rgb: np.ndarray) -> dict:
+    sample = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)].reshape(-1, 3)
+    label, *_ = quality.exposure(sample)
+    return {
+        "face_found": False,
+        "quality": {"sharpness": None, "exposure": label, "pose_deg": None, "usable": False,
+                    "problems": [problem]},
+        "regions": {name: None for name in (*REGION_NAMES[:4], "crows_feet", "platysma")},
+    }
+
+
+def _measure(photo: Prepared, base: Prepared | None) -> dict:
+    if photo.landmarks is None:
+        return _null_result("No face was found in the photo.", photo.rgb)
+    lm = photo.landmarks
+    extra_problems = []
+    if base is not None and base.landmarks is None:
+        extra_problems.append("No face was found in the baseline photo, so this photo was not "
+                              "aligned to it.")
+        base = None
+
+    if base is not None:
+        m_base = canonical_transform(base.landmarks)
+        fit = to_baseline(lm, base.landmarks)
+        matrix = compose(m_base, fit)
+        region_lm = apply(m_base, base.landmarks.xy)
+        stable = list(STABLE)
+        resid = np.linalg.norm(apply(fit, lm.xy[stable]) - base.landmarks.xy[stable], axis=1)
+        if resid.mean() / base.landmarks.outer_canthal_px > _MAX_FIT_RESIDUAL:
+            extra_problems.append("The face does not line up with the baseline photo (different "
+                                  "expression or head position); retake it matching the baseline.")
+    else:
+        matrix = canonical_transform(lm)
+        region_lm = apply(matrix, lm.xy)
+
+    canvas = warp(photo.rgb, matrix, lm.outer_canthal_px)
+    own_lm = apply(matrix, lm.xy)
+    regions = make_regions(region_lm)
+
+    # Skin, judged against this photo's own cheeks.
+    model = skin_model(cheek_pixels(canvas, own_lm))
+    flat, flat_y0 = _flat_rows(canvas, regions)
+
+    results: dict[str, dict | None] = {}
+    for name in REGION_NAMES:
+        results[name] = _region_result(canvas, flat, flat_y0, model, regions[name],
+                                       LINE_BANDS[name])
+    left, right = results["crows_feet_left"], results["crows_feet_right"]
+    combined = None
+    if left is not None and right is not None:
+        idx = (left["wrinkle_index"] + right["wrinkle_index"]) / 2
+        combined = {"wrinkle_index": round(idx, 4), "grade": wrinkles.grade(idx)}
+    ordered = {n: results[n] for n in ("forehead", "glabella", "crows_feet_left",
+                                       "crows_feet_right")}
+    ordered["crows_feet"] = combined
+    ordered["platysma"] = results["platysma"]
+
+    # Quality.
+    pose = quality.pose_deg(lm)
+    eyes = _eye_area(own_lm)
+    gray = cv2.cvtColor(canvas.rgb[eyes], cv2.COLOR_RGB2GRAY)
+    sharp = quality.sharpness(gray)
+    face, (fy, fx) = _face_mask(own_lm)
+    face &= canvas.inside[fy, fx]
+    label, _med, hi, lo = quality.exposure(canvas.rgb[fy, fx], face)
+    pose_change = None
+    if base is not None:
+        bpose = quality.pose_deg(base.landmarks)
+        pose_change = tuple(a - b for a, b in zip(pose, bpose))
+    problems = quality.problems_for(pose=pose, sharp=sharp, exposure_label=label, clipped_hi=hi,
+                                    clipped_lo=lo, source_iod=lm.outer_canthal_px,
+                                    pose_change=pose_change) + extra_problems
+    q = {"sharpness": round(sharp, 2), "exposure": label,
+         "pose_deg": [round(v, 1) for v in pose], "usable": not problems, "problems": problems}
+    if pose_change is not None:
+        q["pose_change_deg"] = [round(v, 1) for v in pose_change]
+    return {"face_found": True, "quality": q, "regions": ordered}
+
+
+def _flat_rows(canvas: Canvas, regions) -> tuple[np.ndarray, int]:
+    """Flattened luminance of the canvas rows any region's padded crop needs."""
+    boxes = [r.box for r in regions.values() if r.mask.size]
+    if not boxes:
+        return np.zeros((0, CANVAS_W), np.float32), 0
+    y0 = max(0, min(b[1] for b in boxes) - _PAD)
+    y1 = min(CANVAS_H, max(b[3] for b in boxes) + _PAD)
+    return wrinkles.flat_luminance(canvas.rgb[y0:y1]), y0
+
+
+def _region_result(canvas: Canvas, flat, flat_y0, model, region, band) -> dict | None:
+    total = region.area
+    if total < 100 or model is None:
+        return None
+    x0, y0, x1, y1 = region.box
+    visible = region.mask & canvas.inside[y0:y1, x0:x1]
+    skin = visible & skin_mask(canvas.rgb[y0:y1, x0:x1], model)
+    if skin.sum() < MIN_VISIBLE_FRACTION * total:
+        return None
+    m = _MARGIN
+    fy0, fy1 = y0 - flat_y0 - m, y1 - flat_y0 + m
+    cx0, cy0 = max(0, x0 - m), max(0, fy0)
+    cx1, cy1 = min(flat.shape[1], x1 + m), min(flat.shape[0], fy1)
+    crop = flat[cy0:cy1, cx0:cx1]
+    crop = cv2.copyMakeBorder(crop, cy0 - fy0, fy1 - cy1, cx0 - (x0 - m), (x1 + m) - cx1,
+                              cv2.BORDER_REFLECT)
+    response = wrinkles.line_response(crop, band, m)
+    index = wrinkles.wrinkle_index(response, skin)
+    return {"wrinkle_index": round(index, 4), "grade": wrinkles.grade(index)}
+
+
+def _eye_area(p: np.ndarray) -> tuple[slice, slice]:
+    u = CANONICAL_IOD
+    xs = [p[33][0], p[263][0]]
+    y = (p[33][1] + p[263][1]) / 2
+    x0, x1 = int(max(0, min(xs) - 0.1 * u)), int(min(CANVAS_W, max(xs) + 0.1 * u))
+    y0, y1 = int(max(0, y - 0.2 * u)), int(min(CANVAS_H, y + 0.15 * u))
+    return slice(y0, y1), slice(x0, x1)
+
+
+_FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378,
+              400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54,
+              103, 67, 109)
+
+
+def _face_mask(p: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """The face oval shrunk by 15% towards its centre: skin, not the hairline or the ears."""
+    oval = p[list(_FACE_OVAL)]
+    centre = oval.mean(axis=0)
+    inner = centre + 0.85 * (oval - centre)
+    x0, y0 = np.clip(np.floor(inner.min(axis=0)).astype(int), 0, (CANVAS_W, CANVAS_H))
+    x1, y1 = np.clip(np.ceil(inner.max(axis=0)).astype(int) + 1, 0, (CANVAS_W, CANVAS_H))
+    mask = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
+    cv2.fillPoly(mask, [np.round(inner - (x0, y0)).astype(np.int32)], 1)
+    return mask.astype(bool), (slice(y0, y1), slice(x0, x1))
