@@ -1,0 +1,74 @@
+"""The analysis on upload, end to end with the real vision package and the real worker:
+the django-tasks database worker runs the job, the photo gets its analysis, and the
+measured area gets its wrinkle_index observation."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from touchup.clinic.models import Observation, Photo
+from touchup.clinic.services import photos as svc
+from touchup.vision.analyze import analyze_bytes
+
+from . import images
+from .conftest import stored_files
+
+
+def keep(clinician, patient, rgb, view="frown", **kw):
+    return svc.photo_upload(actor=clinician, patient=patient, view=view, consent_clinical=True,
+                            upload=io.BytesIO(images.jpeg(rgb)), **kw)
+
+
+def run_worker():
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+
+
+def test_the_worker_analyses_a_kept_photo_and_records_its_area(media, clinician, patient):
+    photo = keep(clinician, patient, images.usable_face())
+    run_worker()
+    photo.refresh_from_db()
+    assert photo.analysis_status == "done", photo.analysis
+    # The very result the vision package gives for the stored file.
+    assert photo.analysis == analyze_bytes(svc.photo_bytes(photo))
+    assert photo.analysis["quality"]["usable"], photo.analysis["quality"]
+    glabella = photo.analysis["regions"]["glabella"]
+    obs = Observation.objects.get()
+    assert (obs.area, obs.kind, obs.source, obs.observed_on) == ("glabella", "wrinkle_index", "photo", photo.taken_on)
+    assert obs.value == glabella["wrinkle_index"]
+
+
+def test_a_follow_up_is_analysed_against_the_baseline(media, clinician, patient):
+    base = keep(clinician, patient, images.usable_face())
+    follow = keep(clinician, patient, images.usable_face(dx=6))
+    run_worker()
+    follow.refresh_from_db()
+    assert follow.analysis_status == "done"
+    assert follow.analysis["baseline"] == str(base.public_id)
+    assert "pose_change_deg" in follow.analysis["quality"]
+    assert Observation.objects.filter(area="glabella").count() == 2
+
+
+def test_quality_problems_are_kept_and_nothing_is_measured_from_them(media, clinician, patient):
+    # The small original: the face is too small for a reliable index.
+    photo = keep(clinician, patient, None)
+    run_worker()
+    photo.refresh_from_db()
+    assert photo.analysis_status == "done"
+    assert any("too small" in p for p in photo.problems), photo.problems
+    assert not Observation.objects.exists()
+
+
+def test_the_check_reports_problems_before_anything_is_kept(media, clinician, patient):
+    check = svc.photo_check(actor=clinician, patient=patient, view="frown", data=images.jpeg())
+    assert not check.usable and any("too small" in p for p in check.problems)
+    good = svc.photo_check(actor=clinician, patient=patient, view="frown", data=images.jpeg(images.usable_face()))
+    assert good.usable and good.problems == [], good.problems
+    assert stored_files(media) == [] and not Photo.objects.exists()
+
+
+def test_keep_only_if_usable_refuses_a_poor_photo(media, clinician, patient):
+    with pytest.raises(svc.QualityRefused) as exc:
+        keep(clinician, patient, None, keep_only_if_usable=True)
+    assert any("too small" in p for p in exc.value.problems)
+    assert stored_files(media) == [] and not Photo.objects.exists()
