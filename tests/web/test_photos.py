@@ -155,7 +155,7 @@ def test_compare_shows_two_photos_of_the_same_view(as_clinician, patient, media,
     assert r.status_code == 200
     assert "Side by side" in html and "data-slider" in html
     assert reverse("photo_file", args=[kept.public_id]) in html
-    assert reverse("photo_file", args=[later.public_id]) in html
+    assert reverse("photo_aligned", args=[later.public_id, kept.public_id]) in html
     r = as_clinician.get(url, {"a": kept.public_id, "b": other_view.public_id})
     assert r.status_code == 400 and "same view" in r.content.decode()
 
@@ -187,3 +187,40 @@ def test_the_chart_page_shows_the_cycles_photos(as_clinician, patient, media, cl
     html = as_clinician.get(reverse("chart", args=[t.public_id])).content.decode()
     assert "Photos of this cycle" in html
     assert reverse("photo_file", args=[photo.public_id]) in html
+
+
+def test_the_after_photo_is_aligned_onto_the_before_photo(as_clinician, patient, media, clinician):
+    import cv2
+    import numpy as np
+
+    from touchup.vision.decode import decode_image
+
+    before = svc.photo_upload(actor=clinician, patient=patient, view="frown", consent_clinical=True,
+                              upload=images.jpeg(images.usable_face()))
+    # The same face re-shot 96 px to the side.
+    after = svc.photo_upload(actor=clinician, patient=patient, view="frown", consent_clinical=True,
+                             upload=images.jpeg(images.usable_face(dx=24)))
+    r = as_clinician.get(reverse("photo_aligned", args=[after.public_id, before.public_id]))
+    assert r.status_code == 200 and r["X-Touchup-Aligned"] == "yes"
+    assert "no-store" in r["Cache-Control"]
+    aligned = decode_image(r.content).rgb.astype(np.float32)
+    h, w = aligned.shape[:2]
+    ref = cv2.resize(decode_image(svc.photo_bytes(before)).rgb, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    raw = cv2.resize(decode_image(svc.photo_bytes(after)).rgb, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    face = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))
+    # Aligned, the faces coincide far better than as taken.
+    assert np.abs(aligned[face] - ref[face]).mean() < 0.5 * np.abs(raw[face] - ref[face]).mean()
+
+
+def test_alignment_needs_two_photos_of_the_same_view(as_clinician, patient, media, kept, clinician):
+    other = svc.photo_upload(actor=clinician, patient=patient, view="at_rest", consent_clinical=True,
+                             upload=images.jpeg(images.shifted(dx=5)))
+    r = as_clinician.get(reverse("photo_aligned", args=[other.public_id, kept.public_id]))
+    assert r.status_code == 404
+
+
+def test_another_clinic_cannot_get_an_aligned_photo(as_other_clinician, kept, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        r = as_other_clinician.get(reverse("photo_aligned", args=[kept.public_id, kept.public_id]))
+    assert r.status_code == 404
+    assert AuditEvent.objects.filter(action="photo.not_found", outcome="denied").exists()

@@ -19,6 +19,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -162,6 +163,29 @@ def analyse(data: bytes, baseline: Photo | None) -> dict[str, Any]:
         return analyze_bytes(data, baseline=photo_bytes(baseline) if baseline is not None else None)
     except ImageRejected as exc:
         raise InvalidInput("photo", exc.reason) from None
+
+
+def aligned_jpeg(photo: Photo, onto: Photo) -> tuple[bytes, bool]:
+    """`photo` warped onto `onto`'s frame by the vision package's baseline fit (stable
+    landmarks only: eye corners, nasal bridge, alar base), for comparing the two. Returns
+    (JPEG, True), or the photo as stored and False when either face is not found."""
+    import cv2
+
+    from touchup.vision.align import to_baseline
+    from touchup.vision.analyze import prepare_bytes
+
+    data = photo_bytes(photo)
+    moving, fixed = prepare_bytes(data), prepare_bytes(photo_bytes(onto))
+    if moving.landmarks is None or fixed.landmarks is None:
+        return data, False
+    matrix = to_baseline(moving.landmarks, fixed.landmarks)
+    h, w = fixed.rgb.shape[:2]
+    warped = cv2.warpAffine(np.ascontiguousarray(moving.rgb), matrix, (w, h), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    ok, out = cv2.imencode(".jpg", cv2.cvtColor(warped, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:  # pragma: no cover - only on out-of-memory
+        raise RuntimeError("JPEG encoding failed")
+    return out.tobytes(), True
 
 
 def photo_check(*, actor: Any, patient: Patient, view: str, data: bytes) -> QualityCheck:

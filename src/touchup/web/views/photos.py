@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -138,6 +138,21 @@ def photo_file(request: HttpRequest, public_id) -> HttpResponse:
     response["Cache-Control"] = "no-store, private"
     response["Pragma"] = "no-cache"
     response["Content-Disposition"] = f'inline; filename="photo-{photo.public_id}.jpg"'
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+def photo_aligned(request: HttpRequest, public_id, onto) -> HttpResponse:
+    """Photo `public_id` aligned onto photo `onto` (same patient, same view), for comparing."""
+    photo = access.photo_for(request.user, public_id, purpose="compare")
+    base = access.photo_for(request.user, onto, purpose="compare")
+    if base.patient_id != photo.patient_id or base.view != photo.view:
+        raise Http404("Only photos of the same patient and view are aligned.")
+    data, aligned = photo_services.aligned_jpeg(photo, base)
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "no-store, private"
+    response["Pragma"] = "no-cache"
+    response["X-Touchup-Aligned"] = "yes" if aligned else "no"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
 
