@@ -95,7 +95,8 @@ def _validate(draft: DraftTreatment, cat: Catalogue, today: dt.date) -> None:
         raise InvalidDraft("treated_on", "is in the future")
     areas = cat.indications[draft.indication].areas
     for n, inj in enumerate(draft.injections):
-        if not isinstance(inj.units, (int, float)) or not math.isfinite(inj.units) or inj.units <= 0:
+        if (isinstance(inj.units, bool) or not isinstance(inj.units, (int, float))
+                or not math.isfinite(inj.units) or inj.units <= 0):
             raise InvalidDraft(f"points[{n}].units", "must be a number more than 0")
         if inj.area not in areas:
             raise InvalidDraft(f"points[{n}].area", f"{inj.area!r} is not an area of {draft.indication}")
@@ -110,19 +111,29 @@ def _label_checks(draft: DraftTreatment, cat: Catalogue) -> Iterable[Finding]:
         yield Finding("warn", "off_label_product",
                       f"{product.name} is not labelled for {ind.name.lower()}: this is off-label use.",
                       "label.indication", "S9")
-    # Per site: the most any of this product's protocols for the indication gives there.
-    site_label: dict[str, tuple[float, tuple[str, ...]]] = {}
+    # Per site: the most any of this product's protocols for the indication gives there
+    # (a label split wins a tie with a derived one, so the message says which it is).
+    site_label: dict[str, tuple[float, bool, tuple[str, ...]]] = {}
     for proto in cat.protocols_for(draft.indication, draft.product):
         for s in proto.sites:
-            if s.units is not None and s.units > site_label.get(s.key, (0.0, ()))[0]:
-                site_label[s.key] = (s.units, s.sources)
+            if s.units is None:
+                continue
+            entry = (s.units, proto.split == "label", s.sources)
+            if entry[:2] > site_label.get(s.key, (0.0, False, ()))[:2]:
+                site_label[s.key] = entry
     site_max = ind.max_units_per_site.get(draft.product)
     for inj in draft.injections:
         if inj.site in site_label and inj.units > site_label[inj.site][0] + 1e-9:
-            label, src = site_label[inj.site]
-            yield Finding("warn", "above_label_site",
-                          f"{_u(inj.units)} U at {cat.sites[inj.site].name} is above the label's {_u(label)} U there.",
-                          "label.units_per_site", cat.cite(src), site=inj.site)
+            label, from_label, src = site_label[inj.site]
+            if from_label:
+                text, rule = f"is above the label's {_u(label)} U there.", "label.units_per_site"
+            else:
+                # The label gives only the total here (clinical-facts §8): don't call the split the label's.
+                text = (f"is above the {_u(label)} U the protocol suggests there (the label gives only the "
+                        f"total; this split is derived from it).")
+                rule = "protocol.derived_units_per_site"
+            yield Finding("warn", "above_label_site", f"{_u(inj.units)} U at {cat.sites[inj.site].name} {text}",
+                          rule, cat.cite(src), site=inj.site)
         if site_max is not None and inj.units > site_max + 1e-9:
             where = cat.sites[inj.site].name if inj.site else "one point"
             yield Finding("warn", "above_max_per_site",
@@ -181,24 +192,33 @@ def _interval_checks(draft: DraftTreatment, history: Sequence[PastTreatment], ca
     ind = cat.indications[draft.indication]
     src = ind.sources.get("min_retreatment_days") or cat.products[draft.product].sources["min_retreatment_days"]
     for area in draft.units_by_area() or dict.fromkeys(ind.areas, 0.0):
-        earlier = [p for p in history if p.units_by_area.get(area, 0) > 0 and p.date <= draft.date]
-        if not earlier:
+        # Every session in this area within the minimum interval: a touch-up only when all
+        # of them are within TOUCH_UP_DAYS with the same product, so that touch-ups chained
+        # two weeks apart cannot step past the interval.
+        recent = [p for p in history if p.units_by_area.get(area, 0) > 0
+                  and 0 <= (draft.date - p.date).days < min_days]
+        if not recent:
             continue
-        last = max(earlier, key=lambda p: p.date)
-        gap = (draft.date - last.date).days
-        if gap >= min_days:
-            continue
+        last = max(p.date for p in recent)
+        first = min(p.date for p in recent)
+        gap = (draft.date - last).days
         area_name = cat.areas[area].name
-        if gap <= TOUCH_UP_DAYS and last.product == draft.product:
+        same_product = all(p.product == draft.product for p in recent)
+        if (draft.date - first).days <= TOUCH_UP_DAYS and same_product:
             yield Finding("warn", "touch_up",
                           f"{area_name} was treated {gap} days ago: this is a touch-up of that cycle; its units "
                           f"count toward the same session's dose.",
                           "practice.touch_up", "S90, S123")
             continue
-        allowed = last.date + dt.timedelta(days=min_days)
+        why_not = ""
+        if gap <= TOUCH_UP_DAYS:
+            why_not = (" It is not a touch-up: that is the same product within "
+                       f"{TOUCH_UP_DAYS} days of the cycle's first session"
+                       + (f" ({first:%d %b %Y})." if same_product else "."))
+        allowed = last + dt.timedelta(days=min_days)
         yield Finding("block", "retreatment_too_soon",
-                      f"{area_name} was treated {gap} days ago ({last.date:%d %b %Y}); the minimum interval is "
-                      f"{min_days} days, so not before {allowed:%d %b %Y}.",
+                      f"{area_name} was treated {gap} days ago ({last:%d %b %Y}); the minimum interval is "
+                      f"{min_days} days, so not before {allowed:%d %b %Y}.{why_not}",
                       "label.min_retreatment_interval", cat.cite(src))
 
 
@@ -207,10 +227,16 @@ def _product_change(draft: DraftTreatment, history: Sequence[PastTreatment], cat
     earlier = [p for p in history if areas & set(p.units_by_area) and p.date <= draft.date]
     if not earlier:
         return
-    last = max(earlier, key=lambda p: p.date)
-    if last.product != draft.product and last.product in cat.products:
+    last_date = max(p.date for p in earlier)
+    # All sessions of that day, summed per product: the history's order must not matter.
+    units: dict[str, float] = {}
+    for p in earlier:
+        if p.date == last_date and p.product != draft.product and p.product in cat.products:
+            units[p.product] = units.get(p.product, 0.0) + p.total_units
+    if units:
+        before = " and ".join(f"{cat.products[k].name} ({_u(units[k])} U)" for k in sorted(units))
         yield Finding("warn", "product_changed",
-                      f"Last time this patient had {cat.products[last.product].name} ({_u(last.total_units)} U). "
+                      f"Last time this patient had {before}. "
                       f"Units are not interchangeable between products: never convert, dose "
                       f"{cat.products[draft.product].name} on its own label.",
                       "label.units_not_interchangeable", "S1, S21, S30, S32, S35")
