@@ -1,0 +1,210 @@
+"""Booking the maintenance visit from the portal, through touchup.maintenance's booking
+services (free slots, book, move, cancel); this module adds the patient's rules:
+
+- a visit is booked inside the patient's window (from the forecast's book_from, never
+  before the label's earliest_allowed, until book_by; an overdue window runs from today
+  for OVERDUE_DAYS);
+- online changes stop CHANGE_CUTOFF before the visit (after that, the patient calls);
+- the calendar invite (.ics) goes to the patient's email on booking, moving and cancelling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.mail import EmailMessage
+from django.utils import timezone
+
+from touchup.clinic.errors import Conflict, InvalidInput
+from touchup.clinic.models import Patient
+
+OVERDUE_DAYS = 28
+CHANGE_CUTOFF = dt.timedelta(hours=24)  # clinic policy: late changes go through the front desk
+MAX_SLOTS = 60
+
+
+def available() -> bool:
+    try:
+        import touchup.maintenance.services.booking  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Window:
+    start: dt.date
+    end: dt.date
+    areas: tuple[str, ...]
+    overdue: bool
+
+
+def forecasts_of(patient: Patient) -> list[Any]:
+    from touchup.maintenance.models import AreaForecast
+
+    return list(AreaForecast.objects.filter(patient=patient).select_related("appointment").order_by("book_from", "area"))
+
+
+def window_for(patient: Patient, *, today: dt.date | None = None, forecasts: list[Any] | None = None) -> Window | None:
+    """The days the patient may book, for the areas not yet booked; None when nothing is due."""
+    today = today or timezone.localdate()
+    rows = [f for f in (forecasts if forecasts is not None else forecasts_of(patient)) if f.appointment_id is None
+            or not f.appointment.is_booked]
+    if not rows:
+        return None
+    start = max(min(f.book_from for f in rows), max(f.earliest_allowed for f in rows), today)
+    end = max(f.book_by for f in rows)
+    overdue = end < start
+    if overdue:
+        end = start + dt.timedelta(days=OVERDUE_DAYS)
+    return Window(start, end, tuple(sorted(f.area for f in rows)), overdue)
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    clinician_id: int
+    clinician_name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+    @property
+    def value(self) -> str:
+        return f"{self.clinician_id}|{self.starts_at.isoformat()}"
+
+
+def _name(user: Any) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def slots_in(patient: Patient, window: Window, *, ignore: Any = None) -> list[SlotChoice]:
+    from touchup.maintenance.services.booking import clinicians_of, free_slots
+
+    out = []
+    for clinician in clinicians_of(patient.clinic):
+        for s in free_slots(patient.clinic, clinician, window.start, window.end, ignore=ignore):
+            out.append(SlotChoice(clinician.pk, _name(clinician), s.starts_at, s.ends_at))
+    out.sort(key=lambda s: (s.starts_at, s.clinician_name))
+    return out[:MAX_SLOTS]
+
+
+def parse_choice(value: str, patient: Patient) -> tuple[Any, dt.datetime]:
+    from touchup.maintenance.services.booking import clinician_in
+
+    clinician_id, _, start = (value or "").partition("|")
+    if not start:
+        raise InvalidInput("slot", "choose a time")
+    clinician = clinician_in(patient.clinic, clinician_id, field="slot")
+    try:
+        starts_at = dt.datetime.fromisoformat(start)
+    except ValueError:
+        raise InvalidInput("slot", "choose one of the times shown") from None
+    return clinician, starts_at
+
+
+def _check_in_window(window: Window | None, starts_at: dt.datetime, patient: Patient) -> None:
+    from touchup.maintenance.services.booking import clinic_zone
+
+    if window is None:
+        raise InvalidInput("slot", "you have no visit to book right now")
+    day = starts_at.astimezone(clinic_zone(patient.clinic)).date()
+    if not window.start <= day <= window.end:
+        raise InvalidInput(
+            "slot", f"is outside your booking window ({window.start:%-d %b} to {window.end:%-d %b %Y})"
+        )
+
+
+def book_visit(*, actor: Any, patient: Patient, choice: str) -> Any:
+    from touchup.maintenance.services.booking import book
+
+    clinician, starts_at = parse_choice(choice, patient)
+    window = window_for(patient)
+    _check_in_window(window, starts_at, patient)
+    return book(actor=actor, patient=patient, clinician=clinician, starts_at=starts_at, areas=list(window.areas))
+
+
+def may_change(appointment: Any, now: dt.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return appointment.is_booked and appointment.starts_at - now >= CHANGE_CUTOFF
+
+
+def _check_change(appointment: Any) -> None:
+    if not appointment.is_booked:
+        raise Conflict("This visit is already cancelled.")
+    if not may_change(appointment):
+        raise Conflict("This visit is less than 24 hours away: please call the clinic to change it.")
+
+
+def move_window(appointment: Any) -> Window:
+    """Where a booked visit may move: the same areas' window (today onwards)."""
+    from touchup.maintenance.models import AreaForecast
+
+    rows = list(AreaForecast.objects.filter(patient=appointment.patient, area__in=appointment.areas or []))
+    today = timezone.localdate()
+    if not rows:
+        return Window(today, today + dt.timedelta(days=OVERDUE_DAYS), tuple(appointment.areas or ()), True)
+    start = max(min(f.book_from for f in rows), max(f.earliest_allowed for f in rows), today)
+    end = max(f.book_by for f in rows)
+    overdue = end < start
+    return Window(start, start + dt.timedelta(days=OVERDUE_DAYS) if overdue else end,
+                  tuple(sorted(f.area for f in rows)), overdue)
+
+
+def move_visit(*, actor: Any, appointment: Any, choice: str) -> Any:
+    from touchup.maintenance.services.booking import move
+
+    _check_change(appointment)
+    clinician, starts_at = parse_choice(choice, appointment.patient)
+    _check_in_window(move_window(appointment), starts_at, appointment.patient)
+    return move(actor=actor, appointment=appointment, starts_at=starts_at, clinician=clinician)
+
+
+def cancel_visit(*, actor: Any, appointment: Any) -> Any:
+    from touchup.maintenance.services.booking import cancel
+
+    _check_change(appointment)
+    return cancel(actor=actor, appointment=appointment)
+
+
+def appointments_of(patient: Patient) -> list[Any]:
+    from touchup.maintenance.models import Appointment
+
+    return list(
+        Appointment.objects.filter(patient=patient, ends_at__gte=timezone.now() - dt.timedelta(days=1))
+        .select_related("clinician", "clinic").order_by("starts_at")
+    )
+
+
+def calendar_file(appointment: Any, *, base_url: str) -> bytes:
+    """The visit as an iCalendar file for the patient's own calendar: no names, areas or
+    products (calendars sync to third parties), a link back into the portal."""
+    from touchup.interop.ical import CalendarEvent, to_calendar
+
+    event = CalendarEvent(
+        uid=f"{appointment.public_id}@touchup",
+        starts_at=appointment.starts_at, ends_at=appointment.ends_at,
+        summary=f"Visit: {appointment.clinic.name}",
+        url=f"{base_url.rstrip('/')}/portal/visits/{appointment.public_id}/",
+        sequence=appointment.sequence, cancelled=not appointment.is_booked,
+        updated_at=appointment.updated_at, location=appointment.clinic.name,
+    )
+    return to_calendar([event], name=appointment.clinic.name, now=timezone.now())
+
+
+def email_calendar(appointment: Any, *, base_url: str, what: str) -> bool:
+    """Send the calendar invite to the patient's email; False when there is no address."""
+    patient = appointment.patient
+    if not patient.email:
+        return False
+    clinic = appointment.clinic.name
+    msg = EmailMessage(
+        subject=f"{clinic}: your visit is {what}",
+        body=(f"Hello {patient.given_name},\n\nyour visit is {what}. The attached calendar file adds it to your "
+              f"calendar. Details and changes: {base_url.rstrip('/')}/portal/visits/{appointment.public_id}/\n"
+              f"— {clinic}"),
+        to=[patient.email],
+    )
+    msg.attach("visit.ics", calendar_file(appointment, base_url=base_url), "text/calendar")
+    msg.send()
+    return True

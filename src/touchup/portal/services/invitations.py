@@ -1,0 +1,173 @@
+"""Invitations: the only way a patient account is made (sign-up is closed).
+
+Staff invite a patient who has an email address; the email carries a link with a
+256-bit single-use token (only its SHA-256 is stored) that expires after 7 days. Opening
+it lets the patient choose a username and password; the account is created, linked to
+the Patient and the invitation used up, in one transaction. An expired, used, revoked
+or unknown link creates nothing and says which it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from touchup.clinic import audit
+from touchup.clinic.errors import InvalidInput
+from touchup.clinic.models import Patient
+
+from ..models import Invitation
+
+VALID_FOR = dt.timedelta(days=7)
+MAX_TOKEN_LENGTH = 200
+
+
+class InvitationInvalid(Exception):
+    """The link cannot be used; `reason` is unknown | expired | used | revoked."""
+
+    MESSAGES = {
+        "unknown": "This invitation link is not valid. Check that you opened the whole link from the email, "
+                   "or ask the clinic to send a new invitation.",
+        "expired": "This invitation link has expired (links last 7 days). Ask the clinic to send a new one.",
+        "used": "This invitation link has already been used. Sign in with the username and password you chose, "
+                "or ask the clinic for a new invitation.",
+        "revoked": "This invitation link was replaced by a newer one. Use the link in the latest email "
+                   "from the clinic.",
+    }
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(self.MESSAGES[reason])
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    invitation: Invitation
+    link: str  # shown to staff only in tests/dev consoles; never stored
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@transaction.atomic
+def invitation_create(*, actor: Any, patient: Patient, base_url: str, now: dt.datetime | None = None) -> SentInvitation:
+    """Make a new invitation (retiring any open one) and email the link to the patient."""
+    now = now or timezone.now()
+    if patient.user_id is not None:
+        raise InvalidInput("patient", "already has a portal account")
+    if not patient.email:
+        raise InvalidInput("email", "the patient has no email address: add one first")
+    Invitation.objects.filter(patient=patient, used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=now)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        patient=patient, clinic_id=patient.clinic_id, token_sha256=_digest(token), email=patient.email,
+        created_by=actor, created_at=now, expires_at=now + VALID_FOR,
+    )
+    link = f"{base_url.rstrip('/')}/portal/join/{token}/"
+    clinic = patient.clinic.name
+    # Nothing clinical in the email: it crosses providers and lock screens.
+    send_mail(
+        subject=f"{clinic}: your patient portal",
+        message=(
+            f"Hello {patient.given_name},\n\n{clinic} invites you to your Touchup patient portal: aftercare, "
+            f"check-ins, diaries and booking your next visit.\n\nSet your password here (the link works once "
+            f"and expires on {invitation.expires_at:%d %B %Y}):\n{link}\n\nIf you did not expect this email, "
+            f"ignore it.\n— {clinic}"
+        ),
+        from_email=None, recipient_list=[patient.email],
+    )
+    audit.record("portal.invitation.create", actor=actor, patient=patient, obj=invitation,
+                 detail={"expires_at": invitation.expires_at.isoformat()})
+    return SentInvitation(invitation, link)
+
+
+def invitation_for_token(token: str, *, now: dt.datetime | None = None, lock: bool = False) -> Invitation:
+    """The usable invitation for `token`, or InvitationInvalid saying why not."""
+    now = now or timezone.now()
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvitationInvalid("unknown")
+    qs = Invitation.objects.select_related("patient", "patient__clinic")
+    if lock:
+        qs = qs.select_for_update()
+    invitation = qs.filter(token_sha256=_digest(token)).first()
+    if invitation is None:
+        raise InvitationInvalid("unknown")
+    if invitation.used_at is not None or invitation.patient.user_id is not None:
+        raise InvitationInvalid("used")
+    if invitation.revoked_at is not None:
+        raise InvitationInvalid("revoked")
+    if invitation.expires_at <= now:
+        raise InvitationInvalid("expired")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, username: str, password1: str, password2: str,
+                      now: dt.datetime | None = None) -> Any:
+    """Create the patient's account from a usable invitation; returns the new user."""
+    now = now or timezone.now()
+    invitation = invitation_for_token(token, now=now, lock=True)
+    patient = Patient.objects.select_for_update().get(pk=invitation.patient_id)
+    if patient.user_id is not None:
+        raise InvitationInvalid("used")
+    username = (username or "").strip()
+    if not username:
+        raise InvalidInput("username", "choose a username")
+    if len(username) > 150:
+        raise InvalidInput("username", "must be at most 150 characters")
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        raise InvalidInput("username", "use only letters, digits and @ . + - _") from None
+    User = get_user_model()
+    if User.objects.filter(username__iexact=username).exists():
+        raise InvalidInput("username", "is taken: choose another")
+    if not password1:
+        raise InvalidInput("password1", "choose a password")
+    if password1 != password2:
+        raise InvalidInput("password2", "the two passwords are not the same")
+    candidate = User(username=username, email=invitation.email, first_name=patient.given_name,
+                     last_name=patient.family_name)
+    try:
+        validate_password(password1, candidate)
+    except ValidationError as exc:
+        raise InvalidInput("password1", " ".join(exc.messages)) from None
+    candidate.set_password(password1)
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError:
+        raise InvalidInput("username", "is taken: choose another") from None
+    patient.user = candidate
+    patient.save(update_fields=["user"])
+    invitation.used_at = now
+    invitation.save(update_fields=["used_at"])
+    audit.record("portal.invitation.accept", actor=candidate, patient=patient, obj=invitation)
+    return candidate
+
+
+def invitations_of(patient: Patient) -> list[Invitation]:
+    return list(Invitation.objects.filter(patient=patient).order_by("-created_at")[:10])
+
+
+def invitation_state(invitation: Invitation, now: dt.datetime | None = None) -> str:
+    now = now or timezone.now()
+    if invitation.used_at:
+        return "used"
+    if invitation.revoked_at:
+        return "replaced"
+    if invitation.expires_at <= now:
+        return "expired"
+    return "open"

@@ -1,0 +1,32 @@
+"""Patient portal, mounted at /portal/. Objects by opaque public_id only."""
+
+from django.urls import path
+
+from .views import account, booking, care, diary, pages, results
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("login/", account.portal_login, name="login"),
+    path("join/<str:token>/", account.join, name="join"),
+    path("learn/", pages.learn_index, name="learn_index"),
+    path("learn/<slug:indication>/", pages.learn, name="learn"),
+    path("screening/", care.screening, name="screening"),
+    path("screening/done/", care.screening_done, name="screening_done"),
+    path("aftercare/", care.aftercare_index, name="aftercare_index"),
+    path("aftercare/<uuid:public_id>/", care.aftercare, name="aftercare"),
+    path("side-effects/", care.side_effect_list, name="side_effects"),
+    path("side-effects/new/", care.side_effect_new, name="side_effect_new"),
+    path("diary/", diary.diary, name="diary"),
+    path("diary/checkin/", diary.checkin, name="checkin"),
+    path("diary/headache/", diary.headache, name="headache"),
+    path("diary/symptoms/", diary.symptoms, name="symptoms"),
+    path("results/", results.results, name="results"),
+    path("book/", booking.book, name="book"),
+    path("book/request/", booking.request_call, name="request_call"),
+    path("visits/<uuid:public_id>/", booking.visit, name="visit"),
+    path("visits/<uuid:public_id>/calendar.ics", booking.visit_ics, name="visit_ics"),
+    path("visits/<uuid:public_id>/cancel/", booking.visit_cancel, name="visit_cancel"),
+    path("visits/<uuid:public_id>/move/", booking.visit_move, name="visit_move"),
+]

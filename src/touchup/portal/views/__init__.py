@@ -1,0 +1,1 @@
+"""Patient pages. Each view: the patient gate, one service call, render."""

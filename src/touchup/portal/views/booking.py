@@ -1,0 +1,138 @@
+"""Booking the maintenance visit: free slots in the window, or a request to be called;
+the calendar file; moving and cancelling within the clinic's rules."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from touchup.clinic.errors import Conflict, InvalidInput
+from touchup.core.catalogue import load_catalogue
+
+from .. import access
+from ..models import BookingRequest
+from ..services import booking
+from ..services.booking_requests import booking_request_create
+from .common import base_url, portal_view
+
+
+def _by_day(slots):
+    days: list[tuple[object, list]] = []
+    for s in slots:
+        day = s.starts_at.date()
+        if not days or days[-1][0] != day:
+            days.append((day, []))
+        days[-1][1].append(s)
+    return days
+
+
+def _area_names(areas):
+    cat = load_catalogue()
+    return [cat.areas[a].name if a in cat.areas else a for a in areas]
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def book(request: HttpRequest) -> HttpResponse:
+    patient = access.patient_of(request.user)
+    if not booking.available():
+        return render(request, "portal/book.html", {"nav": "book", "unavailable": True})
+    error = ""
+    if request.method == "POST":
+        try:
+            appointment = booking.book_visit(actor=request.user, patient=patient, choice=request.POST.get("slot", ""))
+        except (InvalidInput, Conflict) as exc:
+            error = exc.message if isinstance(exc, InvalidInput) else str(exc)
+            if isinstance(exc, InvalidInput) and exc.field == "slot":
+                error = f"That time {exc.message}." if exc.message.startswith("is ") else exc.message
+        else:
+            sent = booking.email_calendar(appointment, base_url=base_url(request), what="booked")
+            messages.success(request, "Your visit is booked." + (" We emailed you the calendar invite." if sent else ""))
+            return redirect("portal:visit", public_id=appointment.public_id)
+    access.read(request.user, patient, "booking")
+    window = booking.window_for(patient)
+    slots = booking.slots_in(patient, window) if window else []
+    visits = [a for a in booking.appointments_of(patient) if a.is_booked]
+    pending = BookingRequest.objects.filter(patient=patient, handled_at__isnull=True).first()
+    return render(request, "portal/book.html", {
+        "nav": "book", "window": window, "days": _by_day(slots), "visits": visits, "error": error,
+        "areas": _area_names(window.areas) if window else [], "pending": pending,
+    }, status=400 if error else 200)
+
+
+@portal_view
+@require_POST
+def request_call(request: HttpRequest) -> HttpResponse:
+    patient = access.patient_of(request.user)
+    window = booking.window_for(patient) if booking.available() else None
+    try:
+        booking_request_create(actor=request.user, patient=patient, areas=list(window.areas) if window else [],
+                               preferred=request.POST.get("preferred", ""))
+    except InvalidInput as exc:
+        messages.error(request, f"When suits you: {exc.message}. Nothing was sent.")
+    except Conflict as exc:
+        messages.info(request, str(exc))
+    else:
+        messages.success(request, "Thank you: the clinic will call you to book.")
+    return redirect("portal:book")
+
+
+@portal_view
+def visit(request: HttpRequest, public_id) -> HttpResponse:
+    appointment = access.own_appointment(request.user, public_id)
+    return render(request, "portal/visit.html", {
+        "nav": "book", "a": appointment, "may_change": booking.may_change(appointment),
+        "areas": _area_names(appointment.areas or []),
+    })
+
+
+@portal_view
+def visit_ics(request: HttpRequest, public_id) -> HttpResponse:
+    appointment = access.own_appointment(request.user, public_id)
+    response = HttpResponse(booking.calendar_file(appointment, base_url=base_url(request)),
+                            content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="visit.ics"'
+    return response
+
+
+@portal_view
+@require_POST
+def visit_cancel(request: HttpRequest, public_id) -> HttpResponse:
+    appointment = access.own_appointment(request.user, public_id)
+    try:
+        appointment = booking.cancel_visit(actor=request.user, appointment=appointment)
+    except Conflict as exc:
+        messages.error(request, str(exc))
+    else:
+        booking.email_calendar(appointment, base_url=base_url(request), what="cancelled")
+        messages.success(request, "Your visit is cancelled. You can book a new time below.")
+        return redirect("portal:book")
+    return redirect("portal:visit", public_id=appointment.public_id)
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def visit_move(request: HttpRequest, public_id) -> HttpResponse:
+    appointment = access.own_appointment(request.user, public_id)
+    if not booking.may_change(appointment):
+        messages.error(request, "This visit can no longer be changed online: please call the clinic.")
+        return redirect("portal:visit", public_id=appointment.public_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            appointment = booking.move_visit(actor=request.user, appointment=appointment,
+                                             choice=request.POST.get("slot", ""))
+        except (InvalidInput, Conflict) as exc:
+            error = (f"That time {exc.message}." if exc.message.startswith("is ") else exc.message) \
+                if isinstance(exc, InvalidInput) else str(exc)
+        else:
+            booking.email_calendar(appointment, base_url=base_url(request), what="moved")
+            messages.success(request, "Your visit is moved. Your calendar file is updated.")
+            return redirect("portal:visit", public_id=appointment.public_id)
+    window = booking.move_window(appointment)
+    slots = booking.slots_in(appointment.patient, window, ignore=appointment)
+    return render(request, "portal/visit_move.html", {
+        "nav": "book", "a": appointment, "window": window, "days": _by_day(slots), "error": error,
+    }, status=400 if error else 200)

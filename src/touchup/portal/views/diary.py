@@ -1,0 +1,104 @@
+"""Between visits: the wearing-off check-in per area, the headache and symptom diaries."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from touchup.clinic.errors import InvalidInput
+from touchup.clinic.models import Observation
+from touchup.core.catalogue import load_catalogue
+
+from .. import access
+from ..forms import CheckinForm, HeadacheForm, SymptomForm, show_invalid
+from ..models import Hit6Score
+from ..services.diaries import record_checkin, record_headache_diary, record_symptom_diary, treated_areas
+from .common import portal_view
+
+
+def _context(request, patient, **forms):
+    areas = treated_areas(patient)
+    cat = load_catalogue()
+    checkins = forms.pop("checkins", {})
+    recent = list(Observation.objects.filter(patient=patient, source="patient").order_by("-observed_on", "-pk")[:10])
+    return {
+        "nav": "diary",
+        "checkins": [(a, cat.areas[a].name if a in cat.areas else a,
+                      checkins.get(a) or CheckinForm(initial={"area": a}, prefix=f"c-{a}")) for a in areas],
+        "migraine": "migraine" in areas, "dystonia": "cervical_dystonia" in areas,
+        "headache": forms.get("headache") or HeadacheForm(prefix="h"),
+        "symptom": forms.get("symptom") or SymptomForm(prefix="s"),
+        "recent": recent, "area_names": {k: a.name for k, a in cat.areas.items()},
+        "hit6": list(Hit6Score.objects.filter(patient=patient).order_by("-observed_on")[:5]),
+    }
+
+
+@portal_view
+def diary(request: HttpRequest) -> HttpResponse:
+    patient = access.patient_of(request.user)
+    access.read(request.user, patient, "diary")
+    return render(request, "portal/diary.html", _context(request, patient))
+
+
+def _done(request, template_ctx, ok_message, fragment, ctx):
+    if getattr(request, "htmx", False):
+        return render(request, fragment, ctx)
+    if ok_message:
+        messages.success(request, ok_message)
+        return redirect("portal:diary")
+    return render(request, "portal/diary.html", template_ctx)
+
+
+@portal_view
+@require_POST
+def checkin(request: HttpRequest) -> HttpResponse:
+    patient = access.patient_of(request.user)
+    area = request.POST.get("area", "")
+    form = CheckinForm(request.POST, prefix=f"c-{area}")
+    saved = None
+    if form.is_valid():
+        try:
+            saved = record_checkin(actor=request.user, patient=patient, area=form.cleaned_data["area"],
+                                   wearing_off=form.cleaned_data["wearing_off"] == "yes",
+                                   observed_on=form.cleaned_data["observed_on"])
+        except InvalidInput as exc:
+            show_invalid(form, exc)
+    name = load_catalogue().areas[area].name if area in load_catalogue().areas else area
+    msg = f"Thank you: your check-in for {name} is saved." if saved else ""
+    frag_ctx = {"area": area, "name": name, "form": CheckinForm(initial={"area": area}, prefix=f"c-{area}") if saved
+                else form, "saved": msg}
+    return _done(request, _context(request, patient, checkins={area: form}), msg, "portal/_checkin.html", frag_ctx)
+
+
+@portal_view
+@require_POST
+def headache(request: HttpRequest) -> HttpResponse:
+    patient = access.patient_of(request.user)
+    form = HeadacheForm(request.POST, prefix="h")
+    saved = None
+    if form.is_valid():
+        try:
+            saved = record_headache_diary(actor=request.user, patient=patient, **form.cleaned_data)
+        except InvalidInput as exc:
+            show_invalid(form, exc)
+    msg = "Thank you: your headache diary is saved." if saved else ""
+    frag_ctx = {"form": HeadacheForm(prefix="h") if saved else form, "saved": msg}
+    return _done(request, _context(request, patient, headache=form), msg, "portal/_headache.html", frag_ctx)
+
+
+@portal_view
+@require_POST
+def symptoms(request: HttpRequest) -> HttpResponse:
+    patient = access.patient_of(request.user)
+    form = SymptomForm(request.POST, prefix="s")
+    saved = None
+    if form.is_valid():
+        try:
+            saved = record_symptom_diary(actor=request.user, patient=patient, **form.cleaned_data)
+        except InvalidInput as exc:
+            show_invalid(form, exc)
+    msg = "Thank you: your symptom diary is saved." if saved else ""
+    frag_ctx = {"form": SymptomForm(prefix="s") if saved else form, "saved": msg}
+    return _done(request, _context(request, patient, symptom=form), msg, "portal/_symptoms.html", frag_ctx)

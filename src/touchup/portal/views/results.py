@@ -1,0 +1,31 @@
+""""How my result is doing"."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from touchup.clinic.models import Observation
+
+from .. import access
+from .. import results as result_model
+from ..services import booking
+from ..services.diaries import treated_areas
+from .common import portal_view
+
+
+@portal_view
+def results(request: HttpRequest) -> HttpResponse:
+    patient = access.patient_of(request.user)
+    access.read(request.user, patient, "results")
+    areas = treated_areas(patient)
+    treated_on: dict[str, object] = {}
+    for t in access.signed_treatments(patient).prefetch_related("points"):
+        for p in t.points.all():
+            treated_on.setdefault(p.area, t.treated_on)
+    forecasts = {f.area: f for f in booking.forecasts_of(patient)} if booking.available() else {}
+    observations = list(Observation.objects.filter(patient=patient).order_by("observed_on", "pk"))
+    rows = result_model.build(areas, treated_on, observations, forecasts, timezone.localdate())
+    return render(request, "portal/results.html", {"nav": "results", "rows": rows,
+                                                   "forecasts_available": booking.available()})
