@@ -19,5 +19,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     # The API answers 401 itself; LoginRequiredMiddleware would turn that into a redirect.
     path("api/", (_public(api_urls), app_name, namespace)),
+    path("portal/", include("touchup.portal.urls")),
     path("", include("touchup.web.urls")),
 ]
