@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
-from touchup.core.catalogue import DATA_DIR, load_catalogue
+from touchup.core.catalogue import DATA_DIR, CatalogueError, load_catalogue, load_catalogue_from
 from touchup.core.findings import Finding
 
 MAX_DETAILS = 500
@@ -43,24 +44,58 @@ class InvalidScreening(ValueError):
         super().__init__(message)
 
 
-def _read_questions() -> tuple[Question, ...]:
-    with (DATA_DIR / "screening.toml").open("rb") as fh:
-        raw = tomllib.load(fh)["questions"]
-    sources = load_catalogue().sources
-    out = []
-    for q in raw:
-        for s in q["src"]:
-            if s not in sources:
-                raise ValueError(f"screening.toml: {q['key']}: unknown source {s!r}")
+_QUESTION_FIELDS = {"key", "text", "details_prompt", "cosmetic", "therapeutic", "message", "src", "indications"}
+_SEVERITIES = ("block", "warn")
+
+
+def read_questions(data_dir: Path = DATA_DIR) -> tuple[Question, ...]:
+    """The questions in `data_dir`/screening.toml, checked: a misspelt severity or
+    indication would otherwise surface only when a patient answers yes, or never."""
+    with (Path(data_dir) / "screening.toml").open("rb") as fh:
+        raw = tomllib.load(fh).get("questions")
+    cat = load_catalogue() if Path(data_dir) == DATA_DIR else load_catalogue_from(data_dir)
+
+    def fail(where: str, message: str) -> CatalogueError:
+        return CatalogueError("screening.toml", where, message)
+
+    if not isinstance(raw, list) or not raw:
+        raise fail("questions", "must list at least one [[questions]]")
+    out, seen = [], set()
+    for i, q in enumerate(raw):
+        w = f"questions[{i}]"
+        for k in q:
+            if k not in _QUESTION_FIELDS:
+                raise fail(f"{w}.{k}", "unknown field")
+        for k in ("key", "text", "message"):
+            if not isinstance(q.get(k), str) or not q[k].strip():
+                raise fail(f"{w}.{k}", "must be non-empty text")
+        if q["key"] in seen:
+            raise fail(f"{w}.key", f"{q['key']!r} is asked twice")
+        seen.add(q["key"])
+        for k in ("cosmetic", "therapeutic"):
+            if q.get(k) not in _SEVERITIES:
+                raise fail(f"{w}.{k}", f"must be one of {', '.join(_SEVERITIES)}, got {q.get(k)!r}")
+        src = q.get("src")
+        if not isinstance(src, list) or not src:
+            raise fail(f"{w}.src", "must list at least one source key")
+        for s in src:
+            if s not in cat.sources:
+                raise fail(f"{w}.src", f"unknown source {s!r} (not in sources.toml)")
+        if "indications" in q:
+            if not isinstance(q["indications"], list) or not q["indications"]:
+                raise fail(f"{w}.indications", "must list at least one indication")
+            for ind in q["indications"]:
+                if ind not in cat.indications:
+                    raise fail(f"{w}.indications", f"unknown indication {ind!r}")
         out.append(Question(
             key=q["key"], text=q["text"], details_prompt=q.get("details_prompt", ""),
             cosmetic=q["cosmetic"], therapeutic=q["therapeutic"], message=q["message"],
-            source=", ".join(q["src"]), indications=tuple(q["indications"]) if "indications" in q else None,
+            source=", ".join(src), indications=tuple(q["indications"]) if "indications" in q else None,
         ))
     return tuple(out)
 
 
-QUESTIONS: tuple[Question, ...] = _read_questions()
+QUESTIONS: tuple[Question, ...] = read_questions()
 
 
 def questions_for(indication: str) -> tuple[Question, ...]:
