@@ -43,3 +43,15 @@ urlpatterns = [
     path("photos/<uuid:public_id>/consent/", photos.photo_consent, name="photo_consent"),
     path("photos/<uuid:public_id>/baseline/", photos.photo_baseline, name="photo_baseline"),
 ]
+
+# The clinic's side of the patient portal: invitations and what patients sent.
+from .views import portal_admin  # noqa: E402
+
+urlpatterns += [
+    path("patients/<uuid:public_id>/portal/", portal_admin.portal_invite, name="portal_invite"),
+    path("from-patients/", portal_admin.portal_worklist, name="portal_worklist"),
+    path("from-patients/side-effects/<uuid:public_id>/reviewed/", portal_admin.side_effect_reviewed,
+         name="portal_side_effect_reviewed"),
+    path("from-patients/booking-requests/<uuid:public_id>/done/", portal_admin.booking_request_done,
+         name="portal_booking_request_done"),
+]
