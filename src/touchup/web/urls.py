@@ -55,3 +55,20 @@ urlpatterns += [
     path("from-patients/booking-requests/<uuid:public_id>/done/", portal_admin.booking_request_done,
          name="portal_booking_request_done"),
 ]
+
+# The maintenance loop: worklist, booking, schedule, calendar feeds.
+from .views import booking, schedule, worklist  # noqa: E402
+
+urlpatterns += [
+    path("worklist/", worklist.worklist, name="worklist"),
+    path("worklist/<uuid:public_id>/contact/", worklist.worklist_contact, name="worklist_contact"),
+    path("patients/<uuid:public_id>/book/", booking.book, name="booking"),
+    path("appointments/<uuid:public_id>/", booking.appointment_detail, name="appointment"),
+    path("appointments/<uuid:public_id>/move/", booking.appointment_move, name="appointment_move"),
+    path("appointments/<uuid:public_id>/cancel/", booking.appointment_cancel, name="appointment_cancel"),
+    path("appointments/<uuid:public_id>/calendar.ics", booking.appointment_ics, name="appointment_ics"),
+    path("schedule/", schedule.schedule, name="schedule"),
+    path("schedule/hours/", schedule.schedule_hours, name="schedule_hours"),
+    path("schedule/feed/", schedule.schedule_feed, name="schedule_feed"),
+    path("calendar/<str:token>.ics", schedule.calendar_feed, name="calendar_feed"),
+]

@@ -110,6 +110,20 @@ def set_working_hours(*, actor: Any, clinic: Clinic, clinician: Any, blocks: Seq
     return cleaned
 
 
+def forecasts_of(patient: Patient) -> list[AreaForecast]:
+    """The patient's forecast rows (the caller got `patient` through the gate)."""
+    return list(AreaForecast.objects.filter(patient=patient).select_related("appointment").order_by("book_from"))
+
+
+def upcoming(clinic: Clinic, clinician: Any, *, days: int = 14, now: dt.datetime | None = None) -> list[Appointment]:
+    """The clinician's booked appointments from a few hours ago to `days` ahead."""
+    now = now or timezone.now()
+    return list(Appointment.objects.select_related("patient").filter(
+        clinic=clinic, clinician=clinician, status=AppointmentStatus.BOOKED,
+        starts_at__gte=now - dt.timedelta(hours=12), starts_at__lt=now + dt.timedelta(days=days),
+    ).order_by("starts_at"))
+
+
 def hours_of(clinic: Clinic, clinician: Any) -> list[WorkingHours]:
     return list(WorkingHours.objects.filter(clinic=clinic, clinician=clinician))
 

@@ -1,0 +1,58 @@
+"""The "due for maintenance" worklist and the front desk's contact notes."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from touchup.clinic import access
+from touchup.clinic.errors import InvalidInput
+from touchup.maintenance.models import ContactStatus
+from touchup.maintenance.services.booking import clinicians_of
+from touchup.maintenance.services.worklist import due_for_maintenance, mark_contact, parse_filters
+
+
+def _areas() -> list[str]:
+    from touchup.core.catalogue import load_catalogue
+
+    return list(load_catalogue().areas)
+
+
+def worklist(request: HttpRequest) -> HttpResponse:
+    membership = access.require(request.user, "patient.view")
+    ctx = {
+        "nav": "worklist", "areas": _areas(), "clinicians": clinicians_of(membership.clinic),
+        "contact_choices": [c for c in ContactStatus.choices if c[0]], "params": request.GET,
+    }
+    try:
+        filters = parse_filters(request.GET, membership.clinic)
+    except InvalidInput as exc:
+        ctx["error"] = exc
+        return render(request, "web/worklist/list.html", ctx, status=400)
+    result = due_for_maintenance(request.user, filters)
+    query = urlencode({k: v for k, v in (("area", filters.area), ("clinician", filters.clinician or ""),
+                                         ("contact", filters.contact), ("show", filters.show)) if v})
+    ctx.update(worklist=result, query=query)
+    template = "web/worklist/_results.html" if request.htmx else "web/worklist/list.html"
+    return render(request, template, ctx)
+
+
+@require_POST
+def worklist_contact(request: HttpRequest, public_id) -> HttpResponse:
+    patient = access.patient_for(request.user, public_id, need="patient.edit", audit_read=False)
+    area = request.POST.get("area", "")
+    status = request.POST.get("status", "")
+    try:
+        mark_contact(actor=request.user, patient=patient, area=area, status=status)
+    except InvalidInput as exc:
+        return HttpResponse(f"{exc.field}: {exc.message}", status=400, content_type="text/plain")
+    if request.htmx:
+        return render(request, "web/worklist/_contact.html", {
+            "status": status, "label": dict(ContactStatus.choices)[status],
+        })
+    messages.success(request, "Contact noted.")
+    return redirect(request.POST.get("next") if str(request.POST.get("next", "")).startswith("/worklist/") else "worklist")

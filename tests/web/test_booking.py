@@ -1,0 +1,176 @@
+"""Booking pages: slots, booking, double booking, move, cancel, .ics export and the
+clinician's calendar feed."""
+
+import datetime as dt
+import re
+import zoneinfo
+
+import pytest
+from django.utils import timezone
+
+from tests.maintenance.conftest import area_forecast, next_weekday, signed_treatment
+from touchup.clinic.models import AuditEvent
+from touchup.interop import ical
+from touchup.maintenance.models import Appointment, AreaForecast, WorkingHours
+
+UTC = zoneinfo.ZoneInfo("UTC")
+
+
+@pytest.fixture
+def due(patient, clinician):
+    today = timezone.localdate()
+    t = signed_treatment(patient, clinician, today - dt.timedelta(days=120), {"glabella": 20})
+    area_forecast(patient, t, "glabella", today - dt.timedelta(days=2))
+    return patient
+
+
+@pytest.fixture
+def hours(clinic_a, clinician):
+    from touchup.maintenance.services.booking import set_working_hours
+
+    set_working_hours(actor=clinician, clinic=clinic_a, clinician=clinician,
+                      blocks=[{"weekday": d, "start": "09:00", "end": "12:00", "slot_minutes": 30} for d in range(5)])
+
+
+def slot(hh=9, mm=0):
+    return dt.datetime.combine(next_weekday(timezone.localdate(), 0), dt.time(hh, mm), tzinfo=UTC)
+
+
+def test_the_booking_page_offers_free_slots(as_front_desk, due, hours):
+    r = as_front_desk.get(f"/patients/{due.public_id}/book/?from={slot().date()}")
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert slot().isoformat() in html
+    assert "Glabella" in html
+
+
+def test_front_desk_books_and_gets_the_appointment_page(as_front_desk, due, hours, clinician):
+    r = as_front_desk.post(f"/patients/{due.public_id}/book/",
+                           {"clinician": clinician.pk, "starts_at": slot(10).isoformat(), "areas": ["glabella"]})
+    assert r.status_code == 302
+    appt = Appointment.objects.get()
+    assert r["Location"] == f"/appointments/{appt.public_id}/"
+    assert appt.starts_at == slot(10) and AreaForecast.objects.get().appointment == appt
+    page = as_front_desk.get(r["Location"])
+    assert page.status_code == 200 and "Dana Example" in page.content.decode()
+    # Booked patients leave the worklist.
+    assert "Dana Example" not in as_front_desk.get("/worklist/").content.decode()
+
+
+def test_double_booking_is_409_and_writes_nothing(as_front_desk, due, hours, clinician, clinic_a, front_desk):
+    from touchup.clinic.services.patients import patient_create
+
+    other = patient_create(actor=front_desk, clinic=clinic_a, given_name="Eve", family_name="Other",
+                           birth_date=dt.date(1990, 1, 1), sex="female")
+    as_front_desk.post(f"/patients/{due.public_id}/book/", {"clinician": clinician.pk, "starts_at": slot(9).isoformat()})
+    events = AuditEvent.objects.count()
+    r = as_front_desk.post(f"/patients/{other.public_id}/book/",
+                           {"clinician": clinician.pk, "starts_at": slot(9).isoformat()})
+    assert r.status_code == 409 and "already booked" in r.content.decode()
+    assert Appointment.objects.count() == 1
+    assert AuditEvent.objects.filter(action="appointment.book").count() == 1
+    assert AuditEvent.objects.count() == events + 1  # only the page's read of the patient
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"starts_at": ""}, "starts_at"),
+    ({"starts_at": "tomorrow"}, "starts_at"),
+    ({"starts_at": "2020-01-06T09:00"}, "starts_at"),
+    ({"clinician": "99999"}, "clinician"),
+    ({"areas": ["elbow"]}, "areas[0]"),
+    ({"from": "someday"}, "from"),
+])
+def test_bad_booking_input_is_400_naming_the_field(as_front_desk, due, hours, clinician, data, field):
+    body = {"clinician": clinician.pk, "starts_at": slot(9).isoformat(), **data}
+    r = as_front_desk.post(f"/patients/{due.public_id}/book/", body)
+    assert r.status_code == 400
+    assert f"<strong>{field}</strong>" in r.content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_move_and_cancel_from_the_appointment_page(as_front_desk, due, hours, clinician):
+    as_front_desk.post(f"/patients/{due.public_id}/book/", {"clinician": clinician.pk, "starts_at": slot(9).isoformat()})
+    appt = Appointment.objects.get()
+    r = as_front_desk.post(f"/appointments/{appt.public_id}/move/", {"starts_at": slot(11).isoformat()})
+    assert r.status_code == 302
+    appt.refresh_from_db()
+    assert appt.starts_at == slot(11) and appt.sequence == 1
+    r = as_front_desk.post(f"/appointments/{appt.public_id}/move/", {"starts_at": "soon"})
+    assert r.status_code == 400 and "<strong>starts_at</strong>" in r.content.decode()
+    r = as_front_desk.post(f"/appointments/{appt.public_id}/cancel/")
+    assert r.status_code == 302
+    appt.refresh_from_db()
+    assert appt.status == "cancelled"
+    assert as_front_desk.post(f"/appointments/{appt.public_id}/cancel/").status_code == 409
+    assert "Dana Example" in as_front_desk.get("/worklist/").content.decode()
+
+
+def test_another_clinic_gets_404_for_appointments_and_booking(as_other_clinician, due, hours, clinician, front_desk,
+                                                             django_capture_on_commit_callbacks):
+    from touchup.maintenance.services.booking import book
+
+    appt = book(actor=front_desk, patient=due, clinician=clinician, starts_at=slot(9))
+    with django_capture_on_commit_callbacks(execute=True):
+        for url, method in ((f"/appointments/{appt.public_id}/", "get"),
+                            (f"/appointments/{appt.public_id}/calendar.ics", "get"),
+                            (f"/appointments/{appt.public_id}/cancel/", "post"),
+                            (f"/patients/{due.public_id}/book/", "get")):
+            assert getattr(as_other_clinician, method)(url).status_code == 404, url
+    appt.refresh_from_db()
+    assert appt.is_booked
+    assert AuditEvent.objects.filter(action="appointment.not_found", outcome="denied").count() == 3
+
+
+def test_the_ics_file_parses_back_and_says_nothing_clinical(as_front_desk, due, hours, clinician):
+    as_front_desk.post(f"/patients/{due.public_id}/book/", {"clinician": clinician.pk, "starts_at": slot(9).isoformat()})
+    appt = Appointment.objects.get()
+    r = as_front_desk.get(f"/appointments/{appt.public_id}/calendar.ics")
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/calendar")
+    [event] = ical.parse(r.content)
+    assert event["uid"] == f"{appt.public_id}@touchup"
+    assert event["starts_at"] == slot(9) and event["ends_at"] == slot(9, 30)
+    assert event["summary"] == "Touchup visit: D.E." and event["status"] == "CONFIRMED"
+    text = r.content.decode()
+    for word in ("Dana", "Example", "glabella", "onabotulinum"):
+        assert word not in text
+
+
+def test_clinician_feed_by_token_for_calendar_programs(client, as_clinician, due, hours, clinician, front_desk):
+    from touchup.maintenance.services.booking import book, cancel
+
+    appt = book(actor=front_desk, patient=due, clinician=clinician, starts_at=slot(9))
+    r = as_clinician.post("/schedule/feed/", {"clinician": clinician.pk, "action": "create"})
+    assert r.status_code == 200
+    url = re.search(r'value="(http[^"]+/calendar/[^"]+\.ics)"', r.content.decode()).group(1)
+    path = url.split("testserver", 1)[1]
+    as_clinician.logout()
+    feed = client.get(path)  # no session: calendar programs cannot sign in
+    assert feed.status_code == 200 and feed["Content-Type"].startswith("text/calendar")
+    events = ical.parse(feed.content)
+    assert [e["uid"] for e in events] == [f"{appt.public_id}@touchup"]
+    cancel(actor=front_desk, appointment=appt)
+    [gone] = ical.parse(client.get(path).content)
+    assert gone["status"] == "CANCELLED" and gone["sequence"] == 1
+    assert AuditEvent.objects.filter(action="calendar.feed_read").count() == 2
+    assert client.get(path.replace(".ics", "x.ics")).status_code == 404
+    # Revoking kills the address.
+    from touchup.maintenance.services.feeds import feed_revoke
+    feed_revoke(actor=clinician, clinic=clinician.memberships.get().clinic, clinician=clinician)
+    assert client.get(path).status_code == 404
+
+
+def test_working_hours_form(as_clinician, clinician):
+    data = {"clinician": clinician.pk, "start_0": "09:00", "end_0": "13:00", "slot_0": "20"}
+    assert as_clinician.post("/schedule/hours/", data).status_code == 302
+    [h] = WorkingHours.objects.all()
+    assert (h.weekday, h.start, h.end, h.slot_minutes) == (0, dt.time(9), dt.time(13), 20)
+    r = as_clinician.post("/schedule/hours/", {**data, "end_0": "08:00"})
+    assert r.status_code == 400 and "<strong>end_0</strong>" in r.content.decode()
+    assert WorkingHours.objects.get().end == dt.time(13)
+    assert as_clinician.get("/schedule/").status_code == 200
+
+
+def test_front_desk_cannot_set_a_clinicians_hours(as_front_desk, clinician):
+    r = as_front_desk.post("/schedule/hours/", {"clinician": clinician.pk, "start_0": "09:00", "end_0": "13:00"})
+    assert r.status_code == 403
+    assert not WorkingHours.objects.exists()

@@ -1,0 +1,87 @@
+"""The "due for maintenance" worklist page."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tests.maintenance.conftest import area_forecast, signed_treatment
+from touchup.clinic.models import AuditEvent
+from touchup.maintenance.models import AreaForecast
+
+
+def make_patient(actor, clinic, given, family, **extra):
+    from touchup.clinic.services.patients import patient_create
+
+    return patient_create(actor=actor, clinic=clinic, given_name=given, family_name=family,
+                          birth_date=dt.date(1985, 5, 5), sex="female", **extra)
+
+
+@pytest.fixture
+def due(patient, clinician, clinic_a):
+    """Dana's glabella window is open; Fay's opens in two months; Gus is booked."""
+    today = timezone.localdate()
+    t = signed_treatment(patient, clinician, today - dt.timedelta(days=120), {"glabella": 20})
+    area_forecast(patient, t, "glabella", today - dt.timedelta(days=2))
+    fay = make_patient(clinician, clinic_a, "Fay", "Later")
+    t2 = signed_treatment(fay, clinician, today - dt.timedelta(days=20), {"glabella": 20})
+    area_forecast(fay, t2, "glabella", today + dt.timedelta(days=60))
+    return patient
+
+
+def test_front_desk_sees_who_is_due(as_front_desk, due):
+    r = as_front_desk.get("/worklist/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "Dana Example" in html and "Fay Later" not in html
+    assert f"/patients/{due.public_id}/book/" in html
+    assert "Open until" in html
+    assert AuditEvent.objects.filter(action="worklist.view", outcome="ok").count() == 1
+
+
+def test_other_clinics_patients_never_show(as_other_clinician, due):
+    r = as_other_clinician.get("/worklist/")
+    assert r.status_code == 200
+    assert "Dana Example" not in r.content.decode()
+
+
+def test_filters_and_their_errors(as_front_desk, due, clinician, other_clinician):
+    assert "Dana Example" in as_front_desk.get("/worklist/?area=glabella").content.decode()
+    assert "Dana Example" not in as_front_desk.get("/worklist/?area=forehead").content.decode()
+    assert "Dana Example" in as_front_desk.get(f"/worklist/?clinician={clinician.pk}").content.decode()
+    for query, field in (("area=elbow", "area"), (f"clinician={other_clinician.pk}", "clinician"),
+                         ("contact=maybe", "contact"), ("show=all", "show"), ("page=x", "page")):
+        r = as_front_desk.get(f"/worklist/?{query}")
+        assert r.status_code == 400, query
+        assert f"{field}:" in r.content.decode()
+
+
+def test_htmx_filtering_returns_only_the_results(as_front_desk, due):
+    r = as_front_desk.get("/worklist/?area=glabella", HTTP_HX_REQUEST="true")
+    html = r.content.decode()
+    assert r.status_code == 200 and "Dana Example" in html and "<html" not in html
+
+
+def test_mark_not_reachable(as_front_desk, due):
+    r = as_front_desk.post(f"/worklist/{due.public_id}/contact/", {"area": "glabella", "status": "not_reachable"},
+                           HTTP_HX_REQUEST="true")
+    assert r.status_code == 200 and "Not reachable" in r.content.decode()
+    assert AreaForecast.objects.get(patient=due).contact_status == "not_reachable"
+    assert "Not reachable" in as_front_desk.get("/worklist/?contact=not_reachable").content.decode()
+    bad = as_front_desk.post(f"/worklist/{due.public_id}/contact/", {"area": "glabella", "status": "gone"})
+    assert bad.status_code == 400 and b"status" in bad.content
+
+
+def test_another_clinics_patient_is_404_and_audited(as_other_clinician, due, django_capture_on_commit_callbacks):
+    # The denied event is written after the failing request's transaction (on commit).
+    with django_capture_on_commit_callbacks(execute=True):
+        r = as_other_clinician.post(f"/worklist/{due.public_id}/contact/",
+                                    {"area": "glabella", "status": "not_reachable"})
+    assert r.status_code == 404
+    assert AreaForecast.objects.get(patient=due).contact_status == ""
+    assert AuditEvent.objects.filter(action="patient.not_found", outcome="denied").exists()
+
+
+def test_signed_out_visitors_go_to_the_login(client, due):
+    r = client.get("/worklist/")
+    assert r.status_code == 302 and "/accounts/login/" in r["Location"]
