@@ -63,6 +63,8 @@ FAMILY = ["Abara", "Berg", "Costa", "Duarte", "Eriksen", "Fontaine", "Garcia", "
           "Xu", "Yilmaz", "Zhang", "Alves", "Brandt", "Cruz", "Dubois", "Engel", "Ferreira", "Gomez", "Horvat",
           "Ivanova", "Jovanovic", "Keller", "Lindqvist", "Moreno", "Nakamura"]
 
+MALE = {"Jonas", "Kai", "Mateo", "Omar", "Tomas", "Bruno", "Dmitri", "Felix", "Hugo", "Jasper", "Luca"}
+
 # indication, protocol, how many patients, typical days between visits (the clinic's habit)
 PLAN = (
     ("glabellar_lines", "glabellar_ona_20", 9),
@@ -185,10 +187,11 @@ class _Seeder:
         proto = self.cat.protocols[protocol_key]
         product = proto.product
         ind = self.cat.indications[indication]
-        sex = "male" if rng.random() < 0.2 else "female"
+        given = GIVEN[n % len(GIVEN)]
+        sex = "male" if given in MALE else "female"
         birth = dt.date(rng.randint(1958, 1998), rng.randint(1, 12), rng.randint(1, 28))
         patient = Patient.objects.create(
-            clinic=self.clinic, given_name=GIVEN[n % len(GIVEN)], family_name=FAMILY[(n * 7) % len(FAMILY)],
+            clinic=self.clinic, given_name=given, family_name=FAMILY[(n * 7) % len(FAMILY)],
             birth_date=birth, sex=sex, email=f"patient{n:02d}@example.org", phone=f"+44 7700 900{n:03d}",
         )
         person = math.exp(rng.gauss(0, 0.18))  # this patient's own pace of wear-off

@@ -330,7 +330,8 @@ def aftercare_for(treatment: Any) -> dict[str, Any]:
     from touchup.core.aftercare import aftercare_plan
 
     areas = sorted({p.area for p in treatment.points.all()})
-    treated_at = treatment.signed_at or timezone.now()
+    # Local time: "until the day after tomorrow" means the clinic's midnight, not UTC's.
+    treated_at = timezone.localtime(treatment.signed_at or timezone.now())
     plan = aftercare_plan(treated_at=treated_at, indication=treatment.indication, areas=areas)
     return {
         "plan": plan,
@@ -348,11 +349,20 @@ def _when(step: Any, treated_at: dt.datetime) -> str:
     """"First 4 hours", "From 2 weeks", "From 1 day to 2 weeks" — how patients count."""
     start, until = _moment(step.starts_at, treated_at), _moment(step.until, treated_at)
     begins_now = start is None or start <= treated_at
+    if begins_now and until is not None and _is_midnight(until, treated_at):
+        # "Until midnight starting the day after tomorrow" is how the step is meant: say it in days.
+        days = (timezone.localtime(until).date() - timezone.localtime(treated_at).date()).days
+        return {1: "Today", 2: "Today and tomorrow"}.get(days, f"The next {days} days")
     if until is None:
         return "From the treatment" if begins_now else f"From {_span(start - treated_at)}"
     if begins_now:
         return f"First {_span(until - treated_at)}"
     return f"From {_span(start - treated_at)} to {_span(until - treated_at)}"
+
+
+def _is_midnight(moment: dt.datetime, treated_at: dt.datetime) -> bool:
+    local = timezone.localtime(moment) if timezone.is_aware(moment) else moment
+    return local.time() == dt.time.min and moment - treated_at > dt.timedelta(hours=12)
 
 
 def _moment(value: Any, treated_at: dt.datetime) -> dt.datetime | None:

@@ -33,6 +33,8 @@ from .screenings import latest_screening
 CHART_WIDTH, CHART_HEIGHT = 400.0, 500.0
 # Above this a number is a typo, not a dose: no single site of any label takes it.
 ABSURD_UNITS_PER_POINT = 500
+# Answers change (new medicines, pregnancy): after a year the clinician is asked to re-screen.
+SCREENING_FRESH_DAYS = 365
 
 
 def _number(value: Any, field: str) -> float:
@@ -262,6 +264,13 @@ def treatment_check(treatment: Treatment, *, now: dt.datetime | None = None) -> 
                 findings.append(f)
     if screening_gap is not None:
         findings.insert(0, screening_gap)
+    elif screening is not None and (now - screening.recorded_at).days > SCREENING_FRESH_DAYS:
+        findings.append(Finding(
+            severity="warn", code="screening_old",
+            message=f"The screening is {(now - screening.recorded_at).days} days old: ask the questions again "
+                    "(medicines, pregnancy, new conditions) and record a new screening if anything changed.",
+            rule="screening_fresh", source="clinic_policy", site=None,
+        ))
     if screening is None:
         findings.insert(0, Finding(
             severity="block", code="screening_missing",
