@@ -146,6 +146,8 @@ class _Seeder:
                 received_by=self.staff["manager.lee"], reconstituted_at=at,
                 diluent_ml=Decimal(str(dilution.diluent_ml)) if dilution else Decimal("2.5"),
                 reconstituted_by=self.staff["nurse.kim"],
+                # Used up or thrown away at the end of that clinic day, as the label's use-by requires.
+                discarded_at=at + dt.timedelta(hours=10),
             )
         return self.vials[key]
 
