@@ -9,6 +9,7 @@ the same point numbering (the regions and the alignment are written against it).
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Protocol
@@ -65,6 +66,8 @@ class MediaPipeFaceMesh:
 
     def _graph(self):
         if self._mesh is None:
+            # MediaPipe's C++ logging goes to stderr; keep it to errors (before the import).
+            os.environ.setdefault("GLOG_minloglevel", "2")
             from mediapipe.python.solutions import face_mesh  # ~0.5 s import, only when used
 
             self._mesh = face_mesh.FaceMesh(

@@ -84,10 +84,12 @@ def region_polygons(lm_canvas: np.ndarray) -> dict[str, np.ndarray]:
     crows_left = crows(p[263], p[356], +1.0)
     crows_right = crows(p[33], p[127], -1.0)
 
+    # Upper anterior neck under the chin, where the bands stand out when the platysma
+    # contracts (and which a collar covers last).
     chin = p[CHIN]
     platysma = np.array([
-        [chin[0] - 0.45 * u, chin[1] + 0.25 * u], [chin[0] + 0.45 * u, chin[1] + 0.25 * u],
-        [chin[0] + 0.45 * u, chin[1] + 1.05 * u], [chin[0] - 0.45 * u, chin[1] + 1.05 * u],
+        [chin[0] - 0.30 * u, chin[1] + 0.10 * u], [chin[0] + 0.30 * u, chin[1] + 0.10 * u],
+        [chin[0] + 0.30 * u, chin[1] + 0.50 * u], [chin[0] - 0.30 * u, chin[1] + 0.50 * u],
     ])
     return {"forehead": forehead, "glabella": glabella, "crows_feet_left": crows_left,
             "crows_feet_right": crows_right, "platysma": platysma}

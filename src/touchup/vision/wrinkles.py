@@ -34,7 +34,7 @@ INDEX_SCALE = 20.0
 # Grade cut points on the index (0 none, 1 mild, 2 moderate, 3 severe; the Facial Wrinkle
 # Scale's four steps). PROVISIONAL: placed on synthetic lines (docs/photos.md, "Grades")
 # until clinician-graded photos exist to fit them; only the index is used for trends.
-GRADE_CUTS = (0.25, 0.45, 0.70)
+GRADE_CUTS = (0.15, 0.30, 0.50)
 
 
 def grade(index: float) -> int:
