@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     for login in demo_logins():
         print(f"    {login['role']:<28} {login['username']:<14} {login['password']}")
     print()
+    print("  Try it: sign in as dr.rivera, open Olivia Grant (screened, never treated), start a")
+    print("  frown-lines treatment from its protocol, pick today's vial, sign, open the aftercare.")
+    print()
     sys.stdout.flush()
     if args.no_serve:
         return 0
