@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.services.screenings import screening_record
+from touchup.core.catalogue import load_catalogue
 from touchup.web.forms import ScreeningForm
 
 from .. import access
@@ -78,10 +79,8 @@ def aftercare_index(request: HttpRequest) -> HttpResponse:
 def aftercare(request: HttpRequest, public_id) -> HttpResponse:
     treatment = access.own_treatment(request.user, public_id)
     care = _timeline(treatment)
-    from touchup.web.clinical import name_of
-
     return render(request, "portal/aftercare.html", {
-        "nav": "aftercare", "t": treatment, "care": care, "indication": name_of("indications", treatment.indication),
+        "nav": "aftercare", "t": treatment, "care": care, "indication": load_catalogue().indications[treatment.indication].name if treatment.indication in load_catalogue().indications else treatment.indication,
     })
 
 

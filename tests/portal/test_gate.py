@@ -1,0 +1,119 @@
+"""A patient sees their own data and nothing else; staff pages refuse patients; the
+portal refuses staff; every read is audited."""
+
+import uuid
+
+import pytest
+
+from tests.conftest import PASSWORD
+from touchup.clinic.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def denied(action_prefix):
+    return AuditEvent.objects.filter(action__startswith=action_prefix, outcome="denied")
+
+
+def test_anonymous_goes_to_the_patients_sign_in(client):
+    r = client.get("/portal/diary/")
+    assert r.status_code == 302 and r["Location"].startswith("/portal/login/?next=/portal/diary/")
+    page = client.get("/portal/login/")
+    assert page.status_code == 200 and b"Sign in to your care portal" in page.content
+
+
+def test_patient_signs_in_on_the_portal_page_and_lands_in_the_portal(client, dana):
+    r = client.post("/portal/login/", {"login": "dana", "password": PASSWORD, "next": "/portal/"})
+    assert r.status_code == 302 and r["Location"] == "/portal/"
+
+
+def test_another_patients_treatment_is_404_and_audited(as_dana, treated, erin_treated,
+                                                       django_capture_on_commit_callbacks):
+    assert as_dana.get(f"/portal/aftercare/{treated.public_id}/").status_code == 200
+    before = denied("portal.treatment").count()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert as_dana.get(f"/portal/aftercare/{erin_treated.public_id}/").status_code == 404
+        assert as_dana.get(f"/portal/aftercare/{uuid.uuid4()}/").status_code == 404
+    assert denied("portal.treatment").count() == before + 2
+    # Through the side-effect form too.
+    r = as_dana.post("/portal/side-effects/new/", {"treatment": str(erin_treated.public_id), "kind": "bruising"})
+    assert r.status_code == 404
+    from touchup.portal.models import SideEffectReport
+
+    assert not SideEffectReport.objects.exists()
+
+
+def test_another_patients_appointment_is_404(as_dana, erin, clinician, django_capture_on_commit_callbacks):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from touchup.maintenance.models import Appointment
+
+    now = timezone.now()
+    a = Appointment.objects.create(clinic=erin.clinic, patient=erin, clinician=clinician,
+                                   starts_at=now + dt.timedelta(days=3), ends_at=now + dt.timedelta(days=3, minutes=30),
+                                   booked_by=clinician, booked_at=now, updated_at=now)
+    with django_capture_on_commit_callbacks(execute=True):
+        for url in (f"/portal/visits/{a.public_id}/", f"/portal/visits/{a.public_id}/calendar.ics"):
+            assert as_dana.get(url).status_code == 404
+        assert as_dana.post(f"/portal/visits/{a.public_id}/cancel/").status_code == 404
+    a.refresh_from_db()
+    assert a.is_booked
+    assert denied("portal.appointment").count() == 3
+
+
+def test_lists_show_only_the_patients_own_rows(as_dana, treated, erin_treated, erin):
+    from touchup.portal.services.side_effects import side_effect_report
+
+    side_effect_report(actor=erin.user, patient=erin, kind="other", details="ERIN-ONLY-DETAIL")
+    for url in ("/portal/", "/portal/aftercare/", "/portal/side-effects/", "/portal/diary/", "/portal/results/"):
+        body = as_dana.get(url).content.decode()
+        assert "Erin" not in body and str(erin_treated.public_id) not in body and "ERIN-ONLY" not in body, url
+    assert str(treated.public_id) in as_dana.get("/portal/aftercare/").content.decode()
+
+
+STAFF_PAGES = ["/", "/patients/", "/treatments/", "/vials/", "/audit/", "/from-patients/"]
+
+
+def test_staff_pages_refuse_patients(as_dana, dana, treated):
+    for url in STAFF_PAGES + [f"/patients/{dana.public_id}/", f"/treatments/{treated.public_id}/",
+                              f"/patients/{dana.public_id}/portal/"]:
+        r = as_dana.get(url, follow=True)
+        assert r.status_code in (403, 404), (url, r.status_code)
+        assert "Dana Example" not in r.content.decode(), url
+    assert as_dana.get("/api/patients").status_code in (401, 403)
+
+
+def test_portal_refuses_staff(client, clinician, django_capture_on_commit_callbacks):
+    client.force_login(clinician)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get("/portal/").status_code == 403
+    assert denied("portal.not_a_patient").exists()
+
+
+def test_every_portal_read_is_audited(as_dana, treated):
+    for url, page in (("/portal/", "home"), ("/portal/diary/", "diary"), ("/portal/results/", "results"),
+                      ("/portal/aftercare/", "treatments"), ("/portal/book/", "booking")):
+        n = AuditEvent.objects.filter(action="portal.view", detail__page=page).count()
+        assert as_dana.get(url).status_code == 200
+        assert AuditEvent.objects.filter(action="portal.view", detail__page=page).count() == n + 1, url
+    as_dana.get(f"/portal/aftercare/{treated.public_id}/")
+    assert AuditEvent.objects.filter(action="portal.view", object_id=str(treated.public_id)).exists()
+
+
+def test_portal_views_go_through_the_gate():
+    """Source check: every portal view module asks the gate (access.patient_of /
+    own_*), none reads Patient or Treatment through a manager."""
+    from pathlib import Path
+
+    from tests.web.test_gate_rule import violations
+
+    import touchup.portal
+
+    views = Path(touchup.portal.__file__).parent / "views"
+    for path in views.glob("*.py"):
+        src = path.read_text()
+        assert not violations(src), path
+        if path.name not in ("__init__.py", "common.py", "account.py"):
+            assert "access." in src, path
