@@ -56,3 +56,17 @@ def test_chart_is_only_for_roles_that_see_clinical_data(patient, clinician):
     shown = tag({"may": {"clinical": True}}, patient)
     assert shown["hidden"] is False and [c.area for c in shown["areas"]] == ["glabella"]
     assert shown["areas"][0].summary == "No forecast yet."
+
+
+def test_the_patient_page_shows_the_chart_to_clinicians_only(client, patient, clinician, front_desk):
+    from tests.conftest import PASSWORD
+
+    signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=30), {"glabella": 20})
+    recompute(patient)
+    client.login(username=clinician.username, password=PASSWORD)
+    html = client.get(f"/patients/{patient.public_id}/").content.decode()
+    assert "Effect and forecast" in html and "<svg class=\"effect-chart\"" in html
+    client.logout()
+    client.login(username=front_desk.username, password=PASSWORD)
+    page = client.get(f"/patients/{patient.public_id}/")
+    assert page.status_code == 200 and "Effect and forecast" not in page.content.decode()
