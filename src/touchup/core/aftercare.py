@@ -8,9 +8,10 @@ import datetime as dt
 import functools
 import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
-from touchup.core.catalogue import DATA_DIR, load_catalogue
+from touchup.core.catalogue import DATA_DIR, KINDS, CatalogueError, load_catalogue, load_catalogue_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +34,73 @@ class AftercarePlan:
     source: str
 
 
+_STEP_FIELDS = {"instruction", "why", "from_hours", "until_hours", "until_day", "kinds", "areas", "src"}
+
+
+def read_aftercare(data_dir: Path = DATA_DIR) -> dict:
+    """aftercare.toml in `data_dir`, checked: a misspelt area or kind would silently drop
+    a step from every plan, a misspelt time would make it last forever."""
+    with (Path(data_dir) / "aftercare.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    cat = load_catalogue() if Path(data_dir) == DATA_DIR else load_catalogue_from(data_dir)
+
+    def fail(where: str, message: str) -> CatalogueError:
+        return CatalogueError("aftercare.toml", where, message)
+
+    def sources(value: object, where: str) -> None:
+        if not isinstance(value, list) or not value:
+            raise fail(where, "must list at least one source key")
+        for s in value:
+            if s not in cat.sources:
+                raise fail(where, f"unknown source {s!r} (not in sources.toml)")
+
+    def hours(value: object, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise fail(where, f"must be a number of hours, 0 or more, got {value!r}")
+        return value
+
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise fail("steps", "must list at least one [[steps]]")
+    for i, step in enumerate(steps):
+        w = f"steps[{i}]"
+        for k in step:
+            if k not in _STEP_FIELDS:
+                raise fail(f"{w}.{k}", "unknown field")
+        for k in ("instruction", "why"):
+            if not isinstance(step.get(k), str) or not step[k].strip():
+                raise fail(f"{w}.{k}", "must be non-empty text")
+        sources(step.get("src"), f"{w}.src")
+        if ("until_hours" in step) and ("until_day" in step):
+            raise fail(w, "give until_hours or until_day, not both")
+        start = hours(step.get("from_hours", 0), f"{w}.from_hours")
+        if "until_hours" in step and hours(step["until_hours"], f"{w}.until_hours") <= start:
+            raise fail(f"{w}.until_hours", "must be after from_hours")
+        if "until_day" in step and (not isinstance(step["until_day"], int) or isinstance(step["until_day"], bool)
+                                    or step["until_day"] < 1):
+            raise fail(f"{w}.until_day", "must be a whole number of days, 1 or more")
+        for k, known in (("kinds", KINDS), ("areas", tuple(cat.areas))):
+            if k in step:
+                if not isinstance(step[k], list) or not step[k]:
+                    raise fail(f"{w}.{k}", "must list at least one")
+                for v in step[k]:
+                    if v not in known:
+                        raise fail(f"{w}.{k}", f"unknown {k[:-1]} {v!r}")
+    signs = data.get("warning_signs")
+    if not isinstance(signs, dict):
+        raise fail("warning_signs", "is missing")
+    for k in ("urgent", "contact_clinic"):
+        if not isinstance(signs.get(k), list) or not signs[k] or not all(isinstance(x, str) for x in signs[k]):
+            raise fail(f"warning_signs.{k}", "must list at least one sign")
+    if not isinstance(signs.get("urgent_text"), str) or not signs["urgent_text"].strip():
+        raise fail("warning_signs.urgent_text", "must be non-empty text")
+    sources(signs.get("src"), "warning_signs.src")
+    return data
+
+
 @functools.cache
 def _data() -> dict:
-    with (DATA_DIR / "aftercare.toml").open("rb") as fh:
-        data = tomllib.load(fh)
-    known = load_catalogue().sources
-    for i, step in enumerate(data["steps"]):
-        for s in step["src"]:
-            if s not in known:
-                raise ValueError(f"aftercare.toml: steps[{i}]: unknown source {s!r}")
-        if ("until_hours" in step) and ("until_day" in step):
-            raise ValueError(f"aftercare.toml: steps[{i}]: give until_hours or until_day, not both")
-    return data
+    return read_aftercare()
 
 
 def _until(step: dict, treated_at: dt.datetime) -> dt.datetime | None:
