@@ -504,3 +504,43 @@ def test_the_order_of_the_history_does_not_matter(history, seed, product):
     draft = glabellar(product)
     assert check(draft, history=history) == check(draft, history=shuffled)
     assert check(draft, history=history) == check(draft, history=tuple(reversed(history)))
+
+
+def test_every_finding_code_cites_a_known_source_and_a_rule():
+    """One scenario per finding code; each finding's source keys must be in sources.toml
+    (rules.py names a few keys itself) or be clinic_policy."""
+    cd = lambda u, s="cd_scm_r": DraftInjection(s, "cervical_dystonia", u)  # noqa: E731
+    screening = evaluate_screening(no_answers("glabellar_lines", infection_at_site="", recent_toxin=""),
+                                   "glabellar_lines")
+    forehead_only = tuple(p for p in protocol_points("forehead_ona_40") if p.area == "forehead")
+    scenarios = [
+        (glabellar(ONA, vial=vial(ABO)), [], None),
+        (glabellar(ONA, vial=vial(expiry=dt.date(2020, 1, 1))), [], None),
+        (glabellar(ONA, vial=vial(reconstituted_hours_ago=None)), [], None),
+        (glabellar(ONA, vial=vial(reconstituted_hours_ago=30)), [], None),
+        (glabellar(ONA), [past(60, ABO, glabella=50.0), past(10, DAXI, cervical_dystonia=100.0)], screening),
+        (glabellar(ONA), [past(3, ONA)], None),
+        (DraftTreatment(TODAY, ONA, "cervical_dystonia", (cd(60), cd(350, "cd_scm_l"))),
+         [past(30, ONA, "chronic_migraine", migraine=155.0)], None),
+        (DraftTreatment(TODAY, INCO, "cervical_dystonia", (cd(45),) * 9 + (cd(10),)), [], None),
+        (DraftTreatment(TODAY, "prabotulinumtoxinA", "lateral_canthal_lines",
+                        (DraftInjection("orbicularis_r_upper", "crows_feet", 4),)), [], None),
+        (DraftTreatment(TODAY, ONA, "forehead_lines", forehead_only
+                        + (DraftInjection("frontalis_central", "forehead", 30),)), [], None),
+        (DraftTreatment(TODAY, ONA, "platysma_bands", (DraftInjection("platysma_band_r1_1", "platysma", 9),)),
+         [], None),
+    ]
+    seen = set()
+    for draft, history, scr in scenarios:
+        for f in check(draft, history=history, screening=scr):
+            seen.add(f.code)
+            assert f.rule and f.message
+            if f.source != "clinic_policy":
+                assert set(f.source.split(", ")) <= set(CAT.sources), (f.code, f.source)
+    assert seen == {
+        "vial_wrong_product", "vial_expired", "vial_not_reconstituted", "vial_over_age", "cumulative_over_limit",
+        "retreatment_too_soon", "touch_up", "product_changed", "other_products_recently", "above_label_site",
+        "above_max_per_site", "above_label_total", "over_session_maximum", "off_label_product",
+        "forehead_without_glabella", "doctor_signoff_missing", "screening_infection_at_site",
+        "screening_recent_toxin",
+    }
