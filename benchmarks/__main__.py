@@ -8,6 +8,9 @@ import sys
 
 BENCHMARKS = {
     "forecast": "benchmarks.forecast_sim",
+    "photo_accuracy": "benchmarks.photo_accuracy",
+    "photo_speed": "benchmarks.photo_speed",
+    "pages": "benchmarks.pages",
 }
 
 
