@@ -108,18 +108,30 @@ def latest_signed_treatment(user: Any, patient: Patient) -> Treatment | None:
 
 
 def clinic_treatments(user: Any, *, status: str = "", indication: str = "", page: Any = 1, per_page: int = 25) -> Page:
-    """The clinic's treatments, newest first: one query for the page, totals in SQL."""
-    qs = (
-        access.treatments_visible_to(user)
-        .select_related("patient", "clinician")
-        .annotate(total_units=Sum("points__units"), point_count=Count("points"))
-        .order_by("-treated_on", "-created_at", "-pk")
+    """The clinic's treatments, newest first. The page's rows come first, walking an index
+    in the list's order; their totals are summed for those rows only (one more query),
+    never grouped over the whole clinic (a GROUP BY over every treatment before the LIMIT
+    cost seconds at 100,000 patients: docs/performance.md)."""
+    qs = access.treatments_visible_to(user).select_related("patient", "clinician").order_by(
+        "-treated_on", "-created_at", "-pk"
     )
     if status:
         qs = qs.filter(status=status)
     if indication:
         qs = qs.filter(indication=indication)
-    return Paginator(qs, per_page).get_page(page)
+    result = Paginator(qs, per_page).get_page(page)
+    rows = list(result.object_list)
+    totals = {
+        pk: (total, count)
+        for pk, total, count in access.treatments_visible_to(user)
+        .filter(pk__in=[t.pk for t in rows])
+        .annotate(total_units=Sum("points__units"), point_count=Count("points"))
+        .values_list("pk", "total_units", "point_count")
+    }
+    for t in rows:
+        t.total_units, t.point_count = totals.get(t.pk, (None, 0))
+    result.object_list = rows
+    return result
 
 
 # --- vials ---------------------------------------------------------------------------
