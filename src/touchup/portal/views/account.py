@@ -35,7 +35,7 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     except InvitationInvalid as exc:
         return render(request, "portal/join_invalid.html", {"message": str(exc), "reason": exc.reason}, status=410
                       if exc.reason in ("expired", "used", "revoked") else 404)
-    form = JoinForm(request.POST or None, initial={"username": invitation.email})
+    form = JoinForm(request.POST if request.method == "POST" else None, initial={"username": invitation.email})
     if request.method == "POST" and form.is_valid():
         try:
             user = invitation_accept(token=token, **form.cleaned_data)

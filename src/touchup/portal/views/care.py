@@ -3,6 +3,8 @@ reporting a side effect."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,7 +28,7 @@ from .common import htmx_or, portal_view
 def screening(request: HttpRequest) -> HttpResponse:
     patient = access.patient_of(request.user)
     indication = request.POST.get("indication") or request.GET.get("indication") or ""
-    form = ScreeningForm(request.POST or None, indication=indication)
+    form = ScreeningForm(request.POST if request.method == "POST" else None, indication=indication)
     if request.method == "POST" and form.is_valid():
         try:
             s = screening_record(actor=request.user, patient=patient, indication=form.cleaned_data["indication"],
@@ -54,6 +56,12 @@ def screening_done(request: HttpRequest) -> HttpResponse:
 def _timeline(treatment):
     from touchup.web.clinical import aftercare_for
 
+    # The plan counts from the moment of the injections: the signing time when the chart
+    # was signed that day, else midday of the treatment day (a chart signed later).
+    zone = timezone.get_current_timezone()
+    signed = treatment.signed_at.astimezone(zone) if treatment.signed_at else None
+    if signed is None or signed.date() != treatment.treated_on:
+        treatment.signed_at = dt.datetime.combine(treatment.treated_on, dt.time(12), tzinfo=zone)  # not saved
     care = aftercare_for(treatment)
     now = timezone.now()
     for step in care["steps"]:
@@ -92,7 +100,7 @@ def side_effect_new(request: HttpRequest) -> HttpResponse:
     tid = request.POST.get("treatment") or request.GET.get("treatment")
     if tid:
         treatment = access.own_treatment(request.user, tid)
-    form = SideEffectForm(request.POST or None)
+    form = SideEffectForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             report = side_effect_report(
