@@ -53,7 +53,7 @@ def test_upload_a_photo_check_it_keep_it_and_see_it_listed(browser_page, live_se
     expect(listed).to_have_count(1)
     img = listed.locator("img")
     expect(img).to_have_js_property("complete", True)
-    assert img.evaluate("i => i.naturalWidth") == 2048  # served through the gated view
+    assert img.evaluate("i => i.naturalWidth") == 480  # the small copy, through the gated view
     assert Photo.objects.count() == 1 and len(stored_files(media)) == 1
 
 

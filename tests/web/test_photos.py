@@ -89,6 +89,20 @@ def test_the_file_is_served_gated_audited_and_never_cached(as_clinician, patient
     assert event.detail == {"purpose": "file"} and event.object_id == str(kept.public_id)
 
 
+def test_lists_get_a_small_copy(as_clinician, patient, media, clinician):
+    from touchup.vision.decode import decode_image
+
+    photo = svc.photo_upload(actor=clinician, patient=patient, view="frown", consent_clinical=True,
+                             upload=images.jpeg(images.usable_face()))
+    listing = as_clinician.get(reverse("photos", args=[patient.public_id])).content.decode()
+    url = reverse("photo_file", args=[photo.public_id]) + "?size=thumb"
+    assert url in listing
+    r = as_clinician.get(url)
+    assert r.status_code == 200 and "no-store" in r["Cache-Control"]
+    assert decode_image(r.content).width == 480
+    assert AuditEvent.objects.filter(action="photo.view", detail__purpose="thumbnail").exists()
+
+
 def test_another_clinic_gets_404_and_the_attempt_is_audited(as_other_clinician, kept, django_capture_on_commit_callbacks):
     for name in ("photo_file", "photo", "photo_status"):
         # The denied event is written after the failing request's transaction (on commit).

@@ -165,6 +165,20 @@ def analyse(data: bytes, baseline: Photo | None) -> dict[str, Any]:
         raise InvalidInput("photo", exc.reason) from None
 
 
+def thumbnail_jpeg(photo: Photo, width: int = 480) -> bytes:
+    """A small copy for lists, decoded at a fraction of its size straight from the JPEG."""
+    import cv2
+
+    reduce = next((r for r in (8, 4, 2) if photo.width / r >= width), 1)
+    rgb = decode_image(photo_bytes(photo), reduce=reduce).rgb
+    if rgb.shape[1] > width:
+        rgb = cv2.resize(rgb, (width, round(rgb.shape[0] * width / rgb.shape[1])), interpolation=cv2.INTER_AREA)
+    ok, out = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:  # pragma: no cover - only on out-of-memory
+        raise RuntimeError("JPEG encoding failed")
+    return out.tobytes()
+
+
 def aligned_jpeg(photo: Photo, onto: Photo) -> tuple[bytes, bool]:
     """`photo` warped onto `onto`'s frame by the vision package's baseline fit (stable
     landmarks only: eye corners, nasal bridge, alar base), for comparing the two. Returns

@@ -133,8 +133,10 @@ def photo_check(request: HttpRequest, public_id) -> HttpResponse:
 
 def photo_file(request: HttpRequest, public_id) -> HttpResponse:
     """The photo's bytes: gated, audited, never cached, never a public URL."""
-    photo = access.photo_for(request.user, public_id, purpose="file")
-    response = HttpResponse(photo_services.photo_bytes(photo), content_type="image/jpeg")
+    thumb = request.GET.get("size") == "thumb"
+    photo = access.photo_for(request.user, public_id, purpose="thumbnail" if thumb else "file")
+    data = photo_services.thumbnail_jpeg(photo) if thumb else photo_services.photo_bytes(photo)
+    response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "no-store, private"
     response["Pragma"] = "no-cache"
     response["Content-Disposition"] = f'inline; filename="photo-{photo.public_id}.jpg"'
