@@ -206,6 +206,8 @@ def test_read_questions_from_a_copy(data_copy):
     ('src = ["S137", "S97", "S35"]', "src = []", "questions[0].src", "at least one source"),
     ('indications = ["glabellar_lines",', 'indications = ["glabelar_lines",', "questions[8].indications",
      "unknown indication 'glabelar_lines'"),
+    ('indications = ["glabellar_lines", "forehead_lines", "lateral_canthal_lines", "upper_face_lines"]',
+     "indications = []", "questions[8].indications", "at least one indication"),
     ('key = "toxin_allergy"', 'key = "infection_at_site"', "questions[1].key", "asked twice"),
     ('key = "toxin_allergy"', 'key = ""', "questions[1].key", "non-empty text"),
     ('details_prompt = "Where, and since when?"', 'detail_prompt = "Where?"', "questions[0].detail_prompt",
