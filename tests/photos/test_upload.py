@@ -179,3 +179,21 @@ def test_a_tampered_stored_file_is_not_served(media, clinician, patient):
     with pytest.raises(OSError, match="does not match"):
         svc.photo_bytes(photo)
     assert default_storage.exists(photo.file.name)
+
+
+def test_orphan_files_left_by_a_crash_are_swept(media, clinician, patient):
+    import os
+    import time
+
+    kept = upload(clinician, patient, images.jpeg())
+    old_orphan = media / "photos" / ("a" * 32 + ".jpg")
+    new_orphan = media / "photos" / ("b" * 32 + ".jpg")
+    old_orphan.write_bytes(images.jpeg())
+    new_orphan.write_bytes(images.jpeg())
+    two_hours_ago = time.time() - 7200
+    os.utime(old_orphan, (two_hours_ago, two_hours_ago))
+    os.utime(media / kept.file.name, (two_hours_ago, two_hours_ago))
+
+    assert svc.sweep_orphan_files() == [f"photos/{old_orphan.name}"]
+    # The kept photo and an upload possibly still in flight stay.
+    assert sorted(p.name for p in stored_files(media)) == sorted([new_orphan.name, (media / kept.file.name).name])

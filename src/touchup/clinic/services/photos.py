@@ -290,6 +290,27 @@ def photo_upload(
     return photo
 
 
+def sweep_orphan_files(*, older_than: dt.timedelta = dt.timedelta(hours=1)) -> list[str]:
+    """Delete stored photo files that no row refers to: what a crash between writing the
+    file and committing its row leaves behind. Files younger than `older_than` may belong
+    to an upload still in progress and are left alone. Returns the names removed."""
+    try:
+        _dirs, names = default_storage.listdir(PHOTO_DIR)
+    except FileNotFoundError:
+        return []
+    cutoff = timezone.now() - older_than
+    removed = []
+    for base in names:
+        name = f"{PHOTO_DIR}/{base}"
+        if Photo.objects.filter(file=name).exists():
+            continue
+        if default_storage.get_modified_time(name) > cutoff:
+            continue
+        default_storage.delete(name)
+        removed.append(name)
+    return removed
+
+
 @transaction.atomic
 def photo_set_consent(*, actor: Any, photo: Photo, consent_marketing: bool) -> Photo:
     """Marketing consent is given or withdrawn per photo; clinical use is why it exists."""
