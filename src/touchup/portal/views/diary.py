@@ -65,6 +65,10 @@ def checkin(request: HttpRequest) -> HttpResponse:
                                    observed_on=form.cleaned_data["observed_on"])
         except InvalidInput as exc:
             show_invalid(form, exc)
+    if saved is None and area not in treated_areas(patient) and not getattr(request, "htmx", False):
+        # No form on the page to carry the error: say it at the top instead.
+        messages.error(request, "Check-in not saved: choose one of your treated areas.")
+        return redirect("portal:diary")
     name = load_catalogue().areas[area].name if area in load_catalogue().areas else area
     msg = f"Thank you: your check-in for {name} is saved." if saved else ""
     frag_ctx = {"area": area, "name": name, "form": CheckinForm(initial={"area": area}, prefix=f"c-{area}") if saved
