@@ -1,0 +1,126 @@
+"""Booking from the portal through touchup.maintenance: slots in the window, the
+calendar invite, move and cancel with the 24-hour rule, and a request to be called."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from tests.maintenance.conftest import weekday_hours  # noqa: F401 - fixture
+from tests.portal.conftest import area_forecast, next_weekday
+from touchup.interop.ical import parse
+from touchup.maintenance.models import Appointment
+from touchup.portal.models import BookingRequest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def window(dana, clinician, weekday_hours):
+    """Dana's glabella was treated 100 days ago; her window opens next Monday for 14 days."""
+    from tests.portal.conftest import signed_treatment
+
+    t = signed_treatment(dana, clinician, timezone.localdate() - dt.timedelta(days=100), {"glabella": 20})
+    monday = next_weekday(timezone.localdate(), 0)
+    return area_forecast(dana, t, "glabella", monday, days=14,
+                         earliest_allowed=t.treated_on + dt.timedelta(days=90))
+
+
+def slot_value(clinician, day, hhmm="09:30"):
+    from touchup.maintenance.services.booking import clinic_zone
+
+    zone = clinic_zone(clinician.memberships.first().clinic)
+    h, m = map(int, hhmm.split(":"))
+    return f"{clinician.pk}|{dt.datetime.combine(day, dt.time(h, m), tzinfo=zone).isoformat()}"
+
+
+def test_book_a_free_slot_in_the_window_and_get_the_invite(as_dana, dana, window, clinician):
+    page = as_dana.get("/portal/book/").content.decode()
+    assert "Choose a time" in page and "09:00" in page
+    mail.outbox.clear()
+    r = as_dana.post("/portal/book/", {"slot": slot_value(clinician, window.book_from)})
+    assert r.status_code == 302
+    a = Appointment.objects.get(patient=dana)
+    assert a.is_booked and a.areas == ["glabella"] and a.booked_by == dana.user
+    assert r["Location"] == f"/portal/visits/{a.public_id}/"
+    invite = mail.outbox[-1]
+    assert invite.to == [dana.email] and invite.attachments[0][0] == "visit.ics"
+    events = parse(invite.attachments[0][1].encode() if isinstance(invite.attachments[0][1], str)
+                   else invite.attachments[0][1])
+    assert events[0]["starts_at"] == a.starts_at and "Dana" not in events[0]["summary"]
+    ics = as_dana.get(f"/portal/visits/{a.public_id}/calendar.ics")
+    assert ics["Content-Type"].startswith("text/calendar") and parse(ics.content)[0]["uid"] == f"{a.public_id}@touchup"
+
+
+def test_outside_the_window_or_taken_slot_is_refused_with_nothing_booked(as_dana, dana, window, clinician, erin):
+    late = window.book_by + dt.timedelta(days=7)
+    late = next_weekday(late, 0)
+    r = as_dana.post("/portal/book/", {"slot": slot_value(clinician, late)})
+    assert r.status_code == 400 and "outside your booking window" in r.content.decode()
+    assert not Appointment.objects.exists()
+
+    from touchup.maintenance.services.booking import book
+
+    taken = slot_value(clinician, window.book_from, "10:00").split("|")[1]
+    book(actor=clinician, patient=erin, clinician=clinician, starts_at=taken, areas=[])
+    r = as_dana.post("/portal/book/", {"slot": slot_value(clinician, window.book_from, "10:00")})
+    assert r.status_code == 400 and "already booked" in r.content.decode()
+    assert not Appointment.objects.filter(patient=dana).exists()
+    r = as_dana.post("/portal/book/", {"slot": "garbage"})
+    assert r.status_code == 400 and "Nothing was booked" in r.content.decode()
+
+
+def test_move_and_cancel(as_dana, dana, window, clinician):
+    as_dana.post("/portal/book/", {"slot": slot_value(clinician, window.book_from)})
+    a = Appointment.objects.get(patient=dana)
+    assert "Move" in as_dana.get(f"/portal/visits/{a.public_id}/").content.decode()
+    r = as_dana.post(f"/portal/visits/{a.public_id}/move/", {"slot": slot_value(clinician, window.book_from, "11:00")})
+    assert r.status_code == 302
+    a.refresh_from_db()
+    assert a.starts_at.astimezone(timezone.get_current_timezone()).hour == 11 or a.sequence == 1
+    assert a.sequence == 1
+    r = as_dana.post(f"/portal/visits/{a.public_id}/cancel/")
+    assert r.status_code == 302
+    a.refresh_from_db()
+    assert not a.is_booked
+
+
+def test_no_online_changes_within_24_hours(as_dana, dana, clinician):
+    now = timezone.now()
+    a = Appointment.objects.create(clinic=dana.clinic, patient=dana, clinician=clinician,
+                                   starts_at=now + dt.timedelta(hours=5), ends_at=now + dt.timedelta(hours=5, minutes=30),
+                                   booked_by=clinician, booked_at=now, updated_at=now)
+    page = as_dana.get(f"/portal/visits/{a.public_id}/").content.decode()
+    assert "please call the clinic" in page
+    as_dana.post(f"/portal/visits/{a.public_id}/cancel/")
+    a.refresh_from_db()
+    assert a.is_booked
+
+
+def test_ask_to_be_called(as_dana, dana, window, clinician):
+    r = as_dana.post("/portal/book/request/", {"preferred": "weekday mornings"}, follow=True)
+    assert "the clinic will call you" in r.content.decode()
+    req = BookingRequest.objects.get(patient=dana)
+    assert req.areas == ["glabella"] and req.preferred == "weekday mornings"
+    r = as_dana.post("/portal/book/request/", {"preferred": "x"}, follow=True)
+    assert BookingRequest.objects.count() == 1 and "already asked" in r.content.decode()
+    as_dana.force_login(clinician)
+    assert "weekday mornings" in as_dana.get("/from-patients/").content.decode()
+    as_dana.post(f"/from-patients/booking-requests/{req.public_id}/done/")
+    req.refresh_from_db()
+    assert req.handled_by == clinician
+
+
+def test_results_show_the_forecast_in_words_and_a_chart(as_dana, dana, window, clinician):
+    from touchup.clinic.models import Observation
+
+    t = window.treatment
+    Observation.objects.create(patient=dana, area="glabella", observed_on=t.treated_on, kind="fws_grade", value=3,
+                               source="clinician")
+    Observation.objects.create(patient=dana, area="glabella", observed_on=t.treated_on + dt.timedelta(days=14),
+                               kind="fws_grade", value=1, source="clinician")
+    body = as_dana.get("/portal/results/").content.decode()
+    assert "<svg" in body and 'role="img"' in body
+    assert "noticeably worn off around" in body and "The best time for your next visit" in body
+    assert "3 before the treatment, 1 on" in body and "67% lower" in body
