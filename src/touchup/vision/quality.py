@@ -21,7 +21,7 @@ MAX_POSE_CHANGE_DEG = 8.0  # against the baseline, yaw or pitch
 MIN_IOD_PX = 0.75 * CANONICAL_IOD  # eye corners this far apart in the photo, at least
 MIN_SHARPNESS = 0.35
 DARK_MEDIAN, BRIGHT_MEDIAN = 60.0, 205.0  # face-skin median of the 0..255 luma
-MAX_CLIPPED = 0.005  # share of face pixels at 250+ (or 5-) in the green channel
+MAX_CLIPPED = 0.005  # share of face pixels with luma at 250+ (or 5-)
 
 # Pitch measured by the nasion->subnasale direction has an offset from the mesh's own
 # geometry; this is that direction's tilt on frontal photos (astronaut, Grace Hopper).
@@ -72,11 +72,12 @@ def exposure(face_rgb: np.ndarray, mask: np.ndarray | None = None) -> tuple[str,
     n = int(mask.sum())
     if n == 0:
         return "ok", 0.0, 0.0, 0.0
-    luma = cv2.cvtColor(np.ascontiguousarray(face_rgb), cv2.COLOR_RGB2GRAY)[mask]
+    luma_all = cv2.cvtColor(np.ascontiguousarray(face_rgb), cv2.COLOR_RGB2GRAY)
+    luma = luma_all[mask]
     med = float(np.median(luma))
-    # Clipping is counted in the green channel: the one the wrinkle index measures (a pale
-    # face often saturates red alone, which loses colour, not lines).
-    top = face_rgb[..., 1][mask]
+    # Clipping is counted in luma, which the wrinkle index measures (a pale face often
+    # saturates red alone, which loses colour, not lines).
+    top = luma_all[mask]
     hi = float(np.count_nonzero(top >= 250)) / n
     lo = float(np.count_nonzero(top <= 5)) / n
     if med > BRIGHT_MEDIAN or hi > 4 * MAX_CLIPPED:

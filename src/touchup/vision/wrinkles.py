@@ -2,8 +2,11 @@
 physical scale, in the region's expected line direction.
 
 Method (photo-analysis.md, 3.1; chosen there for the best re-shoot repeatability):
-1. Luminance = log(green + 1) in the canonical frame (0.34 mm per pixel). The log makes a
-   change of exposure an additive constant, which step 2 removes.
+1. Luminance = log(luma + 1) in the canonical frame (0.34 mm per pixel). The log makes a
+   change of exposure an additive constant, which step 2 removes. Luma, not the green
+   channel of the prototype: JPEG keeps luma at full resolution but halves the colour
+   resolution, and green mixes that in; with luma the re-shoot variation dropped (e.g.
+   forehead CV 2.0 -> 1.1 %, benchmarks/photo_accuracy.py).
 2. Shading removed: minus a Gaussian blur of itself (sigma 0.06 of the eye-corner
    distance, about 5 mm). Nothing else: no per-image contrast stretch, no CLAHE, no filter
    that rescales itself to the image, because those make the same skin score differently
@@ -66,9 +69,10 @@ def orientations(centre: float, half_width: float) -> list[float]:
 
 
 def flat_luminance(rgb: np.ndarray) -> np.ndarray:
-    """log(G+1) minus its own large-scale shading (float32). The shading blur runs at a
+    """log(Y+1) minus its own large-scale shading (float32). The shading blur runs at a
     quarter of the resolution: it only has to follow light falling across the face."""
-    lum = np.log1p(rgb[..., 1].astype(np.float32))
+    luma = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    lum = np.log1p(luma.astype(np.float32))
     h, w = lum.shape
     small = cv2.resize(lum, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
     shade = cv2.GaussianBlur(small, (0, 0), SHADING_SIGMA / 4, borderType=cv2.BORDER_REFLECT)
