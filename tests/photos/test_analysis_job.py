@@ -20,6 +20,11 @@ def keep(clinician, patient, rgb, view="frown", **kw):
                             upload=io.BytesIO(images.jpeg(rgb)), **kw)
 
 
+# The worker commits and closes connections as in production, so these tests commit too
+# (inside a test transaction PostgreSQL's connection would be closed under the test).
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
 def run_worker():
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
 
