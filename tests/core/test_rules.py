@@ -200,7 +200,7 @@ def test_other_products_recently_is_information():
                past(10, "rimabotulinumtoxinB", "cervical_dystonia", cervical_dystonia=5000.0)]
     f = only(check(glabellar(ONA), history=history), "other_products_recently")
     assert f.severity == "info"
-    assert f.message == ("Other botulinum toxin products in the last 4 months (abobotulinumtoxinA, "
+    assert f.message == ("Other botulinum toxin products in the last 120 days (abobotulinumtoxinA, "
                          "daxibotulinumtoxinA): weigh the cumulative dose.")
     empty = DraftTreatment(TODAY, ONA, "glabellar_lines")
     assert "other_products_recently" not in codes(check(empty, history=history))

@@ -139,6 +139,15 @@ class Protocol:
         return sum(s.units or 0 for s in self.sites)
 
 
+@dataclass(frozen=True, slots=True)
+class Practice:
+    """Practice numbers the rules use beyond the labels (data/practice.toml)."""
+
+    touch_up_days: int
+    other_products_window_days: int
+    sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Catalogue:
     sources: Mapping[str, Source]
@@ -147,6 +156,7 @@ class Catalogue:
     indications: Mapping[str, Indication]
     sites: Mapping[str, Site]
     protocols: Mapping[str, Protocol]
+    practice: Practice = Practice(touch_up_days=14, other_products_window_days=120)
 
     def protocols_for(self, indication: str, product: str | None = None) -> tuple[Protocol, ...]:
         return tuple(
@@ -438,5 +448,27 @@ def load_catalogue_from(data_dir: Path | str) -> Catalogue:
     return Catalogue(
         sources=MappingProxyType(sources), products=MappingProxyType(products), areas=MappingProxyType(areas),
         indications=MappingProxyType(indications), sites=MappingProxyType(sites),
-        protocols=MappingProxyType(protocols),
+        protocols=MappingProxyType(protocols), practice=_read_practice(data_dir, sources),
+    )
+
+
+def _read_practice(data_dir: Path, sources: Mapping[str, Source]) -> Practice:
+    path = data_dir / "practice.toml"
+    r = _Reader("practice.toml", sources)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise r.fail("file", "is missing") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise r.fail("file", f"is not valid TOML: {exc}") from None
+    known = {"touch_up_days", "other_products_window_days"}
+    for key in raw:
+        if key not in known:
+            raise r.fail(key, f"unknown field (expected one of {', '.join(sorted(known))})")
+    src: dict[str, tuple[str, ...]] = {}
+    return Practice(
+        touch_up_days=int(r.sourced(raw, "touch_up_days", "practice", src)),
+        other_products_window_days=int(r.sourced(raw, "other_products_window_days", "practice", src)),
+        sources=dict(src),
     )

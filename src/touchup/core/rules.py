@@ -22,8 +22,8 @@ from touchup.core.findings import Finding
 from touchup.core.screening import ScreeningResult
 
 # A second session within this many days of the first, same product and area, is a
-# touch-up of the same cycle (the review at about 2 weeks: S90, S123), not a retreatment.
-TOUCH_UP_DAYS = 14
+# touch-up of the same cycle, not a retreatment (data/practice.toml, with its sources).
+TOUCH_UP_DAYS = load_catalogue().practice.touch_up_days
 
 
 class InvalidDraft(ValueError):
@@ -179,18 +179,20 @@ def _cumulative_checks(draft: DraftTreatment, history: Sequence[PastTreatment], 
                           f"{_u(product.cumulative_limit_units)} U.",
                           "label.cumulative_limit",
                           cat.cite(product.sources["cumulative_limit_units"] + product.sources["cumulative_window_days"]))
-    recent_other = [p for p in history if p.product != draft.product and 0 <= (draft.date - p.date).days < 120]
+    window = cat.practice.other_products_window_days
+    recent_other = [p for p in history if p.product != draft.product and 0 <= (draft.date - p.date).days < window]
     if recent_other and draft.injections:
         names = ", ".join(sorted({cat.products[p.product].name for p in recent_other if p.product in cat.products}))
         yield Finding("info", "other_products_recently",
-                      f"Other botulinum toxin products in the last 4 months ({names}): weigh the cumulative dose.",
-                      "label.cumulative_across_products", "S32, S35")
+                      f"Other botulinum toxin products in the last {window} days ({names}): weigh the cumulative dose.",
+                      "label.cumulative_across_products", cat.cite(cat.practice.sources["other_products_window_days"]))
 
 
 def _interval_checks(draft: DraftTreatment, history: Sequence[PastTreatment], cat: Catalogue) -> Iterable[Finding]:
     min_days = cat.min_retreatment_days(draft.product, draft.indication)
     ind = cat.indications[draft.indication]
     src = ind.sources.get("min_retreatment_days") or cat.products[draft.product].sources["min_retreatment_days"]
+    touch_up_days = cat.practice.touch_up_days
     for area in draft.units_by_area() or dict.fromkeys(ind.areas, 0.0):
         # Every session in this area within the minimum interval: a touch-up only when all
         # of them are within TOUCH_UP_DAYS with the same product, so that touch-ups chained
@@ -204,16 +206,16 @@ def _interval_checks(draft: DraftTreatment, history: Sequence[PastTreatment], ca
         gap = (draft.date - last).days
         area_name = cat.areas[area].name
         same_product = all(p.product == draft.product for p in recent)
-        if (draft.date - first).days <= TOUCH_UP_DAYS and same_product:
+        if (draft.date - first).days <= touch_up_days and same_product:
             yield Finding("warn", "touch_up",
                           f"{area_name} was treated {gap} days ago: this is a touch-up of that cycle; its units "
                           f"count toward the same session's dose.",
-                          "practice.touch_up", "S90, S123")
+                          "practice.touch_up", cat.cite(cat.practice.sources["touch_up_days"]))
             continue
         why_not = ""
-        if gap <= TOUCH_UP_DAYS:
+        if gap <= touch_up_days:
             why_not = (" It is not a touch-up: that is the same product within "
-                       f"{TOUCH_UP_DAYS} days of the cycle's first session"
+                       f"{touch_up_days} days of the cycle's first session"
                        + (f" ({first:%d %b %Y})." if same_product else "."))
         allowed = last + dt.timedelta(days=min_days)
         yield Finding("block", "retreatment_too_soon",
