@@ -238,3 +238,37 @@ def test_another_clinic_cannot_get_an_aligned_photo(as_other_clinician, kept, dj
         r = as_other_clinician.get(reverse("photo_aligned", args=[kept.public_id, kept.public_id]))
     assert r.status_code == 404
     assert AuditEvent.objects.filter(action="photo.not_found", outcome="denied").exists()
+
+
+def test_the_patient_themself_can_see_their_own_photo_and_no_one_elses(client, django_user_model, patient, kept,
+                                                                      clinician, clinic_a, django_capture_on_commit_callbacks):
+    """The gate already serves the portal: a patient account sees its own photos only."""
+    from tests.conftest import PASSWORD
+    from touchup.clinic.services.patients import patient_create
+
+    user = django_user_model.objects.create_user(username="dana", password=PASSWORD)
+    patient.user = user
+    patient.save(update_fields=["user"])
+    other = patient_create(actor=clinician, clinic=clinic_a, given_name="Eve", family_name="Other",
+                           birth_date=dt.date(1990, 1, 1), sex="female")
+    theirs = svc.photo_upload(actor=clinician, patient=other, view="frown", consent_clinical=True,
+                              upload=images.jpeg(images.shifted(dx=7)))
+    assert client.login(username="dana", password=PASSWORD)
+    r = client.get(reverse("photo_file", args=[kept.public_id]))
+    assert r.status_code == 200 and r.content == svc.photo_bytes(kept)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(reverse("photo_file", args=[theirs.public_id])).status_code == 404
+    assert AuditEvent.objects.filter(action="photo.not_found", outcome="denied", actor=user).exists()
+
+
+def test_a_patient_account_cannot_use_the_staff_photo_pages(client, django_user_model, patient, kept):
+    from tests.conftest import PASSWORD
+
+    user = django_user_model.objects.create_user(username="dana", password=PASSWORD)
+    patient.user = user
+    patient.save(update_fields=["user"])
+    assert client.login(username="dana", password=PASSWORD)
+    assert client.get(reverse("photo", args=[kept.public_id])).status_code == 403
+    assert client.post(reverse("photo_baseline", args=[kept.public_id])).status_code == 403
+    assert client.post(reverse("photo_consent", args=[kept.public_id]), {"consent_marketing": "on"}).status_code == 403
+    assert not Photo.objects.get(pk=kept.pk).consent_marketing

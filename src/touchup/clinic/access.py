@@ -139,12 +139,16 @@ def screening_for(user: Any, public_id: Any, *, need: str = "clinical.view") -> 
     return screening
 
 
-def photo_for(user: Any, public_id: Any, *, need: str = "clinical.view", purpose: str = "view") -> Photo:
-    """A photo for clinic staff whose role grants `need`, or for the patient in it (the
-    portal): a patient account has no membership and sees only their own photos."""
+def photo_for(
+    user: Any, public_id: Any, *, need: str = "clinical.view", purpose: str = "view", patient_may: bool = False,
+) -> Photo:
+    """A photo for clinic staff whose role grants `need`, or, where `patient_may`, for the
+    patient in it (the portal): a patient account has no membership and sees only their
+    own photos."""
     pid = _uuid(public_id)
     qs = Photo.objects.select_related("patient", "treatment")
-    if membership_of(user) is None and getattr(user, "is_authenticated", False) and hasattr(user, "patient"):
+    if (patient_may and membership_of(user) is None and getattr(user, "is_authenticated", False)
+            and hasattr(user, "patient")):
         photo = qs.filter(public_id=pid, patient__user=user).first() if pid else None
     else:
         m = require(user, need)

@@ -134,7 +134,7 @@ def photo_check(request: HttpRequest, public_id) -> HttpResponse:
 def photo_file(request: HttpRequest, public_id) -> HttpResponse:
     """The photo's bytes: gated, audited, never cached, never a public URL."""
     thumb = request.GET.get("size") == "thumb"
-    photo = access.photo_for(request.user, public_id, purpose="thumbnail" if thumb else "file")
+    photo = access.photo_for(request.user, public_id, purpose="thumbnail" if thumb else "file", patient_may=True)
     data = photo_services.thumbnail_jpeg(photo) if thumb else photo_services.photo_bytes(photo)
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "no-store, private"
