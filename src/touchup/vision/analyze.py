@@ -32,8 +32,12 @@ from .regions import (
 _PAD = int(3 * wrinkles.SHADING_SIGMA)
 _MARGIN = wrinkles.kernel_margin()
 # Decode (JPEG) at a reduced size when the picture is at least this many pixels on its short
-# side after reduction; re-decode larger if the face turns out to be too small.
+# side after reduction; re-decode larger if the face turns out to be smaller than
+# _DECODE_MIN_IOD there. Below 1 source pixel per canvas pixel is accepted down to 0.7:
+# a camera's full-size pixels are softer than its half-size ones (demosaicing, lens, JPEG),
+# and a second, full-size decode costs more than the whole analysis.
 _DECODE_MIN_SIDE = 1000
+_DECODE_MIN_IOD = 0.7 * CANONICAL_IOD
 # Baseline fit: stable points on average further than this (in eye-corner distances) from
 # where the baseline has them mean a different head position or expression, or a bad
 # detection. Re-shooting the same pose leaves about 0.4 %; squeezing the face to 80 % of its
@@ -47,6 +51,9 @@ class Prepared:
 
     rgb: np.ndarray
     landmarks: Landmarks | None
+    # Original pixels per pixel of `rgb` (a JPEG decoded at reduced size): the face-size
+    # check is about the photo as taken.
+    reduce: float = 1.0
 
 
 def prepare(rgb: np.ndarray, detector: LandmarkDetector | None = None) -> Prepared:
@@ -88,14 +95,14 @@ def prepare_bytes(data: bytes, detector: LandmarkDetector | None = None) -> Prep
                 break
     img = decode_image(data, reduce=reduce)
     lm = detector.detect(img.rgb)
-    if lm is not None and reduce > 1 and lm.outer_canthal_px < quality.MIN_IOD_PX:
+    if lm is not None and reduce > 1 and lm.outer_canthal_px < _DECODE_MIN_IOD:
         full_iod = lm.outer_canthal_px * img.reduce
-        finer = max((r for r in (1, 2, 4) if r < reduce and full_iod / r >= quality.MIN_IOD_PX),
+        finer = max((r for r in (1, 2, 4) if r < reduce and full_iod / r >= _DECODE_MIN_IOD),
                     default=1)
         img2: DecodedImage = decode_image(data, reduce=finer)
         lm = lm.scaled(img2.width / img.width)
         img = img2
-    return Prepared(img.rgb, lm)
+    return Prepared(img.rgb, lm, img.reduce)
 
 
 def _null_result(problem: str, rgb: np.ndarray) -> dict:
@@ -168,7 +175,7 @@ def _measure(photo: Prepared, base: Prepared | None) -> dict:
         bpose = quality.pose_deg(base.landmarks)
         pose_change = tuple(a - b for a, b in zip(pose, bpose))
     problems = quality.problems_for(pose=pose, sharp=sharp, exposure_label=label, clipped_hi=hi,
-                                    clipped_lo=lo, source_iod=lm.outer_canthal_px,
+                                    clipped_lo=lo, source_iod=lm.outer_canthal_px * photo.reduce,
                                     pose_change=pose_change) + extra_problems
     q = {"sharpness": round(sharp, 2), "exposure": label,
          "pose_deg": [round(v, 1) for v in pose], "usable": not problems, "problems": problems}
