@@ -24,7 +24,7 @@ from touchup.clinic import audit
 from touchup.clinic.models import InjectionPoint, Observation, Patient, Treatment, TreatmentStatus
 from touchup.core.history import History, HistoryError, parse_history
 
-from ..models import AreaForecast
+from ..models import MAX_WINDOW_DAYS, AreaForecast
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,8 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
             patient=patient, clinic_id=patient.clinic_id, clinician_id=clinician_of.get(tid), treatment_id=tid,
             area=f.area, product=f.product, treated_on=f.treatment_date, wear_off_date=f.wear_off_date,
             wear_off_low=f.wear_off_interval[0], wear_off_high=f.wear_off_interval[1],
-            book_from=f.book_from, book_by=f.book_by, earliest_allowed=f.earliest_allowed,
+            book_from=f.book_from, book_by=min(f.book_by, f.book_from + dt.timedelta(days=MAX_WINDOW_DAYS)),
+            earliest_allowed=f.earliest_allowed,
             basis=f.basis[:300], computed_at=now,
             appointment_id=previous.appointment_id if same_cycle else None,
             contact_status=previous.contact_status if same_cycle else "",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from touchup.clinic import access
@@ -20,6 +22,16 @@ def _areas() -> list[str]:
     from touchup.core.catalogue import load_catalogue
 
     return list(load_catalogue().areas)
+
+
+_SENTINEL = uuid.UUID(int=0)
+
+
+def _linker(name: str):
+    """reverse() once, then fill in each patient's id: a page has 150 links and reversing
+    each one was a fifth of the page's time."""
+    head, tail = reverse(name, args=[_SENTINEL]).split(str(_SENTINEL))
+    return lambda public_id: f"{head}{public_id}{tail}"
 
 
 def worklist(request: HttpRequest) -> HttpResponse:
@@ -36,7 +48,10 @@ def worklist(request: HttpRequest) -> HttpResponse:
     result = due_for_maintenance(request.user, filters)
     query = urlencode({k: v for k, v in (("area", filters.area), ("clinician", filters.clinician or ""),
                                          ("contact", filters.contact), ("show", filters.show)) if v})
-    ctx.update(worklist=result, query=query)
+    patient_url, book_url, contact_url = _linker("patient"), _linker("booking"), _linker("worklist_contact")
+    items = [(r, {"patient": patient_url(r.patient_public_id), "book": book_url(r.patient_public_id),
+                  "contact": contact_url(r.patient_public_id)}) for r in result.rows]
+    ctx.update(worklist=result, items=items, query=query)
     template = "web/worklist/_results.html" if request.htmx else "web/worklist/list.html"
     return render(request, template, ctx)
 
