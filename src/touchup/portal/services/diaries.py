@@ -66,7 +66,8 @@ def _whole(value: Any, field: str, lo: int, hi: int) -> int:
         number = float(str(value).strip())
     except (TypeError, ValueError):
         raise InvalidInput(field, f"must be a whole number from {lo} to {hi}") from None
-    if number != int(number) or not lo <= number <= hi:
+    # NaN and infinity fail the range test before int() could choke on them.
+    if not lo <= number <= hi or number != int(number):
         raise InvalidInput(field, f"must be a whole number from {lo} to {hi}")
     return int(number)
 
