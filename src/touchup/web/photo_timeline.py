@@ -20,7 +20,7 @@ AREAS = (
 )
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 14, 30
+LEFT, RIGHT, TOP, BOTTOM = 48, 32, 14, 30
 
 
 @dataclass
