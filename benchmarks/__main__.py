@@ -11,6 +11,7 @@ BENCHMARKS = {
     "photo_accuracy": "benchmarks.photo_accuracy",
     "photo_speed": "benchmarks.photo_speed",
     "pages": "benchmarks.pages",
+    "worklist": "benchmarks.worklist",
 }
 
 
