@@ -272,3 +272,15 @@ def test_a_patient_account_cannot_use_the_staff_photo_pages(client, django_user_
     assert client.post(reverse("photo_baseline", args=[kept.public_id])).status_code == 403
     assert client.post(reverse("photo_consent", args=[kept.public_id]), {"consent_marketing": "on"}).status_code == 403
     assert not Photo.objects.get(pk=kept.pk).consent_marketing
+
+
+def test_without_script_a_poor_photo_is_checked_and_not_kept_unless_asked(as_clinician, patient, media):
+    # The small original: the face is too small for a reliable index.
+    r = post_photo(as_clinician, patient, images.jpeg(), keep_only_if_usable="on")
+    html = r.content.decode()
+    assert r.status_code == 400
+    assert "too small" in html and "was not kept" in html
+    assert stored_files(media) == [] and not Photo.objects.exists()
+    # The person decides to keep it anyway: untick the box.
+    r = post_photo(as_clinician, patient, images.jpeg())
+    assert r.status_code == 302 and Photo.objects.count() == 1
