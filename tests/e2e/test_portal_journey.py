@@ -14,6 +14,8 @@ from playwright.sync_api import expect
 from tests.conftest import PASSWORD
 from tests.e2e.a11y import assert_accessible
 from tests.maintenance.conftest import area_forecast, next_weekday, signed_treatment
+from tests.photos import images
+from tests.photos.conftest import media  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.e2e]
 
@@ -43,7 +45,7 @@ def staff_sign_in(page, live_server, username):
     expect(page.get_by_role("heading", name="Patients", exact=True)).to_be_visible()
 
 
-def test_patient_journey(browser_page, live_server, clinic, clinician):
+def test_patient_journey(browser_page, live_server, clinic, clinician, media, tmp_path):
     page = browser_page
     patient = clinic
 
@@ -123,6 +125,23 @@ def test_patient_journey(browser_page, live_server, clinic, clinician):
     from touchup.clinic.models import Observation
 
     assert Observation.objects.filter(patient=patient, source="patient", kind="wearing_off_reported").count() == 1
+
+    # The photo diary: the frown view, from the phone's camera (a file here).
+    shot = tmp_path / "frown.jpg"
+    shot.write_bytes(images.jpeg(images.usable_face()))
+    page.get_by_role("link", name="Photos").click()
+    expect(page.get_by_role("heading", name="Photo diary")).to_be_visible()
+    assert_accessible(page, "photo diary")
+    page.get_by_role("radio", name=re.compile("Frown —")).check()
+    page.get_by_label("Photo", exact=True).set_input_files(str(shot))
+    page.get_by_label(re.compile("I agree that the clinic keeps this photo")).check()
+    page.get_by_role("button", name="Send photo").click()
+    expect(page.get_by_text("your photo (frown) is saved")).to_be_visible()
+    expect(page.locator(".photo-grid img")).to_have_count(1)
+    page.locator(".photo-grid img").scroll_into_view_if_needed()
+    page.wait_for_function("() => { const i = document.querySelector('.photo-grid img');"
+                           " return i.complete && i.naturalWidth > 0; }")  # the gated file view served it
+    assert_accessible(page, "photo diary with a photo")
 
     # Months later the window opens: results, then book from the free slots.
     earlier = signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=100), {"forehead": 10},

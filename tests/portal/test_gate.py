@@ -67,7 +67,8 @@ def test_lists_show_only_the_patients_own_rows(as_dana, treated, erin_treated, e
     from touchup.portal.services.side_effects import side_effect_report
 
     side_effect_report(actor=erin.user, patient=erin, kind="other", details="ERIN-ONLY-DETAIL")
-    for url in ("/portal/", "/portal/aftercare/", "/portal/side-effects/", "/portal/diary/", "/portal/results/"):
+    for url in ("/portal/", "/portal/aftercare/", "/portal/side-effects/", "/portal/diary/", "/portal/results/",
+                "/portal/photos/"):
         body = as_dana.get(url).content.decode()
         assert "Erin" not in body and str(erin_treated.public_id) not in body and "ERIN-ONLY" not in body, url
     assert str(treated.public_id) in as_dana.get("/portal/aftercare/").content.decode()
@@ -94,7 +95,8 @@ def test_portal_refuses_staff(client, clinician, django_capture_on_commit_callba
 
 def test_every_portal_read_is_audited(as_dana, treated):
     for url, page in (("/portal/", "home"), ("/portal/diary/", "diary"), ("/portal/results/", "results"),
-                      ("/portal/aftercare/", "treatments"), ("/portal/book/", "booking")):
+                      ("/portal/aftercare/", "treatments"), ("/portal/book/", "booking"),
+                      ("/portal/photos/", "photos")):
         n = AuditEvent.objects.filter(action="portal.view", detail__page=page).count()
         assert as_dana.get(url).status_code == 200
         assert AuditEvent.objects.filter(action="portal.view", detail__page=page).count() == n + 1, url

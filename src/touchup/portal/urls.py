@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import account, booking, care, diary, pages, results
+from .views import account, booking, care, diary, pages, photos, results
 
 app_name = "portal"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("diary/checkin/", diary.checkin, name="checkin"),
     path("diary/headache/", diary.headache, name="headache"),
     path("diary/symptoms/", diary.symptoms, name="symptoms"),
+    path("photos/", photos.photos, name="photos"),
     path("results/", results.results, name="results"),
     path("book/", booking.book, name="book"),
     path("book/request/", booking.request_call, name="request_call"),

@@ -1,0 +1,42 @@
+"""Which photos a patient takes for their treated areas, and how. Wear-off shows first in
+movement, so each area has the moving view that measures it (touchup.clinic.models.PhotoView),
+plus the face at rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from touchup.clinic.models import PhotoView
+
+
+@dataclass(frozen=True)
+class Shot:
+    view: str
+    name: str
+    how: str
+
+
+SHOTS = {
+    PhotoView.AT_REST: Shot(PhotoView.AT_REST, "Face at rest", "Look straight at the camera with a relaxed face."),
+    PhotoView.FROWN: Shot(PhotoView.FROWN, "Frown", "Frown hard, as if you were cross, and hold it."),
+    PhotoView.BROWS_RAISED: Shot(PhotoView.BROWS_RAISED, "Eyebrows raised", "Raise your eyebrows as high as you can."),
+    PhotoView.SMILE_SQUINT: Shot(PhotoView.SMILE_SQUINT, "Big smile", "Smile widely so your eyes crinkle."),
+    PhotoView.NECK_TENSED: Shot(PhotoView.NECK_TENSED, "Neck tensed",
+                                "Pull the corners of your mouth down hard so the cords in your neck show."),
+}
+AREA_VIEW = {"glabella": PhotoView.FROWN, "forehead": PhotoView.BROWS_RAISED, "crows_feet": PhotoView.SMILE_SQUINT,
+             "platysma": PhotoView.NECK_TENSED}
+TIPS = (
+    "Face a window in daylight; no flash, no light behind you.",
+    "Hold the phone at eye level, an arm's length away, straight on.",
+    "Hair off your forehead, glasses off.",
+    "Take them the same way every time: that is what makes them comparable.",
+)
+
+
+def shots_for(areas: list[str]) -> list[Shot]:
+    """The views for these areas, at rest first; none for areas photos do not measure."""
+    views = [AREA_VIEW[a] for a in areas if a in AREA_VIEW]
+    if not views:
+        return []
+    return [SHOTS[PhotoView.AT_REST]] + [SHOTS[v] for v in dict.fromkeys(views)]
