@@ -6,6 +6,7 @@ Running it again keeps the data: seeding is skipped when the demo clinic exists.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 
 from ._django import setup
@@ -15,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="create/upgrade ./var, seed a demo clinic once, and serve it")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     p.add_argument("--no-serve", action="store_true", help="migrate and seed, then exit")
+    p.add_argument("--no-worker", action="store_true",
+                   help="serve without the background worker (forecasts, photo analysis, reminders)")
     p.set_defaults(func=run)
 
 
@@ -49,5 +52,16 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     if args.no_serve:
         return 0
-    call_command("runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True)
+    # The background work (forecast recomputes, photo analysis, reminders printed as
+    # console emails) runs in `touchup worker` beside the server, as in production.
+    worker = None if args.no_worker else subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker"])
+    try:
+        call_command("runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
     return 0
