@@ -4,6 +4,7 @@ invitation → set password → learn → screening → aftercare and a side eff
 pages read, and book, with JavaScript switched off."""
 
 import datetime as dt
+import os
 import re
 
 import pytest
@@ -37,6 +38,15 @@ def clinic(transactional_db, patient, front_desk, clinician):
     return patient
 
 
+def check(page, where, **kwargs):
+    """axe-core on the page; with TOUCHUP_SCREENSHOTS=DIR also a full-page screenshot
+    (for a person to look at the phone layout)."""
+    assert_accessible(page, where, **kwargs)
+    folder = os.environ.get("TOUCHUP_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, "portal-" + re.sub(r"\W+", "-", where) + ".png"), full_page=True)
+
+
 def staff_sign_in(page, live_server, username):
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Username").fill(username)
@@ -52,7 +62,7 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
     # The front desk sends the invitation from the clinic's side.
     staff_sign_in(page, live_server, "bob")
     page.goto(f"{live_server.url}/patients/{patient.public_id}/portal/")
-    assert_accessible(page, "staff invitation page", exclude=STAFF_NAV)
+    check(page, "staff invitation page", exclude=STAFF_NAV)
     mail.outbox.clear()
     page.get_by_role("button", name="Send portal invitation").click()
     expect(page.get_by_text("Invitation emailed to dana@example.test")).to_be_visible()
@@ -65,13 +75,13 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/portal/{path}")
     expect(page.get_by_role("heading", name="Welcome, Dana")).to_be_visible()
-    assert_accessible(page, "join")
+    check(page, "join")
     page.get_by_label("Username").fill("dana")
     page.get_by_label("Password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Password again").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Create my account").click()
     expect(page.get_by_role("heading", name="Hello, Dana")).to_be_visible()
-    assert_accessible(page, "home")
+    check(page, "home")
 
     # The used link says so.
     page.goto(link.replace("http://testserver", live_server.url) if "testserver" in link else f"{live_server.url}/portal/{path}")
@@ -81,15 +91,15 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
 
     # Learn, then answer the health questions.
     page.goto(live_server.url + "/portal/learn/")
-    assert_accessible(page, "learn index")
+    check(page, "learn index")
     page.get_by_role("link", name="Neck bands (platysma)").click()
     expect(page.get_by_role("heading", name="Sources")).to_be_visible()
-    assert_accessible(page, "learn page")
+    check(page, "learn page")
     page.goto(live_server.url + "/portal/")
     page.get_by_role("link", name="Answer your health questions").click()
     page.get_by_label("The treatment you are coming for").select_option("glabellar_lines")
     page.get_by_role("button", name="Show the questions").click()
-    assert_accessible(page, "screening")
+    check(page, "screening")
     for group in page.locator("ol.questions fieldset").all():
         group.get_by_label("No").check()
     page.get_by_role("button", name="Send my answers to the clinic").click()
@@ -101,17 +111,17 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
     page.get_by_role("link", name="My aftercare").click()
     expect(page.get_by_role("heading", name="Your aftercare")).to_be_visible()
     expect(page.get_by_text("Skip exercise").first).to_be_visible()
-    assert_accessible(page, "aftercare")
+    check(page, "aftercare")
 
     # A side effect, sent with htmx: the answer replaces the form in place.
     page.get_by_role("link", name="Report a side effect").last.click()
     page.get_by_label("Bruising").check()
     page.get_by_label("Tell us more").fill("small bruise above the left brow")
-    assert_accessible(page, "side-effect form")
+    check(page, "side-effect form")
     with page.expect_response(lambda r: "/portal/side-effects/new/" in r.url and r.request.method == "POST"):
         page.get_by_role("button", name="Send to the clinic").click()
     expect(page.get_by_role("heading", name=re.compile("the clinic has your report"))).to_be_visible()
-    assert_accessible(page, "side effect sent")
+    check(page, "side effect sent")
     from touchup.portal.models import SideEffectReport
 
     assert SideEffectReport.objects.get(patient=patient).treatment_id == treatment.pk
@@ -121,7 +131,7 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
     page.get_by_label("No, not yet").check()
     page.get_by_role("button", name=re.compile("Save check-in")).click()
     expect(page.get_by_text(re.compile("your check-in for .* is saved"))).to_be_visible()
-    assert_accessible(page, "diary")
+    check(page, "diary")
     from touchup.clinic.models import Observation
 
     assert Observation.objects.filter(patient=patient, source="patient", kind="wearing_off_reported").count() == 1
@@ -131,7 +141,7 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
     shot.write_bytes(images.jpeg(images.usable_face()))
     page.get_by_role("link", name="Photos").click()
     expect(page.get_by_role("heading", name="Photo diary")).to_be_visible()
-    assert_accessible(page, "photo diary")
+    check(page, "photo diary")
     page.get_by_role("radio", name=re.compile("Frown —")).check()
     page.get_by_label("Photo", exact=True).set_input_files(str(shot))
     page.get_by_label(re.compile("I agree that the clinic keeps this photo")).check()
@@ -141,7 +151,7 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
     page.locator(".photo-grid img").scroll_into_view_if_needed()
     page.wait_for_function("() => { const i = document.querySelector('.photo-grid img');"
                            " return i.complete && i.naturalWidth > 0; }")  # the gated file view served it
-    assert_accessible(page, "photo diary with a photo")
+    check(page, "photo diary with a photo")
 
     # Months later the window opens: results, then book from the free slots.
     earlier = signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=100), {"forehead": 10},
@@ -150,15 +160,15 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
                   earliest_allowed=timezone.localdate())
     page.get_by_role("link", name="My results").click()
     expect(page.locator("svg.result-chart").first).to_be_visible()
-    assert_accessible(page, "results")
+    check(page, "results")
     page.get_by_role("link", name="Book", exact=True).click()
     expect(page.get_by_role("heading", name="Choose a time")).to_be_visible()
-    assert_accessible(page, "booking")
+    check(page, "booking")
     mail.outbox.clear()
     page.locator("button.slot").first.click()
     expect(page.get_by_role("heading", name="Your visit")).to_be_visible()
     expect(page.get_by_text("Your visit is booked. We emailed you the calendar invite.")).to_be_visible()
-    assert_accessible(page, "visit")
+    check(page, "visit")
     assert mail.outbox[-1].attachments[0][0] == "visit.ics"
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile("Add to my calendar")).click()
@@ -170,7 +180,7 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
     staff_sign_in(page, live_server, "alice")
     page.goto(live_server.url + "/from-patients/")
     expect(page.get_by_text("small bruise above the left brow")).to_be_visible()
-    assert_accessible(page, "staff worklist", exclude=STAFF_NAV)
+    check(page, "staff worklist", exclude=STAFF_NAV)
 
 
 def test_pages_work_without_javascript(browser_page, live_server, clinic, clinician):

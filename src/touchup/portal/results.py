@@ -27,8 +27,9 @@ COSMETIC = (
     ("wrinkle_index", "Line visibility from your photos", "lower is better"),
     ("fws_grade", "Line grade by your clinician (0 none to 3 severe)", "lower is better"),
 )
-W, H = 640, 240
-PAD_L, PAD_R, PAD_T, PAD_B = 48, 16, 16, 40
+# A phone-sized drawing: the text stays readable when the SVG is scaled to a 360 px screen.
+W, H = 420, 240
+PAD_L, PAD_R, PAD_T, PAD_B = 40, 12, 22, 40
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _words(r: AreaResult, today: dt.date) -> list[str]:
                 words.append(f"{r.measure_label}: {_fmt(b)} before the treatment, {_fmt(lv)} on {_d(ld)} ({how}; {r.better}).")
             else:
                 words.append(f"{r.measure_label}: {_fmt(b)} before the treatment, {_fmt(lv)} on {_d(ld)}.")
-    elif not r.points:
+    elif not r.points and not r.checkins:
         words.append("Nothing has been measured for this area yet: photos, check-ins and diaries fill this in.")
     if r.checkins:
         d, yes = r.checkins[-1]
@@ -116,7 +117,7 @@ def chart(r: AreaResult, today: dt.date) -> SafeString | str:
     dates = [d for d, _ in r.points] + [d for d, _ in r.checkins] + ([r.treated_on] if r.treated_on else [])
     if f is not None:
         dates += [f.wear_off_low, f.wear_off_high, f.wear_off_date]
-    if not dates or (not r.points and f is None):
+    if not dates or (not r.points and not r.checkins and f is None):
         return ""
     lo = min(dates + [today]) - dt.timedelta(days=7)
     hi = max(dates + [today]) + dt.timedelta(days=7)
@@ -144,14 +145,21 @@ def chart(r: AreaResult, today: dt.date) -> SafeString | str:
         f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>',
         f'<rect x="{PAD_L}" y="{PAD_T}" width="{W - PAD_L - PAD_R}" height="{H - PAD_T - PAD_B}" class="plot"/>',
     ]
+    lines: list[tuple[float, str, str]] = []
     if f is not None:
         x0, x1 = x(f.wear_off_low), x(f.wear_off_high)
-        parts.append(f'<rect x="{x0:.1f}" y="{PAD_T}" width="{max(2, x1 - x0):.1f}" height="{H - PAD_T - PAD_B}" class="band"/>')
-        parts.append(_vline(x(f.wear_off_date), "wearoff", "worn off"))
+        parts.append(f'<rect x="{x0:.1f}" y="{PAD_T}" width="{max(2, x1 - x0):.1f}" height="{H - PAD_B - PAD_T}" class="band"/>')
+        lines.append((x(f.wear_off_date), "wearoff", "worn off"))
     if r.treated_on:
-        parts.append(_vline(x(r.treated_on), "treated", "treated"))
-    parts.append(_vline(x(today), "today", "today"))
-    for v in (0, vmax / 2, vmax):
+        lines.append((x(r.treated_on), "treated", "treated"))
+    lines.append((x(today), "today", "today"))
+    # Labels of lines closer than a word's width go on the next row.
+    last_x = [-1e9, -1e9, -1e9]
+    for xpos, cls, label in sorted(lines):
+        row = next((i for i in range(3) if xpos - last_x[i] > 64), 2)
+        last_x[row] = xpos
+        parts.append(_vline(xpos, cls, label, row))
+    for v in (0, vmax / 2, vmax) if r.points else ():
         parts.append(f'<text x="{PAD_L - 6}" y="{y(v) + 4:.1f}" class="tick" text-anchor="end">{_fmt(round(v, 1))}</text>')
     if r.points:
         path = " ".join(f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(v):.1f}" for i, (d, v) in enumerate(r.points))
@@ -166,6 +174,10 @@ def chart(r: AreaResult, today: dt.date) -> SafeString | str:
     return mark_safe("".join(parts))
 
 
-def _vline(xpos: float, cls: str, label: str) -> str:
+def _vline(xpos: float, cls: str, label: str, row: int = 0) -> str:
+    """A dated line with its label above the plot (row 1: just inside it, so close
+    dates do not print on top of each other); near the right edge the label ends at the line."""
+    y = PAD_T - 6 if row == 0 else PAD_T + 16 * row
+    anchor, dx = ("end", -4) if xpos > W - 70 else ("start", 4)
     return (f'<line x1="{xpos:.1f}" x2="{xpos:.1f}" y1="{PAD_T}" y2="{H - PAD_B}" class="{cls}"/>'
-            f'<text x="{xpos + 3:.1f}" y="{PAD_T + 12}" class="label">{label}</text>')
+            f'<text x="{xpos + dx:.1f}" y="{y}" class="label" text-anchor="{anchor}">{label}</text>')

@@ -18,6 +18,9 @@ from ..services.booking_requests import booking_request_create
 from .common import base_url, portal_view
 
 
+DAYS_SHOWN = 4
+
+
 def _by_day(slots):
     days: list[tuple[object, list]] = []
     for s in slots:
@@ -54,10 +57,15 @@ def book(request: HttpRequest) -> HttpResponse:
     access.read(request.user, patient, "booking")
     window = booking.window_for(patient)
     slots = booking.slots_in(patient, window) if window else []
+    days = _by_day(slots)
+    # A phone screen shows the first few days; the rest one tap away (a link: no script needed).
+    more = request.GET.get("more") == "1"
+    shown = days if more else days[:DAYS_SHOWN]
     visits = [a for a in booking.appointments_of(patient) if a.is_booked]
     pending = BookingRequest.objects.filter(patient=patient, handled_at__isnull=True).first()
     return render(request, "portal/book.html", {
-        "nav": "book", "window": window, "days": _by_day(slots), "visits": visits, "error": error,
+        "nav": "book", "window": window, "days": shown, "hidden_days": len(days) - len(shown), "visits": visits,
+        "error": error,
         "areas": _area_names(window.areas) if window else [], "pending": pending,
     }, status=400 if error else 200)
 
