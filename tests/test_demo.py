@@ -15,6 +15,8 @@ from touchup.core.catalogue import load_catalogue
 @pytest.fixture
 def demo(db, tmp_path, settings):
     settings.DATA_DIR = tmp_path
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}}}
     assert seed_demo() is True
     return Clinic.objects.get(slug="demo")
 
@@ -27,6 +29,19 @@ def test_every_indication_has_patients_with_years_of_signed_cycles(demo):
     assert (Treatment.objects.latest("treated_on").treated_on - first.treated_on).days > 365
     for kind in ("fws_grade", "wearing_off_reported", "headache_days", "symptom_score"):
         assert Observation.objects.filter(patient__clinic=demo, kind=kind).exists(), kind
+
+
+def test_a_frown_line_patient_has_a_photo_series_that_the_worker_measures(demo):
+    from touchup.clinic.models import Photo
+    from touchup.jobs.photo_analysis import analyze_photo
+
+    photos = list(Photo.objects.filter(patient__clinic=demo).order_by("taken_on"))
+    assert len(photos) >= 2 and photos[0].is_baseline
+    for photo in photos[:2]:  # what `touchup worker` does with the queued analysis
+        analyze_photo.call(photo.pk)
+    values = list(Observation.objects.filter(patient=photos[0].patient, kind="wrinkle_index", source="photo")
+                  .order_by("observed_on").values_list("value", flat=True))
+    assert len(values) == 2 and values[1] < values[0]  # smoother two weeks after the injections
 
 
 def test_seeding_twice_changes_nothing(demo):

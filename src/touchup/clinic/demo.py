@@ -319,8 +319,50 @@ def seed_demo(*, today: dt.date | None = None, seed: int = 7) -> bool:
             s.save(update_fields=["doctor_signed_by", "doctor_signed_at"])
     audit.record("demo.seed", actor=staff["manager.lee"], clinic=clinic, detail={"patients": n + 2})
     _seed_schedule(clinic, staff)
+    _seed_photos(clinic, staff, today)
     _seed_forecasts(clinic)
     return True
+
+
+# Frown-view photos of one patient's latest cycle: (days after the treatment, line depth).
+# Depth is how much darker the painted lines are (touchup.vision.synthetic): deep before
+# the injections, nearly gone at the 2-week review, coming back as the effect fades.
+PHOTO_SERIES = ((0, 0.30), (14, 0.04), (45, 0.08), (75, 0.14), (100, 0.22))
+
+
+def _seed_photos(clinic: Clinic, staff: dict[str, Any], today: dt.date) -> None:
+    """A photo series for one frown-line patient, through the same upload service staff
+    use (cleaned, audited, analysed by the worker). The face is the astronaut portrait that
+    ships with scikit-image (public domain), with lines painted at known depths."""
+    try:
+        import cv2
+        import skimage.data
+
+        from touchup.vision.landmarks import default_detector
+        from touchup.vision.synthetic import paint_lines
+
+        from .services.photos import photo_upload
+    except ImportError:
+        return
+    treatment = (Treatment.objects.filter(clinic=clinic, protocol="glabellar_ona_20")
+                 .order_by("-treated_on").first())
+    if treatment is None:
+        return
+    # The portrait is 512 px: upscale it to phone-photo size and restore some crispness,
+    # so it passes the same quality checks a clinic photo must.
+    face = cv2.resize(skimage.data.astronaut(), None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    face = cv2.addWeighted(face, 1.8, cv2.GaussianBlur(face, (0, 0), 3), -0.8, 0)
+    landmarks = default_detector().detect(face)
+    if landmarks is None:
+        return
+    for days, depth in PHOTO_SERIES:
+        taken_on = treatment.treated_on + dt.timedelta(days=days)
+        if taken_on > today:
+            break
+        rgb = paint_lines(face, landmarks, {"glabella": depth, "forehead": depth * 0.6})
+        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        photo_upload(actor=staff["nurse.kim"], patient=treatment.patient, view="frown", upload=jpeg.tobytes(),
+                     taken_on=taken_on, treatment=treatment, consent_clinical=True)
 
 
 def _seed_schedule(clinic: Clinic, staff: dict[str, Any]) -> None:
