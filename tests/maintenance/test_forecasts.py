@@ -96,18 +96,18 @@ def test_recompute_schedules_the_window_reminders(patient, clinician):
         row.book_from - dt.timedelta(days=14))
 
 
-def test_request_recompute_enqueues_after_commit_and_the_worker_runs_it(
-        patient, clinician, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_request_recompute_enqueues_after_commit_and_the_worker_runs_it(patient, clinician):
+    """Real commits (the worker checks its connection like a request does)."""
+    from django.db import transaction
     from django_tasks_db.models import DBTaskResult
 
     from touchup.commands.worker import _run_tasks
 
     signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=30), {"glabella": 20})
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with transaction.atomic():
         forecasts.request_recompute(patient)
-    assert DBTaskResult.objects.count() == 0  # nothing before the commit
-    for callback in callbacks:
-        callback()
+        assert DBTaskResult.objects.count() == 0  # nothing before the commit
     assert DBTaskResult.objects.filter(status="READY").count() == 1
     _run_tasks("test-worker")
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
