@@ -115,6 +115,10 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
 
     # A side effect, sent with htmx: the answer replaces the form in place.
     page.get_by_role("link", name="Report a side effect").last.click()
+    # Sent empty first: the error is announced, tied to the question, and accessible.
+    page.get_by_role("button", name="Send to the clinic").click()
+    expect(page.get_by_text("Choose what you noticed.")).to_be_visible()
+    check(page, "side-effect form with an error")
     page.get_by_label("Bruising").check()
     page.get_by_label("Tell us more").fill("small bruise above the left brow")
     check(page, "side-effect form")

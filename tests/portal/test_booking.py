@@ -124,3 +124,14 @@ def test_results_show_the_forecast_in_words_and_a_chart(as_dana, dana, window, c
     assert "<svg" in body and 'role="img"' in body
     assert "noticeably worn off around" in body and "The best time for your next visit" in body
     assert "3 before the treatment, 1 on" in body and "67% lower" in body
+
+
+def test_times_are_the_clinics_local_times(as_dana, dana, window, clinician):
+    clinic = dana.clinic
+    clinic.time_zone = "America/New_York"
+    clinic.save()
+    page = as_dana.get("/portal/book/").content.decode()
+    assert ">09:00<" in page and ">14:00<" not in page
+    as_dana.post("/portal/book/", {"slot": slot_value(clinician, window.book_from)})
+    a = Appointment.objects.get(patient=dana)
+    assert "09:30" in as_dana.get(f"/portal/visits/{a.public_id}/").content.decode()

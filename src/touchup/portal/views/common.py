@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import functools
 import os
+import zoneinfo
+
+from django.utils import timezone
 
 from django.contrib.auth.decorators import login_required
 
@@ -9,9 +12,23 @@ PORTAL_LOGIN = "/portal/login/"
 
 
 def portal_view(view):
-    """A portal page: signed-in only, and a visitor without a session goes to the
-    patients' sign-in page rather than the staff one."""
-    return login_required(view, login_url=PORTAL_LOGIN)
+    """A portal page: signed-in only (a visitor without a session goes to the patients'
+    sign-in page rather than the staff one), patients only (the gate), and dates and
+    times in the clinic's own time zone — the patient's visit is at the clinic's 09:00."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        from .. import access
+
+        patient = access.patient_of(request.user)
+        try:
+            zone = zoneinfo.ZoneInfo(patient.clinic.time_zone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = zoneinfo.ZoneInfo("UTC")
+        with timezone.override(zone):
+            return view(request, *args, **kwargs)
+
+    return login_required(wrapped, login_url=PORTAL_LOGIN)
 
 
 def base_url(request) -> str:
@@ -25,4 +42,4 @@ def htmx_or(request, partial: str, full: str) -> str:
     return partial if getattr(request, "htmx", False) else full
 
 
-__all__ = ["portal_view", "base_url", "htmx_or", "functools"]
+__all__ = ["portal_view", "base_url", "htmx_or"]
