@@ -124,3 +124,19 @@ def test_staff_worklist_needs_a_clinical_role(client, front_desk, clinic_b, othe
     client.force_login(other_clinician)
     assert "Dana" not in client.get("/from-patients/").content.decode()
     assert client.post(f"/from-patients/side-effects/{report.public_id}/reviewed/").status_code == 404
+
+
+def test_worklist_summary_is_polled_without_patient_names(client, clinician, dana):
+    from touchup.clinic.models import AuditEvent
+    from touchup.portal.services.side_effects import side_effect_report
+
+    side_effect_report(actor=dana.user, patient=dana, kind="trouble_breathing")
+    client.force_login(clinician)
+    n = AuditEvent.objects.filter(action="portal.worklist.view").count()
+    r = client.get("/from-patients/?part=summary", HTTP_HX_REQUEST="true")
+    body = r.content.decode()
+    assert "urgent report waiting" in body and "Dana" not in body and "<html" not in body
+    assert AuditEvent.objects.filter(action="portal.worklist.view").count() == n
+    full = client.get("/from-patients/").content.decode()
+    assert "Trouble breathing" in full and "Urgent" in full
+    assert AuditEvent.objects.filter(action="portal.worklist.view").count() == n + 1

@@ -32,21 +32,24 @@ def portal_invite(request: HttpRequest, public_id) -> HttpResponse:
     return render(request, "web/portal_admin/invite.html", {"nav": "patients", "patient": patient, "rows": rows})
 
 
-def _worklist_context(request):
+def _worklist_context(request, *, audit_read: bool = True):
     m = access.require(request.user, "clinical.view")
     ctx = {
         "nav": "portal", "open": worklist.side_effects_open(m), "reviewed": worklist.side_effects_reviewed(m),
         "screenings": worklist.patient_screenings(m), "requests": worklist.booking_requests_open(m),
     }
-    worklist.audit_worklist_read(request.user, m, {k: len(ctx[k]) for k in ("open", "screenings", "requests")})
+    if audit_read:  # the polled summary shows counts only, no patient: not a read of anyone's record
+        worklist.audit_worklist_read(request.user, m, {k: len(ctx[k]) for k in ("open", "screenings", "requests")})
     return ctx
 
 
 def portal_worklist(request: HttpRequest) -> HttpResponse:
-    ctx = _worklist_context(request)
-    # htmx polls the list so an urgent report shows up without a reload.
-    if request.htmx:
-        return render(request, "web/portal_admin/_worklist.html", ctx)
+    summary = bool(request.htmx) and request.GET.get("part") == "summary"
+    ctx = _worklist_context(request, audit_read=not summary)
+    # htmx polls a one-line summary (not the list, which would wipe a note being typed),
+    # so a new or urgent report is seen without a reload.
+    if summary:
+        return render(request, "web/portal_admin/_summary.html", ctx)
     return render(request, "web/portal_admin/worklist.html", ctx)
 
 
