@@ -111,3 +111,14 @@ def test_recompute_runs_and_the_forecast_reads_patient_entries(dana, treated, cl
     record_checkin(actor=dana.user, patient=dana, area="glabella", wearing_off=False)
     rows = recompute(dana)
     assert [r.area for r in rows] == ["glabella"]
+
+
+def test_results_show_headache_days_and_hit6(as_dana, dana, migraine):
+    from touchup.clinic.models import Observation as Obs
+
+    Obs.objects.create(patient=dana, area="migraine", observed_on=migraine.treated_on, kind="headache_days",
+                       value=20, source="patient")
+    as_dana.post("/portal/diary/headache/", {"h-headache_days": "10", "h-hit6": "58"})
+    body = as_dana.get("/portal/results/").content.decode()
+    assert "Headache days in the last 30 days: 20 before the treatment, 10 on" in body and "50% lower" in body
+    assert "Your latest HIT-6 score: 58 of 78" in body

@@ -9,6 +9,7 @@ from django.utils import timezone
 from touchup.clinic.models import Observation
 
 from .. import access
+from ..models import Hit6Score
 from .. import results as result_model
 from ..services import booking
 from ..services.diaries import treated_areas
@@ -27,5 +28,10 @@ def results(request: HttpRequest) -> HttpResponse:
     forecasts = {f.area: f for f in booking.forecasts_of(patient)} if booking.available() else {}
     observations = list(Observation.objects.filter(patient=patient).order_by("observed_on", "pk"))
     rows = result_model.build(areas, treated_on, observations, forecasts, timezone.localdate())
+    hit6 = Hit6Score.objects.filter(patient=patient).order_by("-observed_on", "-pk").first()
+    for r in rows:
+        if r.area == "migraine" and hit6 is not None:
+            # HIT-6: 36-49 little or no impact, 50-55 some, 56-59 substantial, 60+ severe (S86).
+            r.words.append(f"Your latest HIT-6 score: {hit6.value} of 78 ({hit6.observed_on.day} {hit6.observed_on:%B %Y}).")
     return render(request, "portal/results.html", {"nav": "results", "rows": rows,
                                                    "forecasts_available": booking.available()})
