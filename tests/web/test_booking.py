@@ -174,3 +174,20 @@ def test_front_desk_cannot_set_a_clinicians_hours(as_front_desk, clinician):
     r = as_front_desk.post("/schedule/hours/", {"clinician": clinician.pk, "start_0": "09:00", "end_0": "13:00"})
     assert r.status_code == 403
     assert not WorkingHours.objects.exists()
+
+
+def test_slots_are_the_clinics_wall_clock_times(as_front_desk, due, clinic_a, clinician):
+    from touchup.maintenance.services.booking import set_working_hours
+
+    clinic_a.time_zone = "Europe/Berlin"
+    clinic_a.save()
+    set_working_hours(actor=clinician, clinic=clinic_a, clinician=clinician,
+                      blocks=[{"weekday": 0, "start": "09:00", "end": "09:30", "slot_minutes": 30}])
+    monday = next_weekday(timezone.localdate(), 0)
+    html = as_front_desk.get(f"/patients/{due.public_id}/book/?from={monday}").content.decode()
+    berlin = dt.datetime.combine(monday, dt.time(9), tzinfo=zoneinfo.ZoneInfo("Europe/Berlin"))
+    assert f'value="{berlin.isoformat()}"' in html and "> 09:00" in html
+    r = as_front_desk.post(f"/patients/{due.public_id}/book/", {"clinician": clinician.pk, "starts_at": berlin.isoformat()})
+    assert r.status_code == 302
+    page = as_front_desk.get(r["Location"]).content.decode()
+    assert "09:00–09:30" in page

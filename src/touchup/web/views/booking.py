@@ -9,7 +9,8 @@ from itertools import groupby
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django import shortcuts
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -21,6 +22,14 @@ from touchup.maintenance.models import AreaForecast, Appointment
 from touchup.maintenance.services import booking as svc
 
 SLOT_DAYS = 7
+
+
+def render(request: HttpRequest, template: str, ctx: dict, status: int = 200) -> HttpResponse:
+    """Render with times shown in the clinic's own time zone (slots and appointments are
+    the clinic's wall-clock times, whatever the server's zone)."""
+    membership = access.membership_of(request.user)
+    with timezone.override(svc.clinic_zone(membership.clinic) if membership else None):
+        return shortcuts.render(request, template, ctx, status=status)
 
 
 def _day(value: str | None, field: str, default: dt.date) -> dt.date:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -18,7 +18,7 @@ from touchup.maintenance.access import may_manage_hours, require_hours
 from touchup.maintenance.services import booking as svc
 from touchup.maintenance.services import feeds
 
-from .booking import base_url
+from .booking import base_url, render
 
 
 def _clinician(request: HttpRequest, membership, value):

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -16,6 +16,8 @@ from touchup.clinic.errors import InvalidInput
 from touchup.maintenance.models import ContactStatus
 from touchup.maintenance.services.booking import clinicians_of
 from touchup.maintenance.services.worklist import due_for_maintenance, mark_contact, parse_filters
+
+from .booking import render
 
 
 def _areas() -> list[str]:
