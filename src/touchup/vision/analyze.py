@@ -10,7 +10,8 @@ regions are the baseline's regions, and the pose change is checked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -20,8 +21,8 @@ from .align import (
     CANONICAL_IOD, CANVAS_H, CANVAS_W, Canvas, apply, canonical_transform, compose, to_baseline,
     warp,
 )
-from .decode import DecodedImage, decode_image, probe
-from .landmarks import STABLE, LandmarkDetector, Landmarks, default_detector
+from .decode import decode_bgr, probe
+from .landmarks import DETECT_MAX_SIDE, STABLE, LandmarkDetector, Landmarks, default_detector
 from .regions import (
     LINE_BANDS, MIN_VISIBLE_FRACTION, REGION_NAMES, cheek_pixels, make_regions, skin_mask,
     skin_model,
@@ -49,11 +50,18 @@ _MAX_FIT_RESIDUAL = 0.02
 class Prepared:
     """A photo with its landmarks found (reusable as a baseline for many follow-ups)."""
 
-    rgb: np.ndarray
+    image: np.ndarray  # H x W x 3 uint8, RGB (or BGR when `bgr`)
     landmarks: Landmarks | None
-    # Original pixels per pixel of `rgb` (a JPEG decoded at reduced size): the face-size
+    # Original pixels per pixel of `image` (a JPEG decoded at reduced size): the face-size
     # check is about the photo as taken.
     reduce: float = 1.0
+    # Decoded files stay in OpenCV's order: a 12-megapixel colour conversion costs more
+    # than a sixth of the decode, and only the canvas needs RGB.
+    bgr: bool = False
+
+    @cached_property
+    def rgb(self) -> np.ndarray:
+        return cv2.cvtColor(self.image, cv2.COLOR_BGR2RGB) if self.bgr else self.image
 
 
 def prepare(rgb: np.ndarray, detector: LandmarkDetector | None = None) -> Prepared:
@@ -93,20 +101,37 @@ def prepare_bytes(data: bytes, detector: LandmarkDetector | None = None) -> Prep
             if short / r >= _DECODE_MIN_SIDE:
                 reduce = r
                 break
-    img = decode_image(data, reduce=reduce)
-    lm = detector.detect(img.rgb)
+    bgr, _header, (full_w, _full_h) = decode_bgr(data, reduce=reduce)
+    lm = _detect_bgr(bgr, detector)
     if lm is not None and reduce > 1 and lm.outer_canthal_px < _DECODE_MIN_IOD:
-        full_iod = lm.outer_canthal_px * img.reduce
+        full_iod = lm.outer_canthal_px * full_w / bgr.shape[1]
         finer = max((r for r in (1, 2, 4) if r < reduce and full_iod / r >= _DECODE_MIN_IOD),
                     default=1)
-        img2: DecodedImage = decode_image(data, reduce=finer)
-        lm = lm.scaled(img2.width / img.width)
-        img = img2
-    return Prepared(img.rgb, lm, img.reduce)
+        finer_bgr = decode_bgr(data, reduce=finer)[0]
+        lm = lm.scaled(finer_bgr.shape[1] / bgr.shape[1])
+        bgr = finer_bgr
+    return Prepared(bgr, lm, full_w / bgr.shape[1], bgr=True)
 
 
-def _null_result(problem: str, rgb: np.ndarray) -> dict:
-    sample = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)].reshape(-1, 3)
+def _detect_bgr(bgr: np.ndarray, detector: LandmarkDetector) -> Landmarks | None:
+    """Landmarks of a BGR picture: shrunk by a whole factor first (see landmarks.py), so
+    only the small copy needs converting to RGB."""
+    h, w = bgr.shape[:2]
+    k = -(-max(h, w) // DETECT_MAX_SIDE)
+    small = bgr
+    if k > 1:
+        small = cv2.resize(bgr[: h // k * k, : w // k * k], (w // k, h // k),
+                           interpolation=cv2.INTER_AREA)
+    lm = detector.detect(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+    return lm.scaled(k) if lm is not None and k > 1 else lm
+
+
+def _null_result(problem: str, photo: Prepared) -> dict:
+    img = photo.image
+    sample = np.ascontiguousarray(img[:: max(1, img.shape[0] // 256), :: max(1, img.shape[1] // 256)])
+    if photo.bgr:
+        sample = cv2.cvtColor(sample, cv2.COLOR_BGR2RGB)
+    sample = sample.reshape(-1, 3)
     label, *_ = quality.exposure(sample)
     return {
         "face_found": False,
@@ -118,7 +143,7 @@ def _null_result(problem: str, rgb: np.ndarray) -> dict:
 
 def _measure(photo: Prepared, base: Prepared | None) -> dict:
     if photo.landmarks is None:
-        return _null_result("No face was found in the photo.", photo.rgb)
+        return _null_result("No face was found in the photo.", photo)
     lm = photo.landmarks
     extra_problems = []
     if base is not None and base.landmarks is None:
@@ -140,7 +165,9 @@ def _measure(photo: Prepared, base: Prepared | None) -> dict:
         matrix = canonical_transform(lm)
         region_lm = apply(matrix, lm.xy)
 
-    canvas = warp(photo.rgb, matrix, lm.outer_canthal_px)
+    canvas = warp(photo.image, matrix, lm.outer_canthal_px)
+    if photo.bgr:
+        canvas = replace(canvas, rgb=cv2.cvtColor(canvas.rgb, cv2.COLOR_BGR2RGB))
     own_lm = apply(matrix, lm.xy)
     regions = make_regions(region_lm)
 

@@ -136,6 +136,21 @@ def decode_image(
     decoder, which is several times faster than decoding in full and shrinking; PNGs are
     always decoded in full and then shrunk.
     """
+    bgr, header, (full_w, full_h) = decode_bgr(data, max_bytes=max_bytes,
+                                               max_pixels=max_pixels, reduce=reduce)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb.setflags(write=False)
+    return DecodedImage(
+        rgb=rgb, format=header.format, width=rgb.shape[1], height=rgb.shape[0],
+        sha256=hashlib.sha256(data).hexdigest(), full_width=full_w, full_height=full_h,
+    )
+
+
+def decode_bgr(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS,
+               reduce: int = 1) -> tuple[np.ndarray, _Header, tuple[int, int]]:
+    """The same checks and decoding as decode_image, but the pixels stay in OpenCV's BGR
+    order and no hash is taken: the analysis path skips a full-size colour conversion.
+    Returns (bgr, header, (full width, full height) after orientation)."""
     if reduce not in (1, 2, 4, 8):
         raise ValueError("reduce must be 1, 2, 4 or 8")
     header = probe(data, max_bytes=max_bytes, max_pixels=max_pixels)
@@ -159,15 +174,10 @@ def decode_image(
         bgr = {2: lambda a: cv2.flip(a, 1), 4: lambda a: cv2.flip(a, 0),
                5: lambda a: cv2.transpose(a),
                7: lambda a: cv2.rotate(cv2.transpose(a), cv2.ROTATE_180)}[header.orientation](bgr)
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    rgb.setflags(write=False)
     full_w, full_h = header.width, header.height
     if header.orientation in (5, 6, 7, 8):
         full_w, full_h = full_h, full_w
-    return DecodedImage(
-        rgb=rgb, format=header.format, width=rgb.shape[1], height=rgb.shape[0],
-        sha256=hashlib.sha256(data).hexdigest(), full_width=full_w, full_height=full_h,
-    )
+    return bgr, header, (full_w, full_h)
 
 
 def clean_jpeg(img: DecodedImage, quality: int = 92) -> bytes:
