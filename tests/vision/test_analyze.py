@@ -200,10 +200,14 @@ def test_bytes_path_applies_exif_orientation_and_matches_pixels(hopper):
     assert idx(r, "glabella") == pytest.approx(idx(base, "glabella"), rel=0.05)
 
 
-def test_large_jpeg_is_decoded_reduced_with_the_same_result(hopper):
+@pytest.mark.parametrize("factor", [2.5, 4.0])
+def test_large_jpeg_is_decoded_reduced_with_the_same_result(hopper, factor):
+    # 2.5x: 3000 x 2560, decoded at half size, eye corners ~310 px (plain warp);
+    # 4x: 4800 x 4096, half size, ~500 px (low-passed to the canvas scale first).
     rgb, base = hopper
-    big = cv2.resize(rgb, None, fx=2.5, fy=2.5, interpolation=cv2.INTER_CUBIC)  # 2560 x 3000
+    big = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
     r = analyze_bytes(jpeg_bytes(big, 95))
+    assert r["quality"]["pose_deg"] == pytest.approx(base["quality"]["pose_deg"], abs=1.5)
     for region in ("forehead", "glabella", "platysma"):
         assert idx(r, region) == pytest.approx(idx(base, region), rel=0.08), region
 

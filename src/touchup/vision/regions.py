@@ -152,7 +152,9 @@ def skin_model(cheek_rgb: np.ndarray) -> SkinModel | None:
     # A floor on the spread: make-up-free skin is very uniform, and a too-tight model would
     # call shaded skin "not skin".
     cov = np.cov(ab.T) + np.eye(2) * 9.0
-    return SkinModel(ab.mean(axis=0), np.linalg.inv(cov), float(np.median(px[:, 0])))
+    (a, b), (c, d) = cov
+    inv = np.array([[d, -b], [-c, a]]) / (a * d - b * c)  # 2x2: cheaper than LAPACK
+    return SkinModel(ab.mean(axis=0), inv, float(np.median(px[:, 0])))
 
 
 def skin_mask(rgb: np.ndarray, model: SkinModel) -> np.ndarray:
