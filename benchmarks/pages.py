@@ -33,6 +33,7 @@ import statistics
 import sys
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 TARGET_P95_MS = 150.0
 DEMO_SIZE = 60  # patients in the stand-in for the demo clinic when it cannot be seeded
@@ -207,6 +208,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--requests", type=int, default=200, help="timed requests per page (default 200)")
     ap.add_argument("--warmup", type=int, default=20, help="untimed requests per page first (default 20)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--generate-only", action="store_true", help="write the data set, measure nothing")
     args = ap.parse_args(argv)
     if args.data != "demo" and not args.data.isdigit():
         ap.error("--data is 'demo' or a number of patients")
@@ -223,6 +225,8 @@ def main(argv: list[str]) -> int:
     clinic, clinician, label = _clinic_and_clinician(args.data, args.seed)
     db = f"{connection.vendor} {'.'.join(map(str, connection.Database.sqlite_version_info)) if connection.vendor == 'sqlite' else connection.pg_version}"
     print(f"data: {label}: {_describe_data(clinic)}")
+    if args.generate_only:
+        return 0
     print(f"database: {db}; machine: {_machine()}")
 
     client = Client(SERVER_NAME="127.0.0.1")
@@ -242,7 +246,9 @@ def main(argv: list[str]) -> int:
 
     def live_check(i: int):
         k = i % len(drafts)
-        return client.post(reverse("chart_save", kwargs={"public_id": drafts[k].public_id}), posts[k],
+        # Form-encoded, as htmx posts a form (the test client would send multipart).
+        return client.post(reverse("chart_save", kwargs={"public_id": drafts[k].public_id}),
+                           urlencode(posts[k], doseq=True), content_type="application/x-www-form-urlencoded",
                            HTTP_HX_REQUEST="true")
 
     def treatment_list(i: int):
