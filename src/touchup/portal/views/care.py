@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -124,4 +123,3 @@ def side_effect_list(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/side_effects.html", {"nav": "aftercare", "reports": reports})
 
 
-__all__ = ["messages"]
