@@ -346,6 +346,12 @@ DEFECTS = [
     pytest.param("sources.toml", '[S1]\ntitle = "', '[S1]\nurl = "x"\n[S1b]\ntitle = "',
                  "S1.title", "non-empty text", id="source-without-title"),
     pytest.param("sites.toml", "[procerus]", "[procerus", "file", "not valid TOML", id="invalid-toml"),
+    pytest.param("muscle_limits.toml", 'sites = ["cd_scm_r", "cd_scm_l"]', 'sites = ["cd_scm_r", "cd_scm_x"]',
+                 "limits[0].sites", "unknown site 'cd_scm_x'", id="muscle-limit-unknown-site"),
+    pytest.param("muscle_limits.toml", 'sites = ["cd_scm_r", "cd_scm_l"]', 'sites = ["cd_scm_r", "procerus"]',
+                 "limits[0].sites", "not in an area of cervical_dystonia", id="muscle-limit-wrong-area"),
+    pytest.param("muscle_limits.toml", 'max_units = { v = 100, src = ["S11"] }', "max_units = 100",
+                 "limits[0].max_units", "needs its source", id="muscle-limit-bare-number"),
 ]
 
 

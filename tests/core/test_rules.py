@@ -542,5 +542,31 @@ def test_every_finding_code_cites_a_known_source_and_a_rule():
         "retreatment_too_soon", "touch_up", "product_changed", "other_products_recently", "above_label_site",
         "above_max_per_site", "above_label_total", "over_session_maximum", "off_label_product",
         "forehead_without_glabella", "doctor_signoff_missing", "screening_infection_at_site",
-        "screening_recent_toxin",
+        "screening_recent_toxin", "above_muscle_limit",
     }
+
+
+# --- units into one muscle (data/muscle_limits.toml) ------------------------------------
+
+
+def _cd(product, **units):
+    injections = tuple(DraftInjection(site, "cervical_dystonia", u) for site, u in units.items())
+    return DraftTreatment(TODAY, product, "cervical_dystonia", injections, doctor_signoff=True)
+
+
+def test_both_sternocleidomastoids_above_100_units_of_botox_warn_about_swallowing():
+    f = only(check(_cd(ONA, cd_scm_r=60.0, cd_scm_l=50.0, cd_splenius_l=50.0)), "above_muscle_limit")
+    assert f.severity == "warn" and f.source == "S11"
+    assert "110 U into the sternocleidomastoid (both sides together), above 100 U" in f.message
+    assert "swallowing" in f.message
+    assert "above_muscle_limit" not in codes(check(_cd(ONA, cd_scm_r=50.0, cd_scm_l=50.0, cd_splenius_l=90.0)))
+
+
+def test_one_sternocleidomastoid_above_150_units_of_dysport_warns_per_side():
+    found = check(_cd(ABO, cd_scm_r=160.0, cd_scm_l=150.0))
+    [f] = [f for f in found if f.code == "above_muscle_limit"]
+    assert "160 U into the right sternocleidomastoid" in f.message and f.source == "S116"
+
+
+def test_muscle_limits_are_per_product():
+    assert "above_muscle_limit" not in codes(check(_cd(INCO, cd_scm_r=120.0, cd_scm_l=120.0)))

@@ -140,6 +140,20 @@ class Protocol:
 
 
 @dataclass(frozen=True, slots=True)
+class MuscleLimit:
+    """At most `max_units` in one session into `sites` (one muscle), for one product and
+    indication (data/muscle_limits.toml)."""
+
+    indication: str
+    product: str
+    muscle: str
+    sites: tuple[str, ...]
+    max_units: float
+    why: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Practice:
     """Practice numbers the rules use beyond the labels (data/practice.toml)."""
 
@@ -157,6 +171,7 @@ class Catalogue:
     sites: Mapping[str, Site]
     protocols: Mapping[str, Protocol]
     practice: Practice = Practice(touch_up_days=14, other_products_window_days=120)
+    muscle_limits: tuple[MuscleLimit, ...] = ()
 
     def protocols_for(self, indication: str, product: str | None = None) -> tuple[Protocol, ...]:
         return tuple(
@@ -449,7 +464,38 @@ def load_catalogue_from(data_dir: Path | str) -> Catalogue:
         sources=MappingProxyType(sources), products=MappingProxyType(products), areas=MappingProxyType(areas),
         indications=MappingProxyType(indications), sites=MappingProxyType(sites),
         protocols=MappingProxyType(protocols), practice=_read_practice(data_dir, sources),
+        muscle_limits=_read_muscle_limits(data_dir, sources, indications, sites),
     )
+
+
+def _read_muscle_limits(data_dir, sources, indications, sites) -> tuple[MuscleLimit, ...]:
+    r = _Reader("muscle_limits.toml", sources)
+    raw = _load(data_dir, "muscle_limits.toml")
+    r.fields(raw, {"limits"}, "file")
+    limits = []
+    for i, item in enumerate(raw.get("limits", [])):
+        w = f"limits[{i}]"
+        item = r.table(item, w)
+        r.fields(item, {"indication", "product", "muscle", "sites", "max_units", "why"}, w)
+        indication, product = r.text(item, "indication", w), r.text(item, "product", w)
+        if indication not in indications:
+            raise r.fail(f"{w}.indication", f"unknown indication {indication!r}")
+        if product not in indications[indication].labelled_products:
+            raise r.fail(f"{w}.product", f"{product!r} is not labelled for {indication}")
+        keys = item.get("sites")
+        if not isinstance(keys, list) or not keys:
+            raise r.fail(f"{w}.sites", "must list at least one site")
+        for k in keys:
+            if k not in sites:
+                raise r.fail(f"{w}.sites", f"unknown site {k!r} (not in sites.toml)")
+            if sites[k].area not in indications[indication].areas:
+                raise r.fail(f"{w}.sites", f"{k} is not in an area of {indication}")
+        src: dict[str, tuple[str, ...]] = {}
+        limits.append(MuscleLimit(
+            indication=indication, product=product, muscle=r.text(item, "muscle", w), sites=tuple(keys),
+            max_units=r.sourced(item, "max_units", w, src), why=r.text(item, "why", w), sources=src["max_units"],
+        ))
+    return tuple(limits)
 
 
 def _read_practice(data_dir: Path, sources: Mapping[str, Source]) -> Practice:

@@ -140,6 +140,14 @@ def _label_checks(draft: DraftTreatment, cat: Catalogue) -> Iterable[Finding]:
                           f"{_u(inj.units)} U at {where}: the label advises no more than {_u(site_max)} U per site.",
                           "label.max_units_per_site",
                           cat.cite(ind.sources[f"max_units_per_site.{draft.product}"]), site=inj.site)
+    for limit in cat.muscle_limits:
+        if limit.indication != draft.indication or limit.product != draft.product:
+            continue
+        units = sum(i.units for i in draft.injections if i.site in limit.sites)
+        if units > limit.max_units + 1e-9:
+            yield Finding("warn", "above_muscle_limit",
+                          f"{_u(units)} U into the {limit.muscle}, above {_u(limit.max_units)} U. {limit.why}",
+                          "source.max_units_per_muscle", cat.cite(limit.sources))
     label_total = ind.label_units.get(draft.product)
     if label_total is not None and draft.total_units > label_total + 1e-9:
         yield Finding("warn", "above_label_total",
