@@ -1,6 +1,7 @@
 """A patient sees their own data and nothing else; staff pages refuse patients; the
 portal refuses staff; every read is audited."""
 
+import re
 import uuid
 
 import pytest
@@ -119,3 +120,40 @@ def test_portal_views_go_through_the_gate():
         assert not violations(src), path
         if path.name not in ("__init__.py", "common.py", "account.py"):
             assert "access." in src, path
+
+
+def _staff_urls(dana, treated):
+    """Every staff page pattern with ids filled in (Dana's own where the pattern names a
+    patient or treatment: even her own record is not hers to see on staff pages)."""
+    from django.urls import URLPattern, URLResolver
+
+    from touchup.web import urls as web_urls
+
+    out = []
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + str(p.pattern))
+                continue
+            assert isinstance(p, URLPattern)
+            route = prefix + str(p.pattern)
+            route = route.replace("patients/<uuid:public_id>", f"patients/{dana.public_id}")
+            route = route.replace("treatments/<uuid:public_id>", f"treatments/{treated.public_id}")
+            route = re.sub(r"<uuid:[^>]+>", str(uuid.uuid4()), route)
+            route = re.sub(r"<int:[^>]+>", "1", route)
+            route = re.sub(r"<(str:)?[^>]+>", "x", route)
+            out.append("/" + route)
+    walk(web_urls.urlpatterns)
+    return out
+
+
+def test_every_staff_page_refuses_a_patient(as_dana, dana, treated):
+    urls = _staff_urls(dana, treated)
+    assert len(urls) > 20
+    for url in urls:
+        for method in ("get", "post"):
+            r = getattr(as_dana, method)(url)
+            # "/" only redirects to the patient list, which refuses her (checked as its own url).
+            assert r.status_code in (403, 404, 405) or (url == "/" and r.status_code == 302), (method, url, r.status_code)
+            assert "Dana Example" not in r.content.decode(errors="replace"), (method, url)
