@@ -19,6 +19,8 @@ from .common import show_invalid
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    if getattr(request.user, "patient", None) is not None and not request.user.memberships.exists():
+        return redirect("portal:home")  # a patient's home is the portal
     return redirect("patients")
 
 
