@@ -248,3 +248,21 @@ def test_clean_jpeg_from_png_is_a_jpeg():
     clean = clean_jpeg(decode_image(png(exif=exif_with_gps(3))), quality=80)
     assert clean.startswith(b"\xff\xd8\xff") and decode_image(clean).format == "jpeg"
     assert b"Exif" not in clean
+
+
+def test_binary_metadata_that_happens_to_hold_a_short_signature_is_accepted():
+    # An ICC profile is binary; three bytes like "#!/" occur in such data by chance.
+    icc = b"ICC_PROFILE\x00\x01\x01" + b"\x00\x10#!/\x7f" * 20
+    data = jpeg()
+    data = data[:2] + b"\xff\xe2" + struct.pack(">H", len(icc) + 2) + icc + data[2:]
+    assert decode_image(data).format == "jpeg"
+
+
+def test_real_camera_style_metadata_is_accepted():
+    # EXIF with GPS and a thumbnail-sized maker note, plus XMP: ordinary phone output.
+    ex = exif_with_gps(1)
+    ex[0x927C] = bytes(range(256)) * 8  # MakerNote: opaque binary
+    xmp = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+           b'</x:xmpmeta><?xpacket end="w"?>')
+    data = jpeg(exif=ex, xmp=xmp)
+    assert decode_image(data).format == "jpeg"

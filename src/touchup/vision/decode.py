@@ -204,16 +204,18 @@ def _not_accepted(data: bytes) -> str:
     return "The file is not a JPEG or PNG image."
 
 
-def _foreign(chunk: bytes) -> str | None:
+def _foreign(chunk: bytes, *, short: bool = True) -> str | None:
+    """The kind of foreign file whose signature `chunk` holds. `short=False` leaves out the
+    3-byte "#!/", which turns up by chance in binary metadata (ICC profiles, thumbnails)."""
     low = chunk.lower()
     for sig, name in _FOREIGN_SIGNATURES:
-        if sig in low:
+        if (short or len(sig) > 3) and sig in low:
             return name
     return None
 
 
 def _check_embedded(chunk: bytes, where: str) -> None:
-    name = _foreign(chunk)
+    name = _foreign(chunk, short=False)
     if name:
         raise ImageRejected(
             f"The file hides {name} in its {where}; it is refused as a disguised file. "
