@@ -122,3 +122,26 @@ def test_recompute_after_signing_today_schedules_aftercare_and_the_peak_check_in
     forecasts.recompute(patient)  # twice: still one of each
     steps = sorted(Reminder.objects.filter(treatment=t).values_list("step", flat=True))
     assert steps == ["aftercare", "checkin_before_window", "checkin_peak", "maintenance"]
+
+
+def test_recompute_many_writes_what_recompute_writes(patient, clinician, clinic_a):
+    from touchup.clinic.services.patients import patient_create
+
+    today = timezone.localdate()
+    signed_treatment(patient, clinician, today - dt.timedelta(days=90), {"glabella": 20})
+    observe(patient, today - dt.timedelta(days=3), "glabella", "wearing_off_reported", 1.0, source="patient")
+    other = patient_create(actor=clinician, clinic=clinic_a, given_name="Eve", family_name="Other",
+                           birth_date=dt.date(1970, 1, 1), sex="male")
+    signed_treatment(other, clinician, today - dt.timedelta(days=20), {"cervical_dystonia": 200},
+                     indication="cervical_dystonia")
+    broken = patient_create(actor=clinician, clinic=clinic_a, given_name="Fay", family_name="Bad",
+                            birth_date=dt.date(1970, 1, 1), sex="female")
+    signed_treatment(broken, clinician, today - dt.timedelta(days=20), {"glabella": 20})
+    observe(broken, today - dt.timedelta(days=2), "glabella", "fws_grade", 9)
+    counts = forecasts.recompute_many([patient, other, broken], chunk=2)
+    assert counts == {"forecast": 2, "no_treatment": 0, "unavailable": 1}
+    batched = {(r.patient_id, r.area): (r.wear_off_date, r.book_from, r.book_by, r.basis)
+               for r in AreaForecast.objects.all()}
+    one_by_one = {(r.patient_id, r.area): (r.wear_off_date, r.book_from, r.book_by, r.basis)
+                  for p in (patient, other) for r in forecasts.recompute(p)}
+    assert batched == one_by_one and len(batched) == 2

@@ -4,6 +4,7 @@
                                           and observations, as `touchup forecast` reads them)
     recompute(patient, actor=None)     -> the patient's new AreaForecast rows (one transaction,
                                           audited; reminders before/at the window follow)
+    recompute_many(patients)           -> the same for many (a backfill), the model batched
     request_recompute(patient)         -> enqueue the background task once the caller's
                                           transaction commits (call it from any service that
                                           signs a treatment or records an observation; the
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -115,6 +117,14 @@ def _treatment_for(data: dict, area: str, treated_on: dt.date) -> int:
     raise LookupError(area)
 
 
+def _parse(data: dict) -> History:
+    clean = {**data, "treatments": [{k: v for k, v in r.items() if k != "_ids"} for r in data["treatments"]]}
+    try:
+        return parse_history(clean, source="chart")
+    except HistoryError as exc:
+        raise ForecastUnavailable(str(exc)) from None
+
+
 @transaction.atomic
 def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = None) -> list[AreaForecast]:
     """Replace the patient's forecast rows with a fresh forecast of their chart.
@@ -125,28 +135,65 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
     """
     from touchup.core.forecast import forecast
 
-    from .reminders import schedule_after_sign, sync_forecast_reminders
-
     as_of = as_of or timezone.localdate()
     # Lock the patient row: two recomputes of one patient queue instead of interleaving.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     data = history_data(patient, as_of)
+    areas = forecast(_parse(data)).areas if data is not None else ()
+    return _store(patient, data, areas, actor=actor, as_of=as_of)
+
+
+def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None, chunk: int = 2000) -> dict[str, int]:
+    """recompute() for many patients (a backfill, the demo): the model runs on a whole
+    chunk at once (core.forecast.forecast_many), each patient is written in a transaction
+    of its own. A chart the model cannot read is counted and left as it was."""
+    from touchup.core.forecast import forecast_many
+
+    as_of = as_of or timezone.localdate()
+    counts = {"forecast": 0, "no_treatment": 0, "unavailable": 0}
+    batch: list[Patient] = []
+
+    def flush() -> None:
+        ready = []
+        for patient in batch:
+            data = history_data(patient, as_of)
+            if data is None:
+                counts["no_treatment"] += 1
+                continue
+            try:
+                ready.append((patient, data, _parse(data)))
+            except ForecastUnavailable as exc:
+                counts["unavailable"] += 1
+                log.warning("forecast for patient row %s not computed: %s", patient.pk, exc)
+        results = forecast_many([h for _, _, h in ready])
+        for (patient, data, _), result in zip(ready, results):
+            with transaction.atomic():
+                Patient.objects.select_for_update().filter(pk=patient.pk).first()
+                _store(patient, data, result.areas, actor=None, as_of=as_of)
+            counts["forecast"] += 1
+        batch.clear()
+
+    for patient in patients:
+        batch.append(patient)
+        if len(batch) >= chunk:
+            flush()
+    if batch:
+        flush()
+    return counts
+
+
+def _store(patient: Patient, data: dict | None, areas: Iterable[Any], *, actor: Any, as_of: dt.date) -> list[AreaForecast]:
+    """Write a forecast's areas as the patient's rows, with reminders and the audit event
+    (in the caller's transaction)."""
+    from .reminders import schedule_after_sign, sync_forecast_reminders
+
     old = {f.area: f for f in AreaForecast.objects.filter(patient=patient)}
-    if data is None:
-        result = []
-    else:
-        clean = {**data, "treatments": [{k: v for k, v in r.items() if k != "_ids"} for r in data["treatments"]]}
-        try:
-            history = parse_history(clean, source="chart")
-        except HistoryError as exc:
-            raise ForecastUnavailable(str(exc)) from None
-        result = forecast(history).areas
     now = timezone.now()
     clinician_of = dict(
         Treatment.objects.filter(patient=patient, status=TreatmentStatus.SIGNED).values_list("pk", "clinician_id")
     )
     rows = []
-    for f in result:
+    for f in areas:
         tid = _treatment_for(data, f.area, f.treatment_date)
         previous = old.get(f.area)
         same_cycle = previous is not None and previous.treatment_id == tid
