@@ -52,9 +52,9 @@ def test_seeding_twice_changes_nothing(demo):
 
 def test_each_demo_login_works_and_sees_the_patients(demo, client):
     logins = demo_logins()
-    assert {l["username"] for l in logins} == {"dr.rivera", "nurse.kim", "desk.sam", "manager.lee"}
+    assert {l["username"] for l in logins} == {"dr.rivera", "nurse.kim", "desk.sam", "manager.lee", "patient.demo"}
     patient = Patient.objects.filter(clinic=demo, treatments__isnull=False).first()
-    for login in logins:
+    for login in logins[:4]:
         client.logout()
         assert client.login(username=login["username"], password=login["password"]), login["username"]
         assert client.get(reverse("patients")).status_code == 200
@@ -64,7 +64,14 @@ def test_each_demo_login_works_and_sees_the_patients(demo, client):
 def test_passwords_are_random_and_private(demo, tmp_path):
     path = tmp_path / "demo_logins.json"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
-    assert len({l["password"] for l in demo_logins()}) == 4
+    assert len({l["password"] for l in demo_logins()}) == 5
+
+
+def test_the_demo_patient_signs_in_to_her_portal(demo, client):
+    login = next(l for l in demo_logins() if l["username"] == "patient.demo")
+    assert client.login(username=login["username"], password=login["password"])
+    assert client.get("/portal/").status_code == 200
+    assert client.get(reverse("patients")).status_code == 403
 
 
 def test_the_day_starts_with_usable_vials_and_only_once(demo):

@@ -94,12 +94,19 @@ def _logins_path() -> Path:
     return Path(settings.DATA_DIR) / "demo_logins.json"
 
 
+PATIENT_LOGIN = "patient.demo"
+
+
 def demo_logins() -> list[dict[str, str]]:
     path = _logins_path()
     if not path.exists():
         return []
     stored = json.loads(path.read_text())
-    return [{"role": label, "username": u, "password": stored.get(u, "?")} for u, *_, label in STAFF]
+    logins = [{"role": label, "username": u, "password": stored.get(u, "?")} for u, *_, label in STAFF]
+    if PATIENT_LOGIN in stored:
+        logins.append({"role": "patient (sign in at /portal/)", "username": PATIENT_LOGIN,
+                       "password": stored[PATIENT_LOGIN]})
+    return logins
 
 
 def _passwords() -> dict[str, str]:
@@ -108,6 +115,7 @@ def _passwords() -> dict[str, str]:
     if path.exists():
         return json.loads(path.read_text())
     passwords = {u: f"{secrets.token_urlsafe(6)}-{secrets.token_urlsafe(6)}" for u, *_ in STAFF}
+    passwords[PATIENT_LOGIN] = f"{secrets.token_urlsafe(6)}-{secrets.token_urlsafe(6)}"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -253,8 +261,9 @@ class _Seeder:
                 for d in range(0, 120, 14):
                     day = treated_on + dt.timedelta(days=d)
                     if day <= self.today:
-                        value = 40 * (1 - 0.5 * _effect(d, wear)) + rng.gauss(0, 1.5)
-                        rows.append((day, area, "symptom_score", round(value, 1)))
+                        # The patient's own 0-10 rating, the scale the portal's diary asks for.
+                        value = 7 * (1 - 0.5 * _effect(d, wear)) + rng.gauss(0, 0.4)
+                        rows.append((day, area, "symptom_score", float(max(0, min(10, round(value))))))
                 continue
             # Cosmetic: the clinician's grade before the injections and at the 2-week
             # review, the patient's monthly check-in from 2 months on.
@@ -320,8 +329,26 @@ def seed_demo(*, today: dt.date | None = None, seed: int = 7) -> bool:
     audit.record("demo.seed", actor=staff["manager.lee"], clinic=clinic, detail={"patients": n + 2})
     _seed_schedule(clinic, staff)
     _seed_photos(clinic, staff, today)
+    _seed_patient_login(clinic)
     _seed_forecasts(clinic)
     return True
+
+
+def _seed_patient_login(clinic: Clinic) -> None:
+    """A portal account for the patient with the photo series (a frown-line regular), as
+    if she had accepted the clinic's invitation."""
+    treatment = (Treatment.objects.filter(clinic=clinic, protocol="glabellar_ona_20")
+                 .order_by("-treated_on").first())
+    if treatment is None:
+        return
+    password = _passwords().get(PATIENT_LOGIN)
+    if password is None:
+        return
+    user = get_user_model().objects.create_user(username=PATIENT_LOGIN, password=password,
+                                                first_name=treatment.patient.given_name)
+    patient = treatment.patient
+    patient.user = user
+    patient.save(update_fields=["user"])
 
 
 # Frown-view photos of one patient's latest cycle: (days after the treatment, line depth).
