@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print("  Try it: sign in as dr.rivera, open Olivia Grant (screened, never treated), start a")
     print("  frown-lines treatment from its protocol, pick today's vial, sign, open the aftercare.")
+    print("  The front desk's 'Due' list shows who to book; patient.demo sees her own portal.")
     print()
     sys.stdout.flush()
     if args.no_serve:
