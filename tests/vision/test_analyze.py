@@ -223,3 +223,19 @@ def test_custom_detector_that_finds_nothing():
 def test_grade_cut_points():
     assert [grade(v) for v in (0.0, GRADE_CUTS[0] - 1e-6, GRADE_CUTS[0], GRADE_CUTS[1],
                                GRADE_CUTS[2], 5.0)] == [0, 0, 1, 2, 3, 3]
+
+
+def test_dense_refinement_recovers_a_small_misalignment(hopper):
+    from touchup.vision.align import canonical_transform, refine_to_baseline, warp
+
+    rgb, _ = hopper
+    lm = default_detector().detect(rgb)
+    m = canonical_transform(lm)
+    base = warp(rgb, m, lm.outer_canthal_px)
+    nudged = m.copy()
+    nudged[:, 2] += (2.5, -1.5)  # what landmark jitter does
+    moved = warp(rgb, nudged, lm.outer_canthal_px)
+    correction = refine_to_baseline(base.rgb, moved.rgb)
+    assert correction is not None
+    assert correction[:, 2] == pytest.approx([-2.5, 1.5], abs=0.3)
+    assert correction[:, :2] == pytest.approx(np.eye(2), abs=0.01)

@@ -150,3 +150,41 @@ def _warp_plain(img: np.ndarray, m_img: np.ndarray, m_full: np.ndarray, iod: flo
 def _empty(m: np.ndarray, iod: float) -> Canvas:
     return Canvas(np.zeros((CANVAS_H, CANVAS_W, 3), np.uint8),
                   np.zeros((CANVAS_H, CANVAS_W), bool), m, iod)
+
+
+# Dense refinement against the baseline: the landmark fit leaves the detector's own jitter
+# (MediaPipe's mesh scale alone varies by ~0.7 % between re-shoots), which slides the regions
+# over the skin. ECC (Evangelidis & Psarakis 2008) on a patch that treatment does not change
+# - eyes, nasal bridge, upper cheeks; not the brows, forehead or glabella - removes it.
+_ECC_ROWS = (0.95, 1.75)  # canvas rows in units of u from the top (the eye line is at 1.0)
+_ECC_COLS = (0.55, 1.95)
+_ECC_MAX_SHIFT = 0.05  # of u; a larger correction means ECC locked onto something else
+_ECC_MAX_SCALE = 0.05
+
+
+def refine_to_baseline(base_rgb: np.ndarray, photo_rgb: np.ndarray) -> np.ndarray | None:
+    """An affine correction (2x3, photo canvas -> baseline canvas) that lines up the stable
+    patch of two canvases, or None when ECC does not converge or asks for an implausibly
+    large move."""
+    u = CANONICAL_IOD
+    y0, y1 = int(_ECC_ROWS[0] * u), int(_ECC_ROWS[1] * u)
+    x0, x1 = int(_ECC_COLS[0] * u), int(_ECC_COLS[1] * u)
+    tpl = cv2.cvtColor(np.ascontiguousarray(base_rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    img = cv2.cvtColor(np.ascontiguousarray(photo_rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    wm = np.eye(2, 3, dtype=np.float32)
+    try:
+        _, wm = cv2.findTransformECC(tpl.astype(np.float32), img.astype(np.float32), wm,
+                                     cv2.MOTION_AFFINE,
+                                     (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4),
+                                     None, 5)
+    except cv2.error:
+        return None
+    lin = wm[:, :2].astype(float)
+    sv = np.linalg.svd(lin, compute_uv=False)
+    if np.abs(wm[:, 2]).max() > _ECC_MAX_SHIFT * u or np.abs(sv - 1).max() > _ECC_MAX_SCALE:
+        return None
+    # wm takes baseline-patch coordinates to photo-patch coordinates.
+    to_patch = np.array([[1.0, 0, -x0], [0, 1.0, -y0]])
+    from_patch = np.array([[1.0, 0, x0], [0, 1.0, y0]])
+    base_to_photo = compose(from_patch, compose(wm.astype(float), to_patch))
+    return cv2.invertAffineTransform(base_to_photo)
