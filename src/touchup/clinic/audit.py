@@ -59,7 +59,9 @@ def record(
     with transaction.atomic():
         head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
         if head is None:
-            head = AuditChainHead.objects.create(pk=1, last_id=0, last_hash=GENESIS)
+            # The migration creates the head; a flushed test database may not have it. Two
+            # first writers may race here: get_or_create's savepoint lets the loser re-read.
+            AuditChainHead.objects.get_or_create(pk=1, defaults={"last_id": 0, "last_hash": GENESIS})
             head = AuditChainHead.objects.select_for_update().get(pk=1)
         ctx = current_request.get()
         user = actor if getattr(actor, "is_authenticated", False) else None

@@ -365,6 +365,10 @@ def photo_record_analysis(*, photo_id: int, result: dict[str, Any] | None, error
                 )
                 written.append(area)
     photo.save(update_fields=["analysis", "analysis_status"])
+    if written:  # new measurements: the patient's forecast learns from them
+        from touchup.maintenance.services.forecasts import request_recompute
+
+        request_recompute(photo.patient)
     audit.record("photo.analysis", patient=photo.patient, obj=photo, detail={
         "status": photo.analysis_status, "observations": written,
     })

@@ -309,6 +309,11 @@ def treatment_sign(*, actor: Any, treatment: Treatment) -> Treatment:
         "treatment.sign", actor=actor, patient=treatment.patient, obj=treatment,
         detail={"warnings": [f.code for f in findings if f.severity == "warn"]},
     )
+    # A new cycle: the forecast (and with it the aftercare, check-in and maintenance
+    # reminders) is recomputed in the background once this commits.
+    from touchup.maintenance.services.forecasts import request_recompute
+
+    request_recompute(treatment.patient)
     return treatment
 
 
