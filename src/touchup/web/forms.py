@@ -199,3 +199,25 @@ class ScreeningForm(forms.Form):
             self.add_error(exc.field, exc.message)
         else:
             self.add_error(None, exc.message)
+
+
+READING_CHOICES = [
+    ("fws_grade", "Wrinkle grade (FWS 0 none, 1 mild, 2 moderate, 3 severe)"),
+    ("headache_days", "Headache days in the last 30 days (0-30)"),
+    ("symptom_score", "Neck symptoms, patient's rating (0-10)"),
+]
+
+
+class ObservationForm(forms.Form):
+    """A reading at a visit: the clinician's grade of an area, or a therapeutic score."""
+
+    area = forms.ChoiceField(label="Area")
+    kind = forms.ChoiceField(label="Reading", choices=READING_CHOICES)
+    value = forms.DecimalField(label="Value", max_digits=4, decimal_places=1,
+                               widget=forms.NumberInput(attrs={"step": "1", "inputmode": "decimal"}))
+    observed_on = forms.DateField(label="Date", widget=DateInput())
+
+    def __init__(self, *args, areas: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["area"].choices = areas or []
+        self.fields["observed_on"].initial = timezone.localdate()

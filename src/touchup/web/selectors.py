@@ -192,6 +192,14 @@ def vials_for_chart(user: Any, *, product: str, keep: set[int] | None = None) ->
     return list(qs.order_by("-reconstituted_at", "expiry", "lot"))
 
 
+def treated_areas(user: Any, patient: Any) -> list[str]:
+    """The areas of the patient's signed treatments, most recent first (the gate has
+    already let `user` see `patient`; the treatments are filtered by it again)."""
+    rows = (access.treatments_visible_to(user).filter(patient=patient, status="signed")
+            .order_by("-treated_on").values_list("points__area", flat=True))
+    return list(dict.fromkeys(a for a in rows if a))
+
+
 # --- audit ---------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ by their number."""
 
 from django.urls import path
 
-from .views import audit, chart, patients, photos, screening, treatments, vials
+from .views import audit, chart, observations, patients, photos, screening, treatments, vials
 
 urlpatterns = [
     path("", patients.home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("patients/<uuid:public_id>/", patients.patient_detail, name="patient"),
     path("patients/<uuid:public_id>/edit/", patients.patient_edit, name="patient_edit"),
     path("patients/<uuid:public_id>/screening/", screening.screening_new, name="screening_new"),
+    path("patients/<uuid:public_id>/observations/", observations.observation_new, name="observation_new"),
     path("patients/<uuid:public_id>/treatments/new/", treatments.treatment_new, name="treatment_new"),
     path("screenings/<uuid:public_id>/", screening.screening_detail, name="screening"),
     path("screenings/<uuid:public_id>/signoff/", screening.screening_signoff, name="screening_signoff"),

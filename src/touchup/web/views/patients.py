@@ -99,4 +99,10 @@ def patient_detail(request: HttpRequest, public_id) -> HttpResponse:
             if protocols[0]["product"]:
                 form.initial.update(product=protocols[0]["product"])
         ctx.update(start_form=form, start_protocols=protocols)
+        from ..forms import ObservationForm
+        from .observations import treated_areas
+
+        areas = treated_areas(request.user, patient)
+        if areas:
+            ctx["observation_form"] = ObservationForm(areas=areas)
     return render(request, "web/patients/detail.html", ctx)

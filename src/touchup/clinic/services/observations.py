@@ -1,0 +1,66 @@
+"""Observations recorded by the clinic: the clinician's facial wrinkle scale grade (FWS,
+0 none - 3 severe) at a visit, and, for therapeutic areas, headache days or a symptom
+score read out at the visit. Patients' own entries come through the portal's diaries and
+photos through the photo analysis; all of them feed the forecast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from touchup.core.catalogue import load_catalogue
+
+from .. import audit
+from ..errors import InvalidInput
+from ..models import Observation, ObservationKind, Patient
+
+# kind -> (lowest, highest, whole numbers only, the areas it describes)
+STAFF_KINDS: dict[str, tuple[float, float, bool, frozenset[str]]] = {
+    ObservationKind.FWS_GRADE: (0, 3, True, frozenset({"glabella", "forehead", "crows_feet", "platysma"})),
+    ObservationKind.HEADACHE_DAYS: (0, 30, True, frozenset({"migraine"})),
+    ObservationKind.SYMPTOM_SCORE: (0, 10, False, frozenset({"cervical_dystonia"})),
+}
+
+
+def _value(kind: str, raw: Any) -> float:
+    lo, hi, whole, _ = STAFF_KINDS[kind]
+    if isinstance(raw, bool):
+        raise InvalidInput("value", "must be a number")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput("value", "must be a number") from None
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise InvalidInput("value", f"must be from {lo:g} to {hi:g}")
+    if whole and value != int(value):
+        raise InvalidInput("value", "must be a whole number")
+    return value
+
+
+@transaction.atomic
+def observation_record(*, actor: Any, patient: Patient, area: str, kind: str, value: Any,
+                       observed_on: dt.date | None = None) -> Observation:
+    """Record one reading; the patient's forecast is recomputed in the background."""
+    if kind not in STAFF_KINDS:
+        raise InvalidInput("kind", f"must be one of {', '.join(STAFF_KINDS)}")
+    if area not in load_catalogue().areas:
+        raise InvalidInput("area", f"unknown area {area!r}")
+    if area not in STAFF_KINDS[kind][3]:
+        raise InvalidInput("area", f"{kind} is not recorded for {area}")
+    observed_on = observed_on or timezone.localdate()
+    if observed_on > timezone.localdate():
+        raise InvalidInput("observed_on", "is in the future")
+    if patient.birth_date and observed_on < patient.birth_date:
+        raise InvalidInput("observed_on", "is before the patient's birth")
+    obs = Observation.objects.create(patient=patient, area=area, observed_on=observed_on, kind=kind,
+                                     value=_value(kind, value), source="clinician")
+    audit.record("observation.record", actor=actor, patient=patient, obj=obs,
+                 detail={"kind": kind, "area": area})
+    from touchup.maintenance.services.forecasts import request_recompute
+
+    request_recompute(patient)
+    return obs
