@@ -76,33 +76,32 @@ def checkin(request: HttpRequest) -> HttpResponse:
     return _done(request, _context(request, patient, checkins={area: form}), msg, "portal/_checkin.html", frag_ctx)
 
 
-@portal_view
-@require_POST
-def headache(request: HttpRequest) -> HttpResponse:
+def _diary_post(request: HttpRequest, form_class, prefix: str, record, context_key: str, fragment: str,
+                thanks: str) -> HttpResponse:
+    """One diary form posted: validate, record through the service, answer with the page
+    (no JavaScript) or the form's fragment (HTMX), blank again after a save."""
     patient = access.patient_of(request.user)
-    form = HeadacheForm(request.POST, prefix="h")
+    form = form_class(request.POST, prefix=prefix)
     saved = None
     if form.is_valid():
         try:
-            saved = record_headache_diary(actor=request.user, patient=patient, **form.cleaned_data)
+            saved = record(actor=request.user, patient=patient, **form.cleaned_data)
         except InvalidInput as exc:
             show_invalid(form, exc)
-    msg = "Thank you: your headache diary is saved." if saved else ""
-    frag_ctx = {"form": HeadacheForm(prefix="h") if saved else form, "saved": msg}
-    return _done(request, _context(request, patient, headache=form), msg, "portal/_headache.html", frag_ctx)
+    msg = thanks if saved else ""
+    frag_ctx = {"form": form_class(prefix=prefix) if saved else form, "saved": msg}
+    return _done(request, _context(request, patient, **{context_key: form}), msg, fragment, frag_ctx)
+
+
+@portal_view
+@require_POST
+def headache(request: HttpRequest) -> HttpResponse:
+    return _diary_post(request, HeadacheForm, "h", record_headache_diary, "headache", "portal/_headache.html",
+                       "Thank you: your headache diary is saved.")
 
 
 @portal_view
 @require_POST
 def symptoms(request: HttpRequest) -> HttpResponse:
-    patient = access.patient_of(request.user)
-    form = SymptomForm(request.POST, prefix="s")
-    saved = None
-    if form.is_valid():
-        try:
-            saved = record_symptom_diary(actor=request.user, patient=patient, **form.cleaned_data)
-        except InvalidInput as exc:
-            show_invalid(form, exc)
-    msg = "Thank you: your symptom diary is saved." if saved else ""
-    frag_ctx = {"form": SymptomForm(prefix="s") if saved else form, "saved": msg}
-    return _done(request, _context(request, patient, symptom=form), msg, "portal/_symptoms.html", frag_ctx)
+    return _diary_post(request, SymptomForm, "s", record_symptom_diary, "symptom", "portal/_symptoms.html",
+                       "Thank you: your symptom diary is saved.")
