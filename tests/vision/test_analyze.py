@@ -239,3 +239,36 @@ def test_dense_refinement_recovers_a_small_misalignment(hopper):
     assert correction is not None
     assert correction[:, 2] == pytest.approx([-2.5, 1.5], abs=0.3)
     assert correction[:, :2] == pytest.approx(np.eye(2), abs=0.01)
+
+
+def test_exif_preview_picks_the_decode_size_in_one_pass(hopper):
+    from touchup.vision.synthetic import with_exif_preview
+
+    rgb, base = hopper
+    # The portrait in the middle of a 4096 x 3600 frame (eye corners ~250 px apart): the size
+    # rule alone picks a quarter-size decode (eye corners ~62 px, too few), finds the face and
+    # decodes again at full size; the EXIF preview shows the face size before any decode.
+    big = cv2.copyMakeBorder(rgb, 1200, 1200, 1536, 1536, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    data = jpeg_bytes(big, 90)
+    calls = []
+    import touchup.vision.analyze as A
+
+    real = A.decode_bgr
+
+    def counting(data, **kw):
+        calls.append(kw.get("reduce", 1))
+        return real(data, **kw)
+
+    A.decode_bgr = counting
+    try:
+        plain = A.prepare_bytes(data)
+        without = list(calls)
+        calls.clear()
+        prepared = A.prepare_bytes(with_exif_preview(data, width=320))
+        with_preview = list(calls)
+    finally:
+        A.decode_bgr = real
+    assert without == [2, 1]
+    assert with_preview == [1]
+    assert prepared.reduce == plain.reduce == 1
+    assert prepared.landmarks.outer_canthal_px == pytest.approx(plain.landmarks.outer_canthal_px, rel=0.02)

@@ -266,3 +266,15 @@ def test_real_camera_style_metadata_is_accepted():
            b'</x:xmpmeta><?xpacket end="w"?>')
     data = jpeg(exif=ex, xmp=xmp)
     assert decode_image(data).format == "jpeg"
+
+
+def test_exif_preview_is_found_and_oriented():
+    from touchup.vision.decode import exif_thumbnail
+    from touchup.vision.synthetic import with_exif_preview
+
+    assert exif_thumbnail(jpeg()) is None
+    data = with_exif_preview(jpeg(pattern(640, 480)), width=160, orientation=6)
+    thumb = exif_thumbnail(data)
+    assert thumb is not None and thumb.shape[:2] == (160, 120)  # rotated like the photo
+    img = decode_image(data)  # the preview does not disturb decoding or the checks
+    assert (img.width, img.height) == (480, 640)

@@ -21,7 +21,7 @@ from .align import (
     CANONICAL_IOD, CANVAS_H, CANVAS_W, Canvas, apply, canonical_transform, compose,
     refine_to_baseline, to_baseline, warp,
 )
-from .decode import decode_bgr, probe
+from .decode import decode_bgr, exif_thumbnail, probe
 from .landmarks import DETECT_MAX_SIDE, STABLE, LandmarkDetector, Landmarks, default_detector
 from .regions import (
     LINE_BANDS, MIN_VISIBLE_FRACTION, REGION_NAMES, cheek_pixels, make_regions, skin_mask,
@@ -99,16 +99,20 @@ def analyze_bytes(data: bytes, baseline: bytes | Prepared | None = None, *,
 
 
 def prepare_bytes(data: bytes, detector: LandmarkDetector | None = None) -> Prepared:
-    """Decode at the smallest JPEG scale that still gives the canvas full detail."""
+    """Decode at the smallest JPEG scale that still gives the canvas enough detail.
+
+    The scale is chosen from the picture's size, or better from the face's size in the EXIF
+    preview when there is one (phones and cameras store one), so one decode is usually
+    enough; if the face then turns out too small for that scale, the photo is decoded again
+    larger."""
     detector = detector or default_detector()
     header = probe(data)
     short = min(header.width, header.height)
     reduce = 1
     if header.format == "jpeg":
-        for r in (8, 4, 2):
-            if short / r >= _DECODE_MIN_SIDE:
-                reduce = r
-                break
+        reduce = next((r for r in (8, 4, 2) if short / r >= _DECODE_MIN_SIDE), 1)
+        if reduce > 1:
+            reduce = _reduce_from_preview(data, header, reduce, detector)
     bgr, _header, (full_w, _full_h) = decode_bgr(data, reduce=reduce)
     lm = _detect_bgr(bgr, detector)
     if lm is not None and reduce > 1 and lm.outer_canthal_px < _DECODE_MIN_IOD:
@@ -119,6 +123,23 @@ def prepare_bytes(data: bytes, detector: LandmarkDetector | None = None) -> Prep
         lm = lm.scaled(finer_bgr.shape[1] / bgr.shape[1])
         bgr = finer_bgr
     return Prepared(bgr, lm, full_w / bgr.shape[1], bgr=True)
+
+
+def _reduce_from_preview(data: bytes, header, reduce: int, detector: LandmarkDetector) -> int:
+    """A smaller reduction than `reduce` when the EXIF preview shows a face too small for it
+    (with 15 % to spare: a preview's landmarks are coarse)."""
+    thumb = exif_thumbnail(data)
+    if thumb is None or min(thumb.shape[:2]) < 64:
+        return reduce
+    lm = detector.detect(cv2.cvtColor(thumb, cv2.COLOR_BGR2RGB))
+    if lm is None:
+        return reduce
+    full_w = header.height if header.orientation in (5, 6, 7, 8) else header.width
+    full_iod = lm.outer_canthal_px * full_w / thumb.shape[1]
+    for r in (8, 4, 2, 1):
+        if r <= reduce and full_iod / r >= 1.15 * _DECODE_MIN_IOD:
+            return r
+    return 1
 
 
 def _detect_bgr(bgr: np.ndarray, detector: LandmarkDetector) -> Landmarks | None:

@@ -77,7 +77,22 @@ class MediaPipeFaceMesh:
         return self._mesh
 
     def detect(self, rgb: np.ndarray) -> Landmarks | None:
+        found = self._detect_whole(rgb)
+        if found is None:
+            # MediaPipe's face detector is the short-range one: it misses a face that fills
+            # less than about a quarter of the picture. Clinic photos put the face in the
+            # middle, so look again at the middle half.
+            h, w = rgb.shape[:2]
+            y0, x0 = h // 4, w // 4
+            inner = self._detect_whole(rgb[y0:y0 + h // 2, x0:x0 + w // 2])
+            if inner is not None:
+                found = Landmarks(inner.xy + (x0, y0), inner.z)
+        return found
+
+    def _detect_whole(self, rgb: np.ndarray) -> Landmarks | None:
         h, w = rgb.shape[:2]
+        if min(h, w) < 32:
+            return None
         k = -(-max(h, w) // DETECT_MAX_SIDE)
         small = rgb
         if k > 1:

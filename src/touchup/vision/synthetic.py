@@ -105,3 +105,31 @@ def reshoot(rgb: np.ndarray, rng: np.random.Generator, *, shift_px: float = 0.02
     q = int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))
     ok, enc = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])
     return cv2.cvtColor(cv2.imdecode(enc, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def with_exif_preview(jpeg: bytes, width: int = 160, orientation: int = 1) -> bytes:
+    """The JPEG with an EXIF block holding an orientation tag and a small JPEG preview in
+    IFD1, as phones and cameras write it (for testing the preview-guided decode)."""
+    import struct
+
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    ok, enc = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    thumb = enc.tobytes()
+    # Big-endian TIFF: header, IFD0 (Orientation), IFD1 (Compression, offset, length), data.
+    ifd0 = 8
+    ifd0_size = 2 + 12 * 1 + 4
+    ifd1 = ifd0 + ifd0_size
+    ifd1_size = 2 + 12 * 3 + 4
+    data_at = ifd1 + ifd1_size
+    tiff = b"MM\x00*" + struct.pack(">I", ifd0)
+    tiff += struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
+    tiff += struct.pack(">I", ifd1)
+    tiff += struct.pack(">H", 3)
+    tiff += struct.pack(">HHIHH", 0x0103, 3, 1, 6, 0)
+    tiff += struct.pack(">HHII", 0x0201, 4, 1, data_at)
+    tiff += struct.pack(">HHII", 0x0202, 4, 1, len(thumb))
+    tiff += struct.pack(">I", 0) + thumb
+    app1 = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
