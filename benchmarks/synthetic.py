@@ -152,8 +152,8 @@ def _vials(clinic, clinician, cat, *, today, now, years) -> dict[str, list[tuple
     out: dict[str, list[tuple[dt.date, Vial]]] = {}
     for v in created:
         out.setdefault(v.product, []).append((v.received_at.date(), v))
-    for product in out:
-        out[product].sort(key=lambda r: r[0])
+    for rows_of_product in out.values():
+        rows_of_product.sort(key=lambda r: r[0])
     return out
 
 
