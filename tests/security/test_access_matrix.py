@@ -91,6 +91,12 @@ MATRIX: dict[tuple[str, str], Op] = {
         "treatment.chart", target="signed", writes=True, ok=(201,),
         body=lambda w: {"reason": "Second point was 5 U.", "changes": {"points[1].units": 5}},
     ),
+    # --- readings and forecasts ----------------------------------------------------
+    ("POST", "/api/patients/{patient_id}/observations"): Op(
+        "treatment.chart", target="patient", writes=True, ok=(201,),
+        body=lambda w: {"area": "glabella", "kind": "fws_grade", "value": 1},
+    ),
+    ("GET", "/api/patients/{patient_id}/forecasts"): Op("clinical.view", target="patient"),
     # --- vials ---------------------------------------------------------------------
     ("GET", "/api/vials"): Op("vial.view", target="list"),
     ("POST", "/api/vials"): Op(

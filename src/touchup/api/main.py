@@ -11,6 +11,7 @@ from . import errors
 from .auth import AUTH, docs_guard
 from .auth import router as auth_router
 from .catalogue import router as catalogue_router
+from .observations import router as observations_router
 from .patients import router as patients_router
 from .screenings import router as screenings_router
 from .treatments import router as treatments_router
@@ -36,3 +37,4 @@ api.add_router("/", screenings_router)
 api.add_router("/", treatments_router)
 api.add_router("/", vials_router)
 api.add_router("/", catalogue_router)
+api.add_router("/", observations_router)
