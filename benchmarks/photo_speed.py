@@ -10,7 +10,9 @@ to 4032 x 3024 with a little sensor noise so they compress like camera JPEGs (qu
 - "landscape": a smaller face (eye corners ~370 px apart), still analysed from a half-size
   decode;
 - "small-face": eye corners ~300 px apart, which needs a second, full-size decode (the
-  worst case).
+  worst case);
+- "small-face + EXIF preview": the same file with a 160 px EXIF preview, as phones and
+  cameras write one: the face size is read from the preview and the photo decoded once.
 
 Timings are medians of N interleaved runs (decode, full pipeline, decode, ...) in one
 process after one warm-up, so both see the same machine load. The floor is OpenCV's plain
@@ -44,6 +46,8 @@ def make_jpegs(directory: str) -> dict[str, str]:
     import skimage.data
     from pathlib import Path
 
+    from touchup.vision.synthetic import with_exif_preview
+
     rng = np.random.default_rng(0)
     out = {}
     gh = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
@@ -60,6 +64,11 @@ def make_jpegs(directory: str) -> dict[str, str]:
         with open(path, "wb") as fh:
             fh.write(enc.tobytes())
         out[name] = path
+    # As phones write it: the same small-face photo with a 160 px EXIF preview.
+    path = os.path.join(directory, "small-face+preview.jpg")
+    with open(out["small-face"], "rb") as fh, open(path, "wb") as dst:
+        dst.write(with_exif_preview(fh.read(), width=160))
+    out["small-face + EXIF preview"] = path
     return out
 
 
