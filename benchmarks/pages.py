@@ -81,7 +81,10 @@ def _clinic_and_clinician(data: str, seed: int) -> tuple[Any, Any, str]:
     if clinic is None:
         print(f"generating {label} ...", flush=True)
         clinic = synthetic.generate(patients=size, slug=slug, seed=seed)
-    m = Membership.objects.select_related("user").get(clinic=clinic, user__username=synthetic.usernames(slug)["clinician"])
+    m = Membership.objects.select_related("user").get(
+        clinic=clinic, user__username=synthetic.usernames(slug)["clinician"]
+    )
+    synthetic.add_forecasts(clinic, m.user)  # a data set from before the forecasts existed
     return clinic, m.user, label
 
 
@@ -101,9 +104,18 @@ def _describe_data(clinic: Any) -> str:
         "injection points": InjectionPoint.objects.filter(treatment__clinic=clinic).count(),
         "screenings": Screening.objects.filter(patient__clinic=clinic).count(),
         "observations": Observation.objects.filter(patient__clinic=clinic).count(),
+        "area forecasts": _forecasts(clinic),
         "audit events (all clinics)": AuditEvent.objects.count(),
     }
     return ", ".join(f"{v:,} {k}" for k, v in counts.items())
+
+
+def _forecasts(clinic: Any) -> int:
+    try:
+        from touchup.maintenance.models import AreaForecast
+    except ImportError:
+        return 0
+    return AreaForecast.objects.filter(clinic=clinic).count()
 
 
 def _drafts(clinic: Any, clinician: Any, patients: list[Any], count: int, rng: random.Random) -> list[Any]:

@@ -113,6 +113,7 @@ def generate(
         if done % (batch * 10) == 0 or done == patients:
             progress(f"  {done:>7} patients written ({time.perf_counter() - started:.0f} s)")
 
+    add_forecasts(clinic, clinician, progress=progress)
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             # What autovacuum would have done by now on a live server: planner statistics
@@ -244,3 +245,49 @@ def _batch(rng, clinic, clinician, n, offset, *, today, now, years, vials, scree
                 ))
     InjectionPoint.objects.bulk_create(points, batch_size=2000)
     Observation.objects.bulk_create(observations, batch_size=2000)
+
+
+def add_forecasts(clinic: Clinic, clinician: Any, *, progress: Callable[[str], None] = print) -> int:
+    """The maintenance app's wear-off forecasts, one row per patient and area of their
+    latest treatment, as the patient page and the worklist read them; added once (also to
+    a data set generated before the forecasts existed). The dates are fixed offsets (about
+    3.5 months after treatment), not the model's output: the pages only read them."""
+    try:
+        from touchup.maintenance.models import AreaForecast
+    except ImportError:
+        return 0
+    if AreaForecast.objects.filter(clinic=clinic).exists():
+        return 0
+    cat = load_catalogue()
+    now = timezone.now()
+    latest: dict[int, tuple[int, dt.date, str, str]] = {}
+    rows = (Treatment.objects.filter(clinic=clinic, status=TreatmentStatus.SIGNED)
+            .order_by("patient_id", "treated_on", "id")
+            .values_list("patient_id", "id", "treated_on", "product", "indication"))
+    for patient_id, tid, treated_on, product, indication in rows.iterator(chunk_size=20_000):
+        latest[patient_id] = (tid, treated_on, product, indication)
+    batch: list[Any] = []
+    written = 0
+    for patient_id, (tid, treated_on, product, indication) in latest.items():
+        therapeutic = cat.indications[indication].kind == "therapeutic"
+        wear_off = treated_on + dt.timedelta(days=84 if therapeutic else 105)
+        earliest = treated_on + dt.timedelta(days=cat.min_retreatment_days(product, indication))
+        for area in cat.indications[indication].areas:
+            batch.append(AreaForecast(
+                patient_id=patient_id, clinic=clinic, clinician=clinician, treatment_id=tid, area=area,
+                product=product, treated_on=treated_on, wear_off_date=wear_off,
+                wear_off_low=wear_off - dt.timedelta(days=20), wear_off_high=wear_off + dt.timedelta(days=25),
+                book_from=max(earliest, wear_off - dt.timedelta(days=14)),
+                book_by=max(earliest, wear_off + dt.timedelta(days=7)),
+                earliest_allowed=earliest, basis="synthetic benchmark data", computed_at=now,
+            ))
+        if len(batch) >= 5000:
+            with transaction.atomic():
+                AreaForecast.objects.bulk_create(batch)
+            written += len(batch)
+            batch = []
+    with transaction.atomic():
+        AreaForecast.objects.bulk_create(batch)
+    written += len(batch)
+    progress(f"  {written:,} area forecasts written")
+    return written
