@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+from pathlib import Path
 import sys
 
 from ._django import setup
@@ -33,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"Database: {settings.DATABASES['default']['NAME']}")
     call_command("migrate", interactive=False, verbosity=0)
+    # Static files are served from the package by whitenoise's finders; the folder only
+    # has to exist (collectstatic is for deployments).
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     created = seed_demo()
     print("Seeded the demo clinic." if created else "Demo clinic already seeded; keeping its data.")
     if prepare_day():
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print("  Demo logins (username / password):")
     for login in demo_logins():
-        print(f"    {login['role']:<28} {login['username']:<14} {login['password']}")
+        print(f"    {login['role']:<30} {login['username']:<14} {login['password']}")
     print()
     print("  Try it: sign in as dr.rivera, open Olivia Grant (screened, never treated), start a")
     print("  frown-lines treatment from its protocol, pick today's vial, sign, open the aftercare.")
