@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .align import CANONICAL_IOD, CANVAS_H, CANVAS_W, Canvas, apply
-from .landmarks import CHIN, Landmarks
+from .align import CANONICAL_IOD, CANVAS_H, CANVAS_W, Canvas
+from .landmarks import CHIN
 
 REGION_NAMES = ("forehead", "glabella", "crows_feet_left", "crows_feet_right", "platysma")
 
