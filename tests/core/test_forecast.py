@@ -216,3 +216,11 @@ def test_earliest_allowed_counts_only_the_same_product_and_every_window_around_t
     big = [type(tr[0])(D("2026-01-01"), "a", "glabellar_lines", (type(tr[0].areas[0])("glabella", 150),))]
     assert earliest_allowed(big, "glabella", rules) == D("2026-01-31")
     assert math.isclose(rules["a"].cumulative_limit_units, 100)
+
+
+def test_a_window_that_the_interval_rule_squeezes_still_stays_open_a_week():
+    """Chronic migraine wears off around the 12-week minimum interval: the window starts
+    at the earliest allowed day and stays bookable (catalogue practice.toml)."""
+    a = forecast(history([treatment("2026-01-05", ("migraine", 155), indication="chronic_migraine")])).areas[0]
+    assert a.book_from >= a.earliest_allowed
+    assert days(a.book_from, a.book_by) >= CATALOGUE.practice.min_booking_window_days

@@ -15,8 +15,8 @@ Dates, per area (A = the area's most recent treatment date):
   while the area's last dose would take the product's cumulative dose (all areas, in the
   catalogue's window) over its limit.
 - book_from: A + the 25th percentile of D (a one-in-four chance the effect has already
-  faded), but never before earliest_allowed; book_by: the wear_off_date, but never before
-  book_from. Booking inside the window puts the visit before or at the expected wear-off
+  faded), but never before earliest_allowed; book_by: the wear_off_date, but at least
+  the catalogue's min_booking_window_days after book_from (a window must be bookable). Booking inside the window puts the visit before or at the expected wear-off
   for most patients while staying within the rules.
 Dates are not moved to today: a date before the history's as_of means "already due".
 """
@@ -102,6 +102,13 @@ class RetreatmentRule:
 
 
 @functools.cache
+def _min_booking_window() -> int:
+    from touchup.core.catalogue import load_catalogue
+
+    return load_catalogue().practice.min_booking_window_days
+
+
+@functools.cache
 def catalogue_rules() -> Mapping[str, RetreatmentRule]:
     from touchup.core.catalogue import load_catalogue
 
@@ -141,6 +148,7 @@ def _forecast_block(histories, priors, rules) -> list[Forecast]:
     # Whole days: the first day on or after each quantile of the wear-off day.
     q = np.ceil(batch.solve(_LEVELS)).astype(np.int64).tolist()
 
+    min_window = _min_booking_window()
     results = []
     row = 0
     for areas in plans:
@@ -152,7 +160,7 @@ def _forecast_block(histories, priors, rules) -> list[Forecast]:
             book_from = max(b25, earliest)
             out.append(AreaForecast(
                 area.area, area.product, _date(area.start), _date(mid), (_date(lo), _date(hi)),
-                _date(book_from), _date(max(mid, book_from)), _date(earliest), area.basis,
+                _date(book_from), _date(max(mid, book_from + min_window)), _date(earliest), area.basis,
             ))
         results.append(Forecast(tuple(out)))
     return results
