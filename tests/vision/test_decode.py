@@ -278,3 +278,15 @@ def test_exif_preview_is_found_and_oriented():
     assert thumb is not None and thumb.shape[:2] == (160, 120)  # rotated like the photo
     img = decode_image(data)  # the preview does not disturb decoding or the checks
     assert (img.width, img.height) == (480, 640)
+
+
+@pytest.mark.parametrize("mode,save", [
+    ("RGB", {"progressive": True}), ("RGB", {"optimize": True}),
+    ("RGB", {"restart_marker_blocks": 4}), ("RGB", {"subsampling": 0}),
+    ("L", {}), ("CMYK", {}),
+])
+def test_jpeg_variants_cameras_write_are_accepted(mode, save):
+    # Progressive scans, restart markers and CMYK all pass the container walk.
+    noisy = Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8))
+    img = decode_image(jpeg(noisy.convert(mode), **save))
+    assert img.rgb.shape == (120, 160, 3)
