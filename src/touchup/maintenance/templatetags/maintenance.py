@@ -14,3 +14,12 @@ def effect_chart(context, patient):
     if not may.get("clinical"):
         return {"hidden": True}
     return {"hidden": False, **build_effect_chart(patient)}
+
+
+@register.filter
+def area_name(key: str) -> str:
+    """The catalogue's name of an area key ("crows_feet" -> "Crow's feet")."""
+    from touchup.core.catalogue import load_catalogue
+
+    area = load_catalogue().areas.get(key)
+    return area.name if area else key
