@@ -58,6 +58,9 @@ class Patient(models.Model):
     sex = models.CharField(max_length=10, choices=Sex.choices)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # The patient's own choice (portal): "email", "sms" or "none"; blank: the clinic's
+    # default (email when there is an address, else a text message).
+    reminder_channel = models.CharField(max_length=8, blank=True, default="")
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="patient"
     )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import account, booking, care, diary, pages, photos, results
+from .views import account, booking, care, diary, pages, photos, results, settings
 
 app_name = "portal"
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("diary/symptoms/", diary.symptoms, name="symptoms"),
     path("photos/", photos.photos, name="photos"),
     path("results/", results.results, name="results"),
+    path("settings/", settings.settings, name="settings"),
     path("book/", booking.book, name="book"),
     path("book/request/", booking.request_call, name="request_call"),
     path("visits/<uuid:public_id>/", booking.visit, name="visit"),

@@ -75,7 +75,15 @@ def _at(day: dt.date, time: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime:
 
 
 def channel_for(patient: Patient) -> str | None:
-    """Email when there is an address, else SMS when there is a number, else none."""
+    """The patient's chosen channel when it can reach them ("none" means no reminders);
+    otherwise email when there is an address, else SMS when there is a number, else none."""
+    chosen = getattr(patient, "reminder_channel", "")
+    if chosen == "none":
+        return None
+    if chosen == "email" and patient.email:
+        return Channel.EMAIL
+    if chosen == "sms" and patient.phone:
+        return Channel.SMS
     if patient.email:
         return Channel.EMAIL
     if patient.phone:
