@@ -12,12 +12,10 @@ from typing import Any
 
 from touchup.clinic.models import ObservationKind, Patient
 
-AREAS = (
-    ("glabella", "Glabella (frown lines)"),
-    ("forehead", "Forehead"),
-    ("crows_feet", "Crow's feet"),
-    ("platysma", "Platysma (neck bands)"),
-)
+from .clinical import name_of
+
+# The areas photos measure; their names come from the catalogue (clinical.name_of).
+AREAS = ("glabella", "forehead", "crows_feet", "platysma")
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 32, 14, 30
@@ -53,7 +51,8 @@ def area_charts(patient: Patient) -> list[AreaChart]:
         .values("area", "observed_on", "value", "source")
     )
     charts = []
-    for area, name in AREAS:
+    for area in AREAS:
+        name = name_of("area", area)
         rows = [o for o in obs if o["area"] == area]
         treated = sorted(set(
             patient.treatments.filter(points__area=area).values_list("treated_on", flat=True)

@@ -22,6 +22,7 @@ from touchup.clinic.models import Patient, Photo, PhotoView
 from touchup.clinic.services import photos as photo_services
 
 from .. import photo_timeline
+from ..clinical import name_of
 from .common import show_invalid
 
 VIEW_HINTS = {
@@ -238,7 +239,7 @@ def photo_timeline_page(request: HttpRequest, public_id) -> HttpResponse:
 
 
 def _measured(photo: Photo) -> list[str]:
-    return [a.replace("_", " ") for a in photo_services.VIEW_AREAS[photo.view]]
+    return [name_of("area", a) for a in photo_services.VIEW_AREAS[photo.view]]
 
 
 def _region_rows(photo: Photo) -> list[dict[str, Any]]:
