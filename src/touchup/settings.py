@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django_tasks",
     "django_tasks_db",
     "touchup.clinic",
@@ -156,6 +157,10 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_ADAPTER = "touchup.clinic.accounts.ClosedSignupAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
+# Optional two-step sign-in with an authenticator app, set up from the portal's settings
+# (and at /accounts/2fa/ for staff). Once set up, every sign-in asks for the code.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Touchup"
 
 # Sessions: 12 h absolute lifetime, cookie gone with the browser.
 SESSION_COOKIE_AGE = 12 * 60 * 60

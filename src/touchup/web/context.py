@@ -19,7 +19,11 @@ def staff(request: Any) -> dict[str, Any]:
         or os.environ.get("TOUCHUP_DEMO") == "1"
         or (membership is not None and membership.clinic.slug.startswith("demo"))
     )
+    # allauth's own pages (sign-out, two-step sign-in) wear the portal's layout for patients.
+    patient_user = membership is None and getattr(user, "is_authenticated", False) and \
+        getattr(user, "patient", None) is not None
     return {
+        "layout_base": "portal/base.html" if patient_user else "web/base.html",
         "membership": membership,
         "is_demo": demo,
         "may": {

@@ -33,5 +33,9 @@ def settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Saved. Reminders will reach you that way.")
             return redirect("portal:settings")
-    return render(request, "portal/settings.html", {"nav": "settings", "patient": patient, "form": form},
+    from allauth.mfa.models import Authenticator
+
+    has_mfa = Authenticator.objects.filter(user=request.user).exists()
+    return render(request, "portal/settings.html",
+                  {"nav": "settings", "patient": patient, "form": form, "has_mfa": has_mfa},
                   status=422 if form.errors else 200)

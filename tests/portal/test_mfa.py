@@ -1,0 +1,45 @@
+"""Optional two-step sign-in for patients: an authenticator app (TOTP) set up from the
+portal; once on, the portal sign-in asks for the code."""
+
+import re
+
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value, yield_hotp_counters_from_time
+
+from tests.conftest import PASSWORD
+
+
+def code(secret: str) -> str:
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+
+
+def test_the_settings_page_offers_two_step_sign_in(as_dana):
+    html = as_dana.get("/portal/settings/").content.decode()
+    assert "Two-step sign-in" in html and "/accounts/2fa/" in html
+
+
+def test_a_patient_turns_it_on_and_then_the_sign_in_asks_for_the_code(client, dana):
+    assert client.post("/portal/login/", {"login": "dana", "password": PASSWORD}).status_code == 302
+    # Turning it on asks for the password again (allauth's reauthentication).
+    r = client.get("/accounts/2fa/totp/activate/")
+    if r.status_code == 302 and "reauthenticate" in r["Location"]:
+        assert client.post(r["Location"], {"password": PASSWORD}).status_code == 302
+    page = client.get("/accounts/2fa/totp/activate/")
+    assert page.status_code == 200
+    assert 'class="portal"' in page.content.decode()  # in the portal's layout
+    secret = client.session[SECRET_SESSION_KEY]
+    r = client.post("/accounts/2fa/totp/activate/", {"code": "000000"})
+    assert r.status_code == 200 and not Authenticator.objects.filter(user=dana.user).exists()
+    r = client.post("/accounts/2fa/totp/activate/", {"code": code(secret)})
+    assert r.status_code == 302
+    assert Authenticator.objects.filter(user=dana.user, type="totp").exists()
+
+    client.logout()
+    r = client.post("/portal/login/", {"login": "dana", "password": PASSWORD})
+    assert r.status_code == 302 and "/accounts/2fa/authenticate/" in r["Location"]
+    assert client.get("/portal/").status_code in (302, 403)  # not signed in until the code
+    bad = client.post("/accounts/2fa/authenticate/", {"code": "123456"})
+    assert bad.status_code == 200
+    ok = client.post("/accounts/2fa/authenticate/", {"code": code(secret)})
+    assert ok.status_code == 302
+    assert client.get("/portal/").status_code == 200
