@@ -570,3 +570,31 @@ def test_one_sternocleidomastoid_above_150_units_of_dysport_warns_per_side():
 
 def test_muscle_limits_are_per_product():
     assert "above_muscle_limit" not in codes(check(_cd(INCO, cd_scm_r=120.0, cd_scm_l=120.0)))
+
+
+# --- a label total by pattern: the protocol chosen says which applies -------------------
+
+
+def _platysma(protocol: str, extra: float = 0.0) -> DraftTreatment:
+    points = protocol_points(protocol)
+    if extra:
+        points = points + (DraftInjection(None, "platysma", extra),)
+    return DraftTreatment(TODAY, ONA, "platysma_bands", points, protocol=protocol)
+
+
+def test_more_than_the_chosen_band_pattern_warns_even_under_the_largest_label_total():
+    f = only(check(_platysma("platysma_ona_26", extra=5)), "above_protocol_total")
+    assert f.severity == "warn" and f.source == "S1"
+    assert "31 U in this session is above the 26 U of the protocol chosen" in f.message
+    assert "above_label_total" not in codes(check(_platysma("platysma_ona_26", extra=5)))
+
+
+def test_the_protocols_own_total_and_single_total_labels_do_not_warn_twice():
+    assert "above_protocol_total" not in codes(check(_platysma("platysma_ona_26")))
+    assert "above_protocol_total" not in codes(check(_platysma("platysma_ona_36", extra=2)))  # the label's own
+    glab = DraftTreatment(TODAY, ONA, "glabellar_lines", protocol_points("glabellar_ona_20", 5),
+                          protocol="glabellar_ona_20")
+    assert "above_protocol_total" not in codes(check(glab)) and "above_label_total" in codes(check(glab))
+    other = DraftTreatment(TODAY, ABO, "platysma_bands", (DraftInjection(None, "platysma", 40),),
+                           protocol="platysma_ona_26")
+    assert "above_protocol_total" not in codes(check(other))

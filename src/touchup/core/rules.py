@@ -56,6 +56,7 @@ class DraftTreatment:
     injections: tuple[DraftInjection, ...] = ()
     vial: VialState | None = None
     doctor_signoff: bool = False
+    protocol: str | None = None  # the catalogue protocol the chart started from, if any
 
     @property
     def total_units(self) -> float:
@@ -149,6 +150,17 @@ def _label_checks(draft: DraftTreatment, cat: Catalogue) -> Iterable[Finding]:
                           f"{_u(units)} U into the {limit.muscle}, above {_u(limit.max_units)} U. {limit.why}",
                           "source.max_units_per_muscle", cat.cite(limit.sources))
     label_total = ind.label_units.get(draft.product)
+    proto = cat.protocols.get(draft.protocol or "")
+    if (proto is not None and proto.product == draft.product and 0 < proto.max_units
+            and (label_total is None or proto.max_units < label_total - 1e-9)
+            and draft.total_units > proto.max_units + 1e-9):
+        # The label gives several totals by pattern (platysma by band count): the protocol
+        # chosen says which one applies, so 31 U on a one-band-each-side chart is above it.
+        src = tuple(dict.fromkeys(k for site in proto.sites for k in site.sources))
+        yield Finding("warn", "above_protocol_total",
+                      f"{_u(draft.total_units)} U in this session is above the {_u(proto.max_units)} U of the "
+                      f"protocol chosen ({proto.name}).",
+                      "label.units_per_pattern", cat.cite(src))
     if label_total is not None and draft.total_units > label_total + 1e-9:
         yield Finding("warn", "above_label_total",
                       f"{_u(draft.total_units)} U in this session is above the label's {_u(label_total)} U of "

@@ -252,6 +252,7 @@ def treatment_check(treatment: Treatment, *, now: dt.datetime | None = None) -> 
         draft = DraftTreatment(
             date=treatment.treated_on, product=treatment.product, indication=treatment.indication,
             injections=injections, vial=vial_state, doctor_signoff=doctor_signoff,
+            protocol=treatment.protocol or None,
         )
         try:
             result = check_treatment(draft, history=history, screening=screening_result, today=now.date())
