@@ -219,11 +219,12 @@ class _Seeder:
             gap = max(min_days, int(area_median * person * math.exp(rng.gauss(0, 0.12)) + rng.randint(-5, 25)))
             day += dt.timedelta(days=gap)
         for i, treated_on in enumerate(cycles):
-            self.treatment(patient, indication, protocol_key, product, treated_on, clinician, person, i,
-                           last=i == len(cycles) - 1)
+            # A cycle's readings stop the day before the next treatment (or today).
+            end = cycles[i + 1] - dt.timedelta(days=1) if i + 1 < len(cycles) else self.today
+            self.treatment(patient, indication, protocol_key, product, treated_on, clinician, person, end)
 
     def treatment(self, patient: Patient, indication: str, protocol_key: str, product: str, treated_on: dt.date,
-                  clinician: Any, person: float, cycle: int, *, last: bool) -> None:
+                  clinician: Any, person: float, end: dt.date) -> None:
         rng = self.rng
         points = self.points(protocol_key, product, rng)
         total = sum(u for _, u in points)
@@ -240,11 +241,12 @@ class _Seeder:
                            x=s.x, y=s.y)
             for s, u in points
         )
-        self.observations(patient, indication, sorted({s.area for s, _ in points}), treated_on, person, product)
+        self.observations(patient, sorted({s.area for s, _ in points}), treated_on, person, product, end)
 
-    def observations(self, patient: Patient, indication: str, areas: list[str], treated_on: dt.date, person: float,
-                     product: str) -> None:
-        """What the clinic and the patient recorded during the cycle that starts here."""
+    def observations(self, patient: Patient, areas: list[str], treated_on: dt.date, person: float,
+                     product: str, end: dt.date) -> None:
+        """What the clinic and the patient recorded during the cycle that starts here and
+        runs to `end` (the day before the next treatment, or today)."""
         rng = self.rng
         rows = []
         for area in areas:
@@ -253,14 +255,14 @@ class _Seeder:
                 baseline = rng.randint(16, 24)
                 for d in (0, 30, 60, 90):
                     day = treated_on + dt.timedelta(days=d)
-                    if day <= self.today:
+                    if day <= end:
                         value = baseline * (1 - 0.55 * _effect(d, wear)) + rng.gauss(0, 1.2)
                         rows.append((day, area, "headache_days", float(max(0, min(30, round(value))))))
                 continue
             if area == "cervical_dystonia":
                 for d in range(0, 120, 14):
                     day = treated_on + dt.timedelta(days=d)
-                    if day <= self.today:
+                    if day <= end:
                         # The patient's own 0-10 rating, the scale the portal's diary asks for.
                         value = 7 * (1 - 0.5 * _effect(d, wear)) + rng.gauss(0, 0.4)
                         rows.append((day, area, "symptom_score", float(max(0, min(10, round(value))))))
@@ -269,11 +271,11 @@ class _Seeder:
             # review, the patient's monthly check-in from 2 months on.
             rows.append((treated_on, area, "fws_grade", float(rng.choice((2, 2, 3)))))
             review = treated_on + dt.timedelta(days=14)
-            if review <= self.today:
+            if review <= end:
                 rows.append((review, area, "fws_grade", float(rng.choice((0, 0, 1)))))
             for d in range(60, 200, 30):
                 day = treated_on + dt.timedelta(days=d + rng.randint(-3, 3))
-                if day > self.today:
+                if day > end:
                     break
                 worn = _effect(d, wear) < 0.5
                 if rng.random() < 0.08:  # people sometimes answer the other way
