@@ -94,3 +94,24 @@ def test_touchup_demo_twice_keeps_the_data(tmp_path):
     assert "already seeded" in second.stdout
     # The same passwords both times: they were made once.
     assert first.stdout.split("Demo logins")[1] == second.stdout.split("Demo logins")[1]
+
+
+def test_every_demo_treatment_keeps_the_dose_and_interval_rules(demo):
+    """The seeded histories are ones a clinic could have signed: no cycle is sooner than
+    its minimum interval or over a cumulative or session limit."""
+    from touchup.core.rules import DraftInjection, DraftTreatment, PastTreatment, check_treatment
+
+    signed = list(Treatment.objects.filter(clinic=demo, status="signed").prefetch_related("points")
+                  .order_by("patient_id", "treated_on"))
+    history: dict[int, list[PastTreatment]] = {}
+    for t in signed:
+        past = history.setdefault(t.patient_id, [])
+        draft = DraftTreatment(t.treated_on, t.product, t.indication,
+                               tuple(DraftInjection(p.site or None, p.area, float(p.units)) for p in t.points.all()),
+                               doctor_signoff=True, protocol=t.protocol or None)
+        blocks = [f.code for f in check_treatment(draft, history=past, today=t.treated_on) if f.severity == "block"]
+        assert not blocks, (t.pk, t.indication, t.treated_on, blocks)
+        by_area: dict[str, float] = {}
+        for p in t.points.all():
+            by_area[p.area] = by_area.get(p.area, 0.0) + float(p.units)
+        past.append(PastTreatment(t.treated_on, t.product, t.indication, by_area))

@@ -83,7 +83,7 @@ WEAR_OFF_DAYS = {"glabella": 130, "forehead": 140, "crows_feet": 130, "platysma"
                  "cervical_dystonia": 90}
 DAXI_FACTOR = 1.3
 # Cervical dystonia is dosed per patient: units per muscle site for the demo charts.
-CD_UNITS = {"onabotulinumtoxinA": {"scm": 40, "splenius": 50, "levator": 30, "trapezius": 40},
+CD_UNITS = {"onabotulinumtoxinA": {"scm": 25, "splenius": 40, "levator": 25, "trapezius": 30},  # 240 U (median 236, S12)
             "abobotulinumtoxinA": {"scm": 120, "splenius": 150, "levator": 90, "trapezius": 120}}
 VIAL_FOR = {"onabotulinumtoxinA": 100, "abobotulinumtoxinA": 300, "daxibotulinumtoxinA": 100,
             "incobotulinumtoxinA": 100, "prabotulinumtoxinA": 100, "letibotulinumtoxinA": 100}
@@ -206,6 +206,14 @@ class _Seeder:
         )
         person = math.exp(rng.gauss(0, 0.18))  # this patient's own pace of wear-off
         min_days = self.cat.min_retreatment_days(product, indication)
+        # Two sessions inside the product's cumulative window must stay under its limit
+        # (Botox 400 U in 3 months): a larger regular dose waits out the window.
+        prod = self.cat.products[product]
+        typical = sum(s.units or 0 for s in proto.sites if not s.optional)
+        if indication == "cervical_dystonia":  # both sides of each muscle, dosed per patient
+            typical += 2 * sum(CD_UNITS[product].values())
+        if prod.cumulative_limit_units and 2 * typical > prod.cumulative_limit_units:
+            min_days = max(min_days, prod.cumulative_window_days)
         # Where the patient is in the cycle today: some just treated, many mid-cycle,
         # some entering their window, a few overdue.
         years = rng.choice((1, 2, 2, 3, 4))
