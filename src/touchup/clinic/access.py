@@ -62,7 +62,8 @@ def can(user: Any, permission: str) -> bool:
     return m is not None and m.role in PERMISSIONS[permission]
 
 
-def _uuid(value: Any) -> uuid.UUID | None:
+def parse_uuid(value: Any) -> uuid.UUID | None:
+    """A public id from a URL or body, or None when it is not one (every gate answers 404)."""
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
@@ -102,7 +103,7 @@ def vials_visible_to(user: Any) -> QuerySet[Vial]:
 
 def patient_for(user: Any, public_id: Any, *, need: str = "patient.view", audit_read: bool = True) -> Patient:
     m = require(user, need)
-    pid = _uuid(public_id)
+    pid = parse_uuid(public_id)
     patient = Patient.objects.filter(public_id=pid, clinic=m.clinic).first() if pid else None
     if patient is None:
         raise _not_found(user, "patient", public_id)
@@ -113,7 +114,7 @@ def patient_for(user: Any, public_id: Any, *, need: str = "patient.view", audit_
 
 def treatment_for(user: Any, public_id: Any, *, need: str = "clinical.view") -> Treatment:
     m = require(user, need)
-    tid = _uuid(public_id)
+    tid = parse_uuid(public_id)
     treatment = (
         Treatment.objects.select_related("patient").filter(public_id=tid, clinic=m.clinic).first()
         if tid
@@ -127,7 +128,7 @@ def treatment_for(user: Any, public_id: Any, *, need: str = "clinical.view") -> 
 
 def screening_for(user: Any, public_id: Any, *, need: str = "clinical.view") -> Screening:
     m = require(user, need)
-    sid = _uuid(public_id)
+    sid = parse_uuid(public_id)
     screening = (
         Screening.objects.select_related("patient").filter(public_id=sid, patient__clinic=m.clinic).first()
         if sid
@@ -145,7 +146,7 @@ def photo_for(
     """A photo for clinic staff whose role grants `need`, or, where `patient_may`, for the
     patient in it (the portal): a patient account has no membership and sees only their
     own photos."""
-    pid = _uuid(public_id)
+    pid = parse_uuid(public_id)
     qs = Photo.objects.select_related("patient", "treatment")
     if (patient_may and membership_of(user) is None and getattr(user, "is_authenticated", False)
             and hasattr(user, "patient")):

@@ -3,7 +3,6 @@ for "does not exist" and "another clinic's" (audited as denied), reads audited."
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -17,10 +16,7 @@ from .models import Appointment
 
 def appointment_for(user: Any, public_id: Any, *, need: str = "patient.view") -> Appointment:
     m = access.require(user, need)
-    try:
-        aid = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
-    except (ValueError, TypeError, AttributeError):
-        aid = None
+    aid = access.parse_uuid(public_id)
     appointment = (
         Appointment.objects.select_related("patient", "clinician", "clinic").filter(public_id=aid, clinic=m.clinic).first()
         if aid else None

@@ -9,14 +9,13 @@ denied; every successful read is audited by `read`.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from touchup.clinic import audit
-from touchup.clinic.access import membership_of
+from touchup.clinic.access import membership_of, parse_uuid
 from touchup.clinic.models import Patient, Treatment, TreatmentStatus
 
 
@@ -50,13 +49,6 @@ def read(user: Any, patient: Patient, page: str, obj: Any = None) -> None:
     audit.record("portal.view", actor=user, patient=patient, obj=obj, detail={"page": page})
 
 
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def not_found(user: Any, kind: str, ident: Any) -> Http404:
     audit.record_denied(f"portal.{kind}.not_found", actor=user, detail={"id": str(ident)[:64]})
     return Http404(f"No such {kind}.")
@@ -69,7 +61,7 @@ def signed_treatments(patient: Patient):
 
 def own_treatment(user: Any, public_id: Any) -> Treatment:
     patient = patient_of(user)
-    tid = _uuid(public_id)
+    tid = parse_uuid(public_id)
     treatment = signed_treatments(patient).filter(public_id=tid).first() if tid else None
     if treatment is None:
         raise not_found(user, "treatment", public_id)
@@ -82,7 +74,7 @@ def own_appointment(user: Any, public_id: Any):
     from touchup.maintenance.models import Appointment
 
     patient = patient_of(user)
-    aid = _uuid(public_id)
+    aid = parse_uuid(public_id)
     appointment = (
         Appointment.objects.select_related("clinic", "patient", "clinician").filter(public_id=aid, patient=patient).first()
         if aid else None
