@@ -44,11 +44,9 @@ class SideEffectForm(forms.Form):
         self.fields["started_on"].initial = timezone.localdate()
 
 
-class CheckinForm(forms.Form):
-    area = forms.CharField(widget=forms.HiddenInput)
-    wearing_off = forms.ChoiceField(label="Is it wearing off?", choices=[("yes", "Yes, it is wearing off"),
-                                    ("no", "No, not yet")], widget=forms.RadioSelect,
-                                    error_messages={"required": "Answer yes or no."})
+class _DatedEntryForm(forms.Form):
+    """A diary entry dated today unless the patient says otherwise (never in the future)."""
+
     observed_on = forms.DateField(label="Date", required=False, widget=DateInput())
 
     def __init__(self, *args, **kwargs):
@@ -57,8 +55,14 @@ class CheckinForm(forms.Form):
         self.fields["observed_on"].initial = timezone.localdate()
 
 
-class HeadacheForm(forms.Form):
-    observed_on = forms.DateField(label="Date", required=False, widget=DateInput())
+class CheckinForm(_DatedEntryForm):
+    area = forms.CharField(widget=forms.HiddenInput)
+    wearing_off = forms.ChoiceField(label="Is it wearing off?", choices=[("yes", "Yes, it is wearing off"),
+                                    ("no", "No, not yet")], widget=forms.RadioSelect,
+                                    error_messages={"required": "Answer yes or no."})
+
+
+class HeadacheForm(_DatedEntryForm):
     headache_days = forms.CharField(
         label=f"Headache days in the last 30 days ({HEADACHE_DAYS[0]} to {HEADACHE_DAYS[1]})",
         widget=forms.NumberInput(attrs={"min": HEADACHE_DAYS[0], "max": HEADACHE_DAYS[1], "inputmode": "numeric"}),
@@ -70,25 +74,14 @@ class HeadacheForm(forms.Form):
         help_text="Optional: the total of the six HIT-6 questions, if you have done the test.",
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["observed_on"].widget.attrs.update(_today_attrs())
-        self.fields["observed_on"].initial = timezone.localdate()
 
-
-class SymptomForm(forms.Form):
-    observed_on = forms.DateField(label="Date", required=False, widget=DateInput())
+class SymptomForm(_DatedEntryForm):
     score = forms.CharField(
         label=f"Your neck symptoms this past week ({SYMPTOM_SCALE[0]} to {SYMPTOM_SCALE[1]})",
         widget=forms.NumberInput(attrs={"min": SYMPTOM_SCALE[0], "max": SYMPTOM_SCALE[1], "inputmode": "numeric"}),
         help_text="Pulling, pain and spasms together: 0 = none, 10 = the worst they have been.",
         error_messages={"required": "Enter a number from 0 to 10."},
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["observed_on"].widget.attrs.update(_today_attrs())
-        self.fields["observed_on"].initial = timezone.localdate()
 
 
 def show_invalid(form: forms.Form, exc) -> None:
