@@ -39,16 +39,12 @@ def _name(obj: Any, key: str) -> str:
 @lru_cache(maxsize=1)
 def _labels() -> dict[str, dict[str, str]]:
     cat = load_catalogue()
-    sites = {}
-    for proto in cat.protocols.values():
-        for s in proto.sites:
-            sites.setdefault(s.key, _name(s, s.key))
     return {
         "product": {k: _name(v, k) for k, v in cat.products.items()},
         "indication": {k: _name(v, k) for k, v in cat.indications.items()},
         "area": {k: _name(v, k) for k, v in cat.areas.items()},
         "protocol": {k: _name(v, k) for k, v in cat.protocols.items()},
-        "site": sites,
+        "site": {k: _name(v, k) for k, v in cat.sites.items()},
     }
 
 

@@ -125,7 +125,7 @@ def _clean_points(treatment: Treatment, points: list[dict[str, Any]]) -> list[In
         site_key = p.get("site") or ""
         area = p.get("area") or ""
         if site_key:
-            site = next((s for proto in cat.protocols.values() for s in proto.sites if s.key == site_key), None)
+            site = cat.sites.get(site_key)
             if site is None:
                 raise InvalidInput(f"{where}.site", f"unknown site {site_key!r}")
             area = area or site.area
