@@ -77,15 +77,9 @@ def fields_named(response) -> set[str]:
 
 def clean_answers(indication: str = "glabellar_lines") -> dict[str, Any]:
     """Every screening question that applies answered "no" (the screening form's format)."""
-    from touchup.core.screening import QUESTIONS
+    from touchup.core.screening import questions_for
 
-    out = {}
-    for q in QUESTIONS.values() if isinstance(QUESTIONS, dict) else QUESTIONS:
-        applies = getattr(q, "indications", None) or getattr(q, "applies_to", None)
-        if applies and indication not in applies:
-            continue
-        out[q.key] = {"answer": False, "details": ""}
-    return out
+    return {q.key: {"answer": False, "details": ""} for q in questions_for(indication)}
 
 
 def protocol_for(indication: str = "glabellar_lines", product: str = "onabotulinumtoxinA") -> str:

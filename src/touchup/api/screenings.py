@@ -80,18 +80,10 @@ def screening_out(s: Any) -> ScreeningOut:
 @router.get("/screening/questions", response={200: list[dict[str, Any]], **COMMON_ERRORS})
 def questions(request: HttpRequest, params: Query[QuestionsQuery]) -> list[dict[str, Any]]:
     """The intake questionnaire from the clinical core (any staff role)."""
-    from touchup.core.screening import QUESTIONS
+    from touchup.core.screening import QUESTIONS, questions_for
 
     access.require(request.user, "patient.view")  # every staff role; not patients
-    items = [plain(q) for q in (QUESTIONS.values() if isinstance(QUESTIONS, dict) else QUESTIONS)]
-    if params.indication:
-        items = [q for q in items if _asked_for(q, params.indication)]
-    return items
-
-
-def _asked_for(question: dict[str, Any], indication: str) -> bool:
-    only = question.get("indications") or question.get("applies_to")
-    return not only or indication in only
+    return [plain(q) for q in (questions_for(params.indication) if params.indication else QUESTIONS)]
 
 
 @router.post(

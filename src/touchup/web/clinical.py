@@ -28,23 +28,13 @@ def units_text(value: Any) -> str:
     return f"{number:f}"
 
 
-def _name(obj: Any, key: str) -> str:
-    for attr in ("name", "label", "title"):
-        value = getattr(obj, attr, None)
-        if value:
-            return str(value)
-    return key.replace("_", " ").capitalize()
-
-
 @lru_cache(maxsize=1)
 def _labels() -> dict[str, dict[str, str]]:
     cat = load_catalogue()
     return {
-        "product": {k: _name(v, k) for k, v in cat.products.items()},
-        "indication": {k: _name(v, k) for k, v in cat.indications.items()},
-        "area": {k: _name(v, k) for k, v in cat.areas.items()},
-        "protocol": {k: _name(v, k) for k, v in cat.protocols.items()},
-        "site": {k: _name(v, k) for k, v in cat.sites.items()},
+        kind: {k: v.name for k, v in items.items()}
+        for kind, items in (("product", cat.products), ("indication", cat.indications), ("area", cat.areas),
+                            ("protocol", cat.protocols), ("site", cat.sites))
     }
 
 
@@ -58,26 +48,10 @@ def name_of(kind: str, key: str) -> str:
     return _labels()[kind].get(key) or key.replace("_", " ").capitalize()
 
 
-def _protocol_objects(indication: str) -> list[Any]:
-    cat = load_catalogue()
-    if indication not in cat.indications:
-        return []
-    # Objects or keys, whichever the catalogue hands back.
-    return [cat.protocols[p] if isinstance(p, str) else p for p in cat.protocols_for(indication)]
-
-
-def _protocol_product(p: Any) -> str:
-    product = getattr(p, "product", None)
-    if not product:
-        products = getattr(p, "products", None) or ()
-        product = products[0] if len(products) == 1 else ""
-    return product or ""
-
-
 def protocols_for(indication: str) -> list[dict[str, str]]:
     return [
-        {"key": p.key, "name": _name(p, p.key), "product": _protocol_product(p)}
-        for p in _protocol_objects(indication)
+        {"key": p.key, "name": p.name, "product": p.product}
+        for p in load_catalogue().protocols_for(indication)
     ]
 
 
@@ -153,8 +127,7 @@ def screening_answers(screening: Any) -> list[dict[str, Any]]:
     """The answers in the questionnaire's order, with the question's words."""
     from touchup.core.screening import QUESTIONS
 
-    questions = QUESTIONS.values() if isinstance(QUESTIONS, dict) else QUESTIONS
-    texts = {q.key: q.text for q in questions}
+    texts = {q.key: q.text for q in QUESTIONS}
     out = []
     for key, value in (screening.answers or {}).items():
         answer, details = (value.get("answer"), value.get("details", "")) if isinstance(value, dict) else (value, "")
@@ -182,9 +155,9 @@ def chart_context(user: Any, treatment: Any, *, editable: bool) -> dict[str, Any
     ]
     areas = indication_areas(treatment.indication)
     sites = []
-    for proto in _protocol_objects(treatment.indication):
+    for proto in load_catalogue().protocols_for(treatment.indication):
         for s in proto.sites:
-            sites.append({"key": s.key, "name": _name(s, s.key), "area": s.area, "view": s.view,
+            sites.append({"key": s.key, "name": s.name, "area": s.area, "view": s.view,
                           "x": s.x, "y": s.y, "units": s.units})
     views = {s["view"] for s in sites} | {r["view"] for r in rows}
     if not views:
@@ -273,14 +246,9 @@ def describe_error(exc: Any, *, title: str = "Not saved.") -> dict[str, str]:
 
 
 def _hours_after_reconstitution(product: str) -> float | None:
-    """The product's use-within time once reconstituted, if the catalogue gives one."""
+    """The product's use-within time once reconstituted (None for a product not in the catalogue)."""
     p = load_catalogue().products.get(product)
-    for attr in ("use_within_hours", "reconstituted_use_within_hours", "hours_after_reconstitution",
-                 "reconstituted_hours", "stability_hours"):
-        value = getattr(p, attr, None)
-        if value:
-            return float(value)
-    return None
+    return float(p.use_within_hours) if p else None
 
 
 def use_by(vial: Any, *, now: dt.datetime) -> dict[str, Any]:

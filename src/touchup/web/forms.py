@@ -29,20 +29,13 @@ def _catalogue():
 
 def product_choices() -> list[tuple[str, str]]:
     cat = _catalogue()
-    return [(key, _label(p, key)) for key, p in cat.products.items()]
+    return [(key, p.name) for key, p in cat.products.items()]
 
 
 def indication_choices() -> list[tuple[str, str]]:
     cat = _catalogue()
-    return [(key, _label(i, key)) for key, i in cat.indications.items()]
+    return [(key, i.name) for key, i in cat.indications.items()]
 
-
-def _label(obj, key: str) -> str:
-    for attr in ("name", "label", "title"):
-        value = getattr(obj, attr, None)
-        if value:
-            return str(value)
-    return key.replace("_", " ")
 
 
 class PatientForm(forms.Form):
@@ -144,15 +137,9 @@ YES_NO = [("yes", "Yes"), ("no", "No")]
 
 def screening_questions(indication: str) -> list:
     """The core's questions that apply to this indication, in the core's order."""
-    from touchup.core.screening import QUESTIONS
+    from touchup.core.screening import questions_for
 
-    out = []
-    for q in QUESTIONS.values() if isinstance(QUESTIONS, dict) else QUESTIONS:
-        applies = getattr(q, "indications", None) or getattr(q, "applies_to", None)
-        if applies and indication not in applies:
-            continue
-        out.append(q)
-    return out
+    return list(questions_for(indication))
 
 
 class ScreeningForm(forms.Form):
