@@ -121,6 +121,36 @@ def test_coming_back_early_every_time_is_not_read_as_wearing_off_early():
     assert a.wear_off_interval[0] >= no_data.wear_off_interval[0]
 
 
+def _second_cycle(treatment_day_photo):
+    """An untreated first photo (0.40); the return on day 100 photographed at
+    `treatment_day_photo`; this cycle 60% fewer lines on days 14 and 70, and on day 100
+    the lines back to 0.30 (a quarter of the effect left against untreated)."""
+    treatments = [treatment("2025-06-01", ("glabella", 20)), treatment("2025-09-09", ("glabella", 20))]
+    observations = [obs("2025-06-01", "glabella", "wrinkle_index", 0.40),
+                    obs("2025-09-09", "glabella", "wrinkle_index", treatment_day_photo)]
+    for day, value in ((14, 0.16), (70, 0.16), (100, 0.30)):
+        observations.append(obs((D("2025-09-09") + dt.timedelta(days=day)).isoformat(), "glabella",
+                                "wrinkle_index", value))
+    return forecast(history(treatments, observations, as_of="2025-12-19")).areas[0]
+
+
+def test_later_cycles_are_read_against_the_untreated_reference():
+    # How much of the first cycle the treatment-day photo still shows (0.22: much, 0.34:
+    # little) must not decide how this cycle's photos read: against the untreated 0.40,
+    # day 100 has half the peak's effect or less, so it has worn off by about then.
+    for photo in (0.22, 0.34):
+        a = _second_cycle(photo)
+        assert 90 <= days(a.treatment_date, a.wear_off_date) <= 110, photo
+
+
+def test_photos_without_a_treatment_day_photo_are_read_against_the_reference():
+    treatments = [treatment("2025-06-01", ("glabella", 20)), treatment("2025-10-01", ("glabella", 20))]
+    observations = [obs("2025-06-01", "glabella", "wrinkle_index", 0.40),
+                    obs("2025-11-01", "glabella", "wrinkle_index", 0.2)]
+    a = forecast(history(treatments, observations, as_of="2025-11-02")).areas[0]
+    assert a.basis == "1 photo this cycle"
+
+
 def test_the_basis_says_what_the_forecast_rests_on():
     treatments = [treatment("2025-09-01", ("glabella", 20)), treatment("2026-02-10", ("glabella", 20))]
     observations = [

@@ -220,6 +220,7 @@ def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict) 
         prev_mu = 0.0
         counts: dict[str, int] = {}
         unusable: set[str] = set()
+        reference: dict[str, tuple[float, int]] = {}  # kind -> untreated reading, its cycle's day
         for j, (start, product, units) in enumerate(area_cycles):
             current = j == n - 1
             end = as_of if current else area_cycles[j + 1][0]
@@ -234,21 +235,33 @@ def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict) 
             used = 0
             for kind, (dates, values) in area_readings.items():
                 lo, hi = bisect_right(dates, start), bisect_right(dates, end)
+                checkins = kind == "wearing_off_reported"
+                if not checkins:
+                    baseline = _baseline(kind, dates, values, lo, start)
+                    resid, drift = residual, 0.0
+                    if baseline is not None and residual <= priors.reference_residual_max:
+                        reference[kind] = (baseline, start)
+                    elif kind in reference:
+                        # Read against the untreated reference rather than a baseline the
+                        # previous cycle still flatters by an unknown amount: the readings'
+                        # level then says how much effect is left, not only their trend.
+                        baseline, taken = reference[kind]
+                        resid = 0.0
+                        drift = priors.reference_drift_sd_per_year * (start - taken) / 365.25
                 if lo == hi:
                     continue
                 if cycle is None:
                     cycle = batch.add_cycle(slot, mu, prior, current)
-                if kind == "wearing_off_reported":
+                if checkins:
                     batch.add_checkins(cycle, start, dates[lo:hi], values[lo:hi])
                     k = hi - lo
                 else:
-                    baseline = _baseline(kind, dates, values, lo, start)
                     if baseline is None:
                         k = 0
                         if current:
                             unusable.add(kind)
                     else:
-                        batch.add_readings(cycle, kind, start, dates[lo:hi], values[lo:hi], baseline, residual)
+                        batch.add_readings(cycle, kind, start, dates[lo:hi], values[lo:hi], baseline, resid, drift)
                         k = hi - lo
                 used += k
                 if current and k:

@@ -131,6 +131,8 @@ class Priors:
     min_days_after_peak: float
     dose_ratio_range: tuple[float, float]
     residual_sd_fraction: float
+    reference_residual_max: float
+    reference_drift_sd_per_year: float
 
     def log_grid(self) -> np.ndarray:
         return np.linspace(-self.grid_half_width, self.grid_half_width, self.grid_points)
@@ -191,6 +193,8 @@ def priors_from_toml(raw: Mapping) -> Priors:
         min_days_after_peak=float(model["min_days_after_peak"]),
         dose_ratio_range=(float(lo), float(hi)),
         residual_sd_fraction=float(model["residual_sd_fraction"]),
+        reference_residual_max=float(model["reference_residual_max"]),
+        reference_drift_sd_per_year=float(model["reference_drift_sd_per_year"]),
     )
 
 
@@ -250,6 +254,7 @@ class WearoffBatch:
         self._g_start: list[int] = []
         self._g_base: list[float] = []
         self._g_resid: list[float] = []
+        self._g_drift: list[float] = []
         self._g_count: list[int] = []
         self._r_date: list[int] = []
         self._r_value: list[float] = []
@@ -277,12 +282,13 @@ class WearoffBatch:
 
     def add_readings(
         self, cycle: int, kind: str, start: int, dates: Sequence[int], values: Sequence[float],
-        baseline: float, residual: float = 0.0,
+        baseline: float, residual: float = 0.0, drift: float = 0.0,
     ) -> None:
         """One cycle's readings of a measured kind (see MeasurePrior), taken on day numbers
         `dates` (e.g. date ordinals) of a cycle treated on day `start`, read against
         `baseline` (> 0). `residual` is the expected fraction of the previous cycle's
-        curve still present on the treatment day (0 for an area's first cycle)."""
+        curve still present in the baseline (0 for an untreated one). `drift` is how far
+        an older baseline may have moved since it was taken, as a fraction of it (sd)."""
         if not dates:
             return
         self._g_cycle.append(cycle)
@@ -290,6 +296,7 @@ class WearoffBatch:
         self._g_start.append(start)
         self._g_base.append(baseline)
         self._g_resid.append(residual)
+        self._g_drift.append(drift)
         self._g_count.append(len(dates))
         self._r_date.extend(dates)
         self._r_value.extend(values)
@@ -359,7 +366,8 @@ class WearoffBatch:
             "amplitude_mean": k * col("amplitude_mean"),
             "amplitude_sd": k * col("amplitude_sd"),
             "offset_mean": -k * r,
-            "offset_sd": np.hypot(noise, self.priors.residual_sd_fraction * k * r),
+            "offset_sd": np.sqrt(noise**2 + (self.priors.residual_sd_fraction * k * r) ** 2
+                                 + (k * np.asarray(self._g_drift, dtype=float)) ** 2),
             "window": col("window_days").astype(np.int64),
         }
         group = np.repeat(np.arange(kind.size), count)
