@@ -387,9 +387,9 @@ class Scores:
     by_group: dict
 
 
-def score(sims: list[Simulated]) -> Scores:
+def score(sims: list[Simulated], priors=None) -> Scores:
     histories = [parse_history(s.history) for s in sims]
-    results = forecast_many(histories)
+    results = forecast_many(histories, priors=priors)
     rows = []
     for sim, result in zip(sims, results):
         by_area = {a.area: a for a in result.areas}
@@ -455,6 +455,29 @@ def speed(n: int, seed: int) -> dict:
             "forecast_many": spent(2, 3), "total": spent(0, 3), "areas": sum(len(r.areas) for r in results)}
 
 
+# --- recalibration ----------------------------------------------------------------------------
+
+def _report_calibration(args, details) -> None:
+    """Each variant again, forecast with the medians recalibrated (touchup.core.calibration)
+    on other simulated patients of the same clinic (a different seed): what a clinic gets
+    once it runs `touchup calibrate` on its own past."""
+    from touchup.core.calibration import calibrate, shifts
+
+    print("\nRecalibrated on", args.calibrate, "other histories of the same clinic:\n")
+    print("| variant | median shifts found (true: shifted/all +20%) | MAE model (d) | model / best fixed "
+          "| before | 80% coverage | before |")
+    print("|---|---|---|---|---|---|---|")
+    for name, before in details.items():
+        past = [parse_history(s.history) for s in simulate(args.calibrate, args.seed + 1000, VARIANTS[name])]
+        found = calibrate(past)
+        priors = PRIORS.with_median_shifts(shifts(found))
+        s = score(simulate(args.accuracy, args.seed, VARIANTS[name]), priors=priors)
+        text = ", ".join(f"{a} {c.percent:+.0f}%" for a, c in found.items() if c.calibrated)
+        print(f"| {name} | {text} | {s.mae_model:.1f} | {s.mae_model / s.mae_best_fixed:.2f} | "
+              f"{before.mae_model / before.mae_best_fixed:.2f} | {s.coverage:.1%} | {before.coverage:.1%} |",
+              flush=True)
+
+
 # --- report --------------------------------------------------------------------------------
 
 def main(argv: list[str]) -> int:
@@ -462,6 +485,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--accuracy", type=int, default=20000, help="histories per variant (default 20000)")
     ap.add_argument("--speed", type=int, default=100000, help="histories for the speed run (default 100000)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--calibrate", type=int, default=5000,
+                    help="histories of the clinic's past to recalibrate the medians on (0: skip)")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
     args = ap.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
@@ -478,6 +503,8 @@ def main(argv: list[str]) -> int:
         print(f"| {name} | {s.n} | {s.mae_model:.1f} | {s.mae_fixed:.1f} | {s.mae_best_fixed:.1f} | "
               f"{s.mae_model / s.mae_best_fixed:.2f} | {s.mae_own_median / s.mae_best_fixed:.2f} | "
               f"{s.coverage:.1%} | {s.width:.0f} |", flush=True)
+    if args.calibrate:
+        _report_calibration(args, details)
     if "base" in details:
         print("\nBase variant by group:\n")
         print("| group | areas | MAE model (d) | MAE best fixed (d) | 80% coverage |")

@@ -166,6 +166,18 @@ def _forecast_block(histories, priors, rules) -> list[Forecast]:
     return results
 
 
+def build_batch(histories: Iterable[History], priors: Priors) -> tuple[WearoffBatch, list[tuple[int, str]]]:
+    """The model's batch for these histories, unsolved, and per area slot (in slot order)
+    the index of its history and the area's name: for calibration, which compares the
+    batch's evidence between priors."""
+    batch = WearoffBatch(priors)
+    medians: dict = {}
+    slots = []
+    for i, h in enumerate(histories):
+        slots.extend((i, plan.area) for plan in _plan(h, priors, batch, medians))
+    return batch, slots
+
+
 # --- from a history to the model's cycles ------------------------------------------------
 
 _date = dt.date.fromordinal

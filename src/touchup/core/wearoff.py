@@ -31,6 +31,7 @@ once on a grid over the log offset (exact up to the grid, vectorised with NumPy)
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import tomllib
@@ -136,6 +137,20 @@ class Priors:
 
     def log_grid(self) -> np.ndarray:
         return np.linspace(-self.grid_half_width, self.grid_half_width, self.grid_points)
+
+    def with_median_shifts(self, shifts: Mapping[str, float]) -> "Priors":
+        """These priors with each named area's medians (its own and its products')
+        multiplied by exp(shift): a clinic's recalibration (touchup.core.calibration)."""
+        areas = dict(self.areas)
+        for name, shift in shifts.items():
+            a = areas[name]
+            factor = math.exp(shift)
+            products = {
+                k: dataclasses.replace(p, median_days=p.median_days * factor) if p.median_days is not None else p
+                for k, p in a.products.items()
+            }
+            areas[name] = dataclasses.replace(a, median_days=a.median_days * factor, products=products)
+        return dataclasses.replace(self, areas=areas)
 
 
 @functools.cache
@@ -318,9 +333,64 @@ class WearoffBatch:
         treatment (float), shape (areas, levels), areas in the order added."""
         pri = self.priors
         x = pri.log_grid()
-        n_slots, n_cycles = len(self._slot_sd), len(self._c_slot)
+        n_slots = len(self._slot_sd)
         if n_slots == 0:
             return np.zeros((0, len(levels)))
+        c_slot, current, mu, peak, loglik = self._cycle_loglik()
+
+        # Posterior per area, one kernel per distinct (person, cycle) spread.
+        post = np.empty((n_slots, x.size))
+        for sd_p, sd_c, slots in self._spreads():
+            post[slots] = _posterior(loglik, c_slot, current, slots, x, sd_p, sd_c)
+
+        cur = np.nonzero(current)[0]
+        cur = cur[np.argsort(c_slot[cur], kind="stable")]
+        q = _quantiles(post, x, np.asarray(levels, dtype=float))
+        return np.maximum(np.exp(mu[cur, None] + q), (peak[cur] + pri.min_days_after_peak)[:, None])
+
+    def log_evidence(self) -> np.ndarray:
+        """ln p(every reading and check-in of the area | the priors), per area in the
+        order added: the marginal likelihood, person and cycle offsets integrated out,
+        up to terms that do not depend on the wear-off day (so not on the medians either).
+        Comparing it between medians is how a clinic's own histories recalibrate them
+        (touchup.core.calibration). 0 for an area without data, whatever the priors."""
+        x = self.priors.log_grid()
+        n_slots = len(self._slot_sd)
+        out = np.zeros(n_slots)
+        if n_slots == 0:
+            return out
+        c_slot, _, _, _, loglik = self._cycle_loglik()
+        with_data = np.any(loglik != 0, axis=1)
+        for sd_p, sd_c, slots in self._spreads():
+            K = _kernel((float(x[0]), float(x[-1]), int(x.size)), sd_c)
+            log_prior = -0.5 * (x / sd_p) ** 2
+            log_prior -= np.log(np.exp(log_prior).sum())
+            row_of_slot = np.full(n_slots, -1)
+            row_of_slot[slots] = np.arange(slots.size)
+            log_person = np.broadcast_to(log_prior, (slots.size, x.size)).copy()
+            rows = np.nonzero((row_of_slot[c_slot] >= 0) & with_data)[0]
+            if rows.size:
+                top = loglik[rows].max(axis=1, keepdims=True)
+                # Each cycle's likelihood over its own offset, averaged over the
+                # cycle-to-cycle variation around the person's.
+                log_l = np.log(np.maximum(np.exp(loglik[rows] - top) @ K, 1e-300)) + top
+                _segment_add(log_person, row_of_slot[c_slot[rows]], log_l)
+            top = log_person.max(axis=1)
+            out[slots] = top + np.log(np.exp(log_person - top[:, None]).sum(axis=1))
+        return out
+
+    def _spreads(self):
+        """(person sd, cycle sd, the slots that have them) for each distinct pair."""
+        sds = np.asarray(self._slot_sd)
+        for sd_p, sd_c in sorted({tuple(s) for s in self._slot_sd}):
+            yield sd_p, sd_c, np.nonzero((sds[:, 0] == sd_p) & (sds[:, 1] == sd_c))[0]
+
+    def _cycle_loglik(self):
+        """Per cycle: its area slot, whether it is current, its log median and peak, and
+        the log-likelihood of its data on the offset grid (cycles x grid)."""
+        pri = self.priors
+        x = pri.log_grid()
+        n_slots, n_cycles = len(self._slot_sd), len(self._c_slot)
         c_slot = np.asarray(self._c_slot, dtype=np.int64)
         current = np.asarray(self._c_current, dtype=bool)
         if np.bincount(c_slot[current], minlength=n_slots).tolist() != [1] * n_slots:
@@ -333,18 +403,7 @@ class WearoffBatch:
         loglik = np.zeros((n_cycles, x.size))
         self._add_gaussian(loglik, days, peak)
         self._add_checkins(loglik, days)
-
-        # Posterior per area, one kernel per distinct (person, cycle) spread.
-        post = np.empty((n_slots, x.size))
-        sds = np.asarray(self._slot_sd)
-        for sd_p, sd_c in {tuple(s) for s in self._slot_sd}:
-            slots = np.nonzero((sds[:, 0] == sd_p) & (sds[:, 1] == sd_c))[0]
-            post[slots] = _posterior(loglik, c_slot, current, slots, x, sd_p, sd_c)
-
-        cur = np.nonzero(current)[0]
-        cur = cur[np.argsort(c_slot[cur], kind="stable")]
-        q = _quantiles(post, x, np.asarray(levels, dtype=float))
-        return np.maximum(np.exp(mu[cur, None] + q), (peak[cur] + pri.min_days_after_peak)[:, None])
+        return c_slot, current, mu, peak, loglik
 
     def _series(self):
         """Per series: the noise and the priors of its offset and peak improvement; per
@@ -369,6 +428,9 @@ class WearoffBatch:
             "offset_sd": np.sqrt(noise**2 + (self.priors.residual_sd_fraction * k * r) ** 2
                                  + (k * np.asarray(self._g_drift, dtype=float)) ** 2),
             "window": col("window_days").astype(np.int64),
+            # ln |dy/dvalue| per reading: turns the density of y into that of the values
+            # read, so that likelihoods under different baselines can be compared.
+            "log_jacobian": np.where(ratio, -np.log(np.abs(b)), 0.0),
         }
         group = np.repeat(np.arange(kind.size), count)
         t = np.asarray(self._r_date, dtype=float) - np.repeat(np.asarray(self._g_start, dtype=float), count)
@@ -384,8 +446,8 @@ class WearoffBatch:
             return
         G = days.shape[1]
         n_groups = len(self._g_cycle)
-        series, r_group, r_t, r_y = self._series()
-        r_y = r_y.astype(np.float32)
+        series, r_group, r_t, r_y64 = self._series()
+        r_y = r_y64.astype(np.float32)
         g_cycle = np.asarray(self._g_cycle, dtype=np.int64)
         g_window = series["window"]
         rise = np.asarray(self._c_rise)
@@ -440,6 +502,14 @@ class WearoffBatch:
                     n[groups], Y[groups], F1, F2, P, v[groups], mc[groups], vc[groups], ma[groups], va[groups])
         for cycles, groups in _buckets(g_cycle, np.arange(n_groups), _CHUNK):
             loglik[cycles] += ll_group[groups].sum(axis=1)
+        # The terms that do not depend on the wear-off day: they leave every posterior as
+        # it is, but make log_evidence() a true marginal likelihood of the values read.
+        Y64 = np.bincount(r_group, weights=r_y64, minlength=n_groups)
+        Y2 = np.bincount(r_group, weights=r_y64 * r_y64, minlength=n_groups)
+        const = -0.5 * (n * np.log(2 * np.pi * v) + np.log(vc) + np.log(va)
+                        + (Y2 - 2 * mc * Y64 + n * mc * mc) / v) + n * series["log_jacobian"]
+        per_cycle = np.bincount(g_cycle, weights=const, minlength=loglik.shape[0])
+        loglik += per_cycle[:, None]
 
     def _add_checkins(self, loglik: np.ndarray, days: np.ndarray) -> None:
         if not self._b_cycle:
