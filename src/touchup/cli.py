@@ -15,6 +15,7 @@ import sys
 COMMANDS = {
     "demo": "demo",
     "forecast": "forecast",
+    "calibrate": "calibrate",
     "photo": "photo",
     "audit": "audit",
     "worker": "worker",

@@ -79,7 +79,7 @@ def calibrate(histories: Iterable[History], priors: Priors | None = None,
                 total[area] = np.zeros(len(shifts))
                 patients[area] = 0
             for area, e in zip(areas, ev):
-                patients[area] += e != 0.0
+                patients[area] += int(e != 0.0)
         for area, e in zip(areas, ev):
             total[area][k] += e
 

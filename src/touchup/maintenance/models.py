@@ -221,3 +221,31 @@ class CalendarFeed(models.Model):
     created_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+
+class MedianCalibration(models.Model):
+    """The clinic's own wear-off medians, fitted to its patients' histories
+    (touchup.core.calibration): proposed, then applied by the manager. The latest applied
+    one is what the clinic's forecasts use; older rows are kept as the record of what
+    moved when."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    as_of = models.DateField()
+    patients = models.PositiveIntegerField()  # histories read
+    # {area: {"patients": n, "shift": log shift, "sd": ..., "before": days, "after": days}}
+    result = models.JSONField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "applied_at"])]
+
+    def shifts(self) -> dict[str, float]:
+        """The log-median shifts to apply: areas with enough patients only."""
+        return {area: r["shift"] for area, r in self.result.items() if r.get("calibrated")}

@@ -135,11 +135,13 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
     """
     from touchup.core.forecast import forecast
 
+    from .calibration import priors_for
+
     as_of = as_of or timezone.localdate()
     # Lock the patient row: two recomputes of one patient queue instead of interleaving.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     data = history_data(patient, as_of)
-    areas = forecast(_parse(data)).areas if data is not None else ()
+    areas = forecast(_parse(data), priors=priors_for(patient.clinic_id)).areas if data is not None else ()
     return _store(patient, data, areas, actor=actor, as_of=as_of)
 
 
@@ -148,6 +150,8 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
     chunk at once (core.forecast.forecast_many), each patient is written in a transaction
     of its own. A chart the model cannot read is counted and left as it was."""
     from touchup.core.forecast import forecast_many
+
+    from .calibration import priors_for
 
     as_of = as_of or timezone.localdate()
     counts = {"forecast": 0, "no_treatment": 0, "unavailable": 0}
@@ -165,8 +169,12 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
             except ForecastUnavailable as exc:
                 counts["unavailable"] += 1
                 log.warning("forecast for patient row %s not computed: %s", patient.pk, exc)
-        results = forecast_many([h for _, _, h in ready])
-        for (patient, data, _), result in zip(ready, results):
+        # The model runs per clinic: each forecasts with its own calibrated medians.
+        results = []
+        for clinic_id in sorted({p.clinic_id for p, _, _ in ready}):
+            group = [(p, d, h) for p, d, h in ready if p.clinic_id == clinic_id]
+            results.extend(zip(group, forecast_many([h for _, _, h in group], priors=priors_for(clinic_id))))
+        for (patient, data, _), result in results:
             with transaction.atomic():
                 Patient.objects.select_for_update().filter(pk=patient.pk).first()
                 _store(patient, data, result.areas, actor=None, as_of=as_of)

@@ -1,0 +1,108 @@
+"""The clinic's own wear-off medians (touchup.core.calibration), proposed and applied.
+
+    propose(clinic, actor=None)   -> MedianCalibration (not yet applied): the medians fitted
+                                     to every patient's chart, audited as one bulk read
+    apply(calibration, actor)     -> marks it the clinic's active one (audited); the caller
+                                     then recomputes the clinic's forecasts (recompute_many)
+    priors_for(clinic_id)         -> the priors the clinic's forecasts use: the published
+                                     ones with the active calibration's shifts, if any
+
+Only the medians move; areas with too few patients keep the published median
+(core.calibration.MIN_PATIENTS). A calibration is a proposal until the manager applies
+it, so that a clinic can look at what changed before every forecast moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from touchup.clinic import audit
+from touchup.clinic.models import Clinic, Patient, Treatment, TreatmentStatus
+from touchup.core.wearoff import Priors, load_priors
+
+from ..models import MedianCalibration
+from .forecasts import ForecastUnavailable, history_for
+
+
+class NothingToCalibrate(Exception):
+    """The clinic has no signed treatments yet."""
+
+
+def propose(clinic: Clinic, *, actor: Any = None, as_of: dt.date | None = None) -> MedianCalibration:
+    from touchup.core.calibration import calibrate
+
+    as_of = as_of or timezone.localdate()
+    patient_ids = (
+        Treatment.objects.filter(patient__clinic=clinic, status=TreatmentStatus.SIGNED, treated_on__lte=as_of)
+        .values_list("patient_id", flat=True).distinct()
+    )
+    histories = []
+    for patient in Patient.objects.filter(pk__in=list(patient_ids)).order_by("pk"):
+        try:
+            history = history_for(patient, as_of)
+        except ForecastUnavailable:
+            continue  # counted by the forecast itself; one bad chart must not block the rest
+        if history is not None:
+            histories.append(history)
+    if not histories:
+        raise NothingToCalibrate(clinic.slug)
+    found = calibrate(histories)
+    result = {
+        area: {"patients": c.patients, "calibrated": c.calibrated, "shift": round(c.shift, 5),
+               "sd": round(c.sd, 5), "before": round(c.median_days_before, 1),
+               "after": round(c.median_days_after, 1)}
+        for area, c in found.items()
+    }
+    with transaction.atomic():
+        row = MedianCalibration.objects.create(
+            clinic=clinic, created_at=timezone.now(), created_by=_user(actor), as_of=as_of,
+            patients=len(histories), result=result,
+        )
+        # One event for the bulk read: which clinic, how many charts, nothing about anyone.
+        audit.record("forecast.calibration.propose", actor=actor, clinic=clinic, obj=row,
+                     detail={"patients": len(histories)})
+    return row
+
+
+def apply(calibration: MedianCalibration, *, actor: Any = None) -> MedianCalibration:
+    with transaction.atomic():
+        calibration.applied_at = timezone.now()
+        calibration.applied_by = _user(actor)
+        calibration.save(update_fields=["applied_at", "applied_by"])
+        audit.record("forecast.calibration.apply", actor=actor, clinic=calibration.clinic_id, obj=calibration,
+                     detail={"shifts": calibration.shifts()})
+    _cached.clear()
+    return calibration
+
+
+def active(clinic_id: int) -> MedianCalibration | None:
+    return (
+        MedianCalibration.objects.filter(clinic_id=clinic_id, applied_at__isnull=False)
+        .order_by("-applied_at", "-pk").first()
+    )
+
+
+_cached: dict[tuple[int, int | None], Priors] = {}
+
+
+def priors_for(clinic_id: int) -> Priors:
+    """The published priors, moved by the clinic's active calibration (one query; the
+    shifted priors are built once per calibration)."""
+    row = (
+        MedianCalibration.objects.filter(clinic_id=clinic_id, applied_at__isnull=False)
+        .order_by("-applied_at", "-pk").values_list("pk", "result").first()
+    )
+    key = (clinic_id, row[0] if row else None)
+    priors = _cached.get(key)
+    if priors is None:
+        shifts = {a: r["shift"] for a, r in row[1].items() if r.get("calibrated")} if row else {}
+        priors = _cached[key] = load_priors().with_median_shifts(shifts)
+    return priors
+
+
+def _user(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
