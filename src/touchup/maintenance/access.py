@@ -40,3 +40,13 @@ def require_hours(user: Any, clinician: Any) -> None:
     if not may_manage_hours(user, clinician):
         audit.record_denied("access.role", actor=user, detail={"permission": "schedule.hours"})
         raise PermissionDenied("Only a manager, or the clinician themself, sets working hours.")
+
+
+def require_calibration(user: Any) -> Any:
+    """Only the clinic's manager fits and applies the clinic's own wear-off medians: they
+    move every patient's forecast."""
+    m = access.membership_of(user)
+    if m is None or m.role != Role.MANAGER:
+        audit.record_denied("access.role", actor=user, detail={"permission": "forecast.calibrate"})
+        raise PermissionDenied("Only the clinic's manager recalibrates the forecasts.")
+    return m

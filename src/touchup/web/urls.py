@@ -73,3 +73,12 @@ urlpatterns += [
     path("schedule/feed/", schedule.schedule_feed, name="schedule_feed"),
     path("calendar/<str:token>.ics", schedule.calendar_feed, name="calendar_feed"),
 ]
+
+# The clinic's own wear-off medians (the manager).
+from .views import calibration  # noqa: E402
+
+urlpatterns += [
+    path("forecast/calibration/", calibration.calibration_page, name="calibration"),
+    path("forecast/calibration/fit/", calibration.calibration_fit, name="calibration_fit"),
+    path("forecast/calibration/<int:pk>/apply/", calibration.calibration_apply, name="calibration_apply"),
+]

@@ -86,6 +86,12 @@ def active(clinic_id: int) -> MedianCalibration | None:
     )
 
 
+def latest_proposal(clinic_id: int) -> MedianCalibration | None:
+    """The newest fit not yet applied, if it is newer than the active one."""
+    row = MedianCalibration.objects.filter(clinic_id=clinic_id).order_by("-created_at", "-pk").first()
+    return row if row is not None and row.applied_at is None else None
+
+
 _cached: dict[tuple[int, int | None], Priors] = {}
 
 
