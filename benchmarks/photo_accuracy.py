@@ -1,6 +1,6 @@
 """Accuracy of the wrinkle index: graded synthetic lines on real face photos, re-shot.
 
-    python -m benchmarks photo_accuracy [--reshoots N] [--seed S]
+    python -m benchmarks photo_accuracy [--reshoots N] [--seed S] [--via-bytes]
 
 For each real face photo that ships with an installed library (Grace Hopper from
 matplotlib, Eileen Collins from scikit-image; both public domain) and each region visible in
@@ -17,6 +17,11 @@ landmark fit plus dense ECC refinement). Reported per region and mode:
 - the re-shoot coefficient of variation at each depth (target <= 3 %);
 - the smallest depth step the index resolves: the mean change per step divided by the
   re-shoot standard deviation.
+
+With --via-bytes every re-shot JPEG is analysed from its file bytes (`analyze_bytes`: the
+checked decode at the size the analysis picks, as an upload is) instead of from pixels that
+OpenCV decoded; the baseline stays the unpainted photo's pixels. That is the run to compare
+when the decoder changes.
 
 A second table shows how far each kind of re-shoot alone moves the index, in units of one
 3 %-depth step, so a change can be read against the capture noise.
@@ -90,21 +95,28 @@ def _table(title: str, regions, shots, reshoots: int) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    from touchup.vision.analyze import analyze, prepare
+    from touchup.vision.analyze import analyze, analyze_bytes, prepare
     from touchup.vision.landmarks import default_detector
-    from touchup.vision.synthetic import paint_lines, reshoot
+    from touchup.vision.synthetic import paint_lines, reshoot, reshoot_jpeg
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks photo_accuracy")
     ap.add_argument("--reshoots", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--via-bytes", action="store_true",
+                    help="analyse each re-shot JPEG from its bytes (analyze_bytes)")
     args = ap.parse_args(argv)
+    # A re-shot photo as the analysis receives it: decoded pixels, or the JPEG file.
+    shoot, measure = reshoot, analyze
+    if args.via_bytes:
+        shoot, measure = reshoot_jpeg, analyze_bytes
     rng = np.random.default_rng(args.seed)
     detector = default_detector()
     started = time.perf_counter()
     ok = {m: True for m in MODES}
 
     print(f"photo_accuracy: {len(DEPTHS)} depths x {args.reshoots} re-shoots, seed {args.seed}; "
-          "each shot analysed alone and against the unpainted photo as the baseline")
+          "each shot analysed alone and against the unpainted photo as the baseline"
+          + ("; shots analysed from their JPEG bytes" if args.via_bytes else ""))
     for title, rgb in photos().items():
         lm = detector.detect(rgb)
         base = prepare(rgb)  # the "before" photo, as the clinic's baseline
@@ -117,8 +129,8 @@ def main(argv: list[str]) -> int:
         for depth in DEPTHS:
             painted = paint_lines(rgb, lm, {n: depth for n in regions})
             for _ in range(args.reshoots):
-                shot = reshoot(painted, rng)
-                for mode, r in (("alone", analyze(shot)), ("vs baseline", analyze(shot, base))):
+                shot = shoot(painted, rng)
+                for mode, r in (("alone", measure(shot)), ("vs baseline", measure(shot, base))):
                     for n in regions:
                         if r["regions"][n] is not None:
                             shots[mode][n][depth].append(r["regions"][n]["wrinkle_index"])
@@ -139,8 +151,8 @@ def main(argv: list[str]) -> int:
         for label, kw in NUISANCES.items():
             vals = {m: {n: [] for n in regions} for m in MODES}
             for _ in range(args.reshoots):
-                shot = reshoot(painted, rng, **kw)
-                for mode, r in (("alone", analyze(shot)), ("vs baseline", analyze(shot, base))):
+                shot = shoot(painted, rng, **kw)
+                for mode, r in (("alone", measure(shot)), ("vs baseline", measure(shot, base))):
                     for n in regions:
                         a, b = r["regions"][n], refs[mode][n]
                         if a is not None and b is not None:

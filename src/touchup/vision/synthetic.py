@@ -88,11 +88,18 @@ def paint_lines(rgb: np.ndarray, landmarks: Landmarks, regions: dict[str, float]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def reshoot(rgb: np.ndarray, rng: np.random.Generator, *, shift_px: float = 0.02,
-            scale: float = 0.05, tilt_deg: float = 3.0, exposure: float = 0.05,
-            noise: float = 2.0, jpeg_quality: tuple[int, int] = (85, 95)) -> np.ndarray:
+def reshoot(rgb: np.ndarray, rng: np.random.Generator, **kw) -> np.ndarray:
     """A simulated second capture: random shift (fraction of the width), scale, in-plane
-    tilt, exposure gain, sensor noise (sigma in 0..255) and a JPEG round trip."""
+    tilt, exposure gain, sensor noise (sigma in 0..255) and a JPEG round trip (see
+    `reshoot_jpeg` for the settings)."""
+    enc = np.frombuffer(reshoot_jpeg(rgb, rng, **kw), np.uint8)
+    return cv2.cvtColor(cv2.imdecode(enc, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def reshoot_jpeg(rgb: np.ndarray, rng: np.random.Generator, *, shift_px: float = 0.02,
+                 scale: float = 0.05, tilt_deg: float = 3.0, exposure: float = 0.05,
+                 noise: float = 2.0, jpeg_quality: tuple[int, int] = (85, 95)) -> bytes:
+    """`reshoot` as the JPEG file the camera would write (same random draws, same bytes)."""
     h, w = rgb.shape[:2]
     ang = rng.uniform(-tilt_deg, tilt_deg)
     s = 1 + rng.uniform(-scale, scale)
@@ -104,7 +111,9 @@ def reshoot(rgb: np.ndarray, rng: np.random.Generator, *, shift_px: float = 0.02
     out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     q = int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))
     ok, enc = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])
-    return cv2.cvtColor(cv2.imdecode(enc, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    if not ok:  # pragma: no cover - only on out-of-memory
+        raise RuntimeError("JPEG encoding failed")
+    return enc.tobytes()
 
 
 def with_exif_preview(jpeg: bytes, width: int = 160, orientation: int = 1) -> bytes:
