@@ -77,3 +77,37 @@ def test_keep_only_if_usable_refuses_a_poor_photo(media, clinician, patient):
         keep(clinician, patient, None, keep_only_if_usable=True)
     assert any("too small" in p for p in exc.value.problems)
     assert stored_files(media) == [] and not Photo.objects.exists()
+
+
+def test_a_new_baseline_measures_the_view_again_against_it(media, clinician, patient):
+    base = keep(clinician, patient, images.usable_face())
+    follow = keep(clinician, patient, images.usable_face(dx=6))
+    run_worker()
+    follow.refresh_from_db()
+    assert follow.analysis["baseline"] == str(base.public_id)
+
+    svc.photo_set_baseline(actor=clinician, photo=follow)
+    run_worker()
+    base.refresh_from_db()
+    follow.refresh_from_db()
+    # The old baseline is now measured against the new one; the new one on its own.
+    assert base.analysis_status == follow.analysis_status == "done"
+    assert base.analysis == {**analyze_bytes(svc.photo_bytes(base), baseline=svc.photo_bytes(follow)),
+                             "baseline": str(follow.public_id)}
+    assert follow.analysis == analyze_bytes(svc.photo_bytes(follow))
+    # One value per photo, each the one its new analysis gives (the old ones replaced).
+    assert sorted(Observation.objects.values_list("photo_id", "value")) == sorted([
+        (base.pk, base.analysis["regions"]["glabella"]["wrinkle_index"]),
+        (follow.pk, follow.analysis["regions"]["glabella"]["wrinkle_index"]),
+    ])
+
+
+def test_a_photo_whose_clinical_use_was_withdrawn_is_not_analysed(media, clinician, patient):
+    base = keep(clinician, patient, images.usable_face())
+    follow = keep(clinician, patient, images.usable_face(dx=6))
+    svc.photo_set_consent(actor=clinician, photo=follow, consent="clinical", given=False, channel="phone")
+    run_worker()
+    base.refresh_from_db()
+    follow.refresh_from_db()
+    assert base.analysis_status == "done" and follow.analysis is None
+    assert list(Observation.objects.values_list("photo_id", flat=True)) == [base.pk]

@@ -165,9 +165,9 @@ def test_the_file_is_removed_when_the_database_refuses_the_row(media, clinician,
 def test_marketing_consent_is_given_and_withdrawn_per_photo(media, clinician, patient):
     photo = upload(clinician, patient, images.jpeg(), consent_marketing=False)
     assert photo.consent_clinical and not photo.consent_marketing
-    svc.photo_set_consent(actor=clinician, photo=photo, consent_marketing=True)
+    svc.photo_set_consent(actor=clinician, photo=photo, consent="marketing", given=True, channel="in_person")
     assert Photo.objects.get(pk=photo.pk).consent_marketing
-    svc.photo_set_consent(actor=clinician, photo=photo, consent_marketing=False)
+    svc.photo_set_consent(actor=clinician, photo=photo, consent="marketing", given=False, channel="phone")
     assert not Photo.objects.get(pk=photo.pk).consent_marketing
     assert AuditEvent.objects.filter(action="photo.consent").count() == 2
 

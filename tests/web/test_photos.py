@@ -113,7 +113,8 @@ def test_another_clinic_gets_404_and_the_attempt_is_audited(as_other_clinician, 
     denied = AuditEvent.objects.filter(action="photo.not_found", outcome="denied")
     assert denied.count() == 3
     assert all(e.detail["id"] == str(kept.public_id) for e in denied)
-    r = as_other_clinician.post(reverse("photo_consent", args=[kept.public_id]), {"consent_marketing": "on"})
+    r = as_other_clinician.post(reverse("photo_consent", args=[kept.public_id]),
+                                {"change": "marketing:yes", "channel": "in_person"})
     assert r.status_code == 404
     assert not Photo.objects.get(pk=kept.pk).consent_marketing
 
@@ -151,7 +152,9 @@ def test_the_check_endpoint_explains_a_bad_file_and_keeps_nothing(as_clinician, 
 def test_consent_and_baseline_from_the_photo_page(as_clinician, patient, media, kept, clinician):
     second = svc.photo_upload(actor=clinician, patient=patient, view="frown",
                               upload=images.jpeg(images.shifted(dx=5)), consent_clinical=True)
-    as_clinician.post(reverse("photo_consent", args=[second.public_id]), {"consent_marketing": "on"})
+    r = as_clinician.post(reverse("photo_consent", args=[second.public_id]),
+                          {"change": "marketing:yes", "channel": "in_person"})
+    assert r.status_code == 302
     as_clinician.post(reverse("photo_baseline", args=[second.public_id]))
     second.refresh_from_db()
     kept.refresh_from_db()
@@ -270,7 +273,8 @@ def test_a_patient_account_cannot_use_the_staff_photo_pages(client, django_user_
     assert client.login(username="dana", password=PASSWORD)
     assert client.get(reverse("photo", args=[kept.public_id])).status_code == 403
     assert client.post(reverse("photo_baseline", args=[kept.public_id])).status_code == 403
-    assert client.post(reverse("photo_consent", args=[kept.public_id]), {"consent_marketing": "on"}).status_code == 403
+    assert client.post(reverse("photo_consent", args=[kept.public_id]),
+                       {"change": "marketing:yes", "channel": "in_person"}).status_code == 403
     assert not Photo.objects.get(pk=kept.pk).consent_marketing
 
 

@@ -30,6 +30,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "vial.view": frozenset({Role.CLINICIAN, Role.MANAGER}),
     "vial.manage": frozenset({Role.CLINICIAN, Role.MANAGER}),
     "audit.view": frozenset({Role.MANAGER}),
+    # Photos after they are kept (docs/photos.md "Consent, removal and the baseline"):
+    # recording a consent change on the patient's instruction and removing a photo (taken
+    # in error, or the patient's erasure request) are for the roles that see photos;
+    # choosing the baseline every measurement is aligned to is a clinician's decision.
+    "photo.consent": frozenset({Role.CLINICIAN, Role.MANAGER}),
+    "photo.remove": frozenset({Role.CLINICIAN, Role.MANAGER}),
+    "photo.baseline": frozenset({Role.CLINICIAN}),
 }
 
 
@@ -142,10 +149,12 @@ def screening_for(user: Any, public_id: Any, *, need: str = "clinical.view") -> 
 
 def photo_for(
     user: Any, public_id: Any, *, need: str = "clinical.view", purpose: str = "view", patient_may: bool = False,
+    removed_ok: bool = False,
 ) -> Photo:
     """A photo for clinic staff whose role grants `need`, or, where `patient_may`, for the
     patient in it (the portal): a patient account has no membership and sees only their
-    own photos."""
+    own photos. A removed photo (a tombstone without its file) is 404 unless `removed_ok`
+    (the staff photo page, which shows the removal)."""
     pid = parse_uuid(public_id)
     qs = Photo.objects.select_related("patient", "treatment")
     if (patient_may and membership_of(user) is None and getattr(user, "is_authenticated", False)
@@ -156,6 +165,9 @@ def photo_for(
         photo = qs.filter(public_id=pid, patient__clinic=m.clinic).first() if pid else None
     if photo is None:
         raise _not_found(user, "photo", public_id)
+    if photo.removed_at is not None and not removed_ok:
+        audit.record_denied("photo.removed", actor=user, detail={"id": str(photo.public_id), "purpose": purpose})
+        raise Http404("This photo was removed.")
     audit.record("photo.view", actor=user, patient=photo.patient, obj=photo, detail={"purpose": purpose})
     return photo
 

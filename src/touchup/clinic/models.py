@@ -229,6 +229,11 @@ class Observation(models.Model):
     kind = models.CharField(max_length=30, choices=ObservationKind.choices)
     value = models.FloatField()
     source = models.CharField(max_length=20)  # photo | clinician | patient
+    # The photo a `wrinkle_index` was measured on (source "photo"): its measurements go
+    # when the photo is removed, loses clinical consent or is analysed again.
+    photo = models.ForeignKey(
+        "Photo", null=True, blank=True, on_delete=models.PROTECT, related_name="observations"
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -299,9 +304,26 @@ class AnalysisStatus(models.TextChoices):
     FAILED = "failed", "Analysis failed"
 
 
+class PhotoQuerySet(models.QuerySet):
+    def kept(self) -> "PhotoQuerySet":
+        """Not removed (a removed photo is a tombstone: no file, never served)."""
+        return self.filter(removed_at__isnull=True)
+
+    def removed(self) -> "PhotoQuerySet":
+        return self.filter(removed_at__isnull=False)
+
+    def measurable(self) -> "PhotoQuerySet":
+        """Kept and with clinical consent: may be measured, compared and be a baseline."""
+        return self.filter(removed_at__isnull=True, consent_clinical=True)
+
+
 class Photo(models.Model):
     """A follow-up photo. The stored file is a clean re-encoded JPEG (orientation applied,
-    EXIF and GPS gone) under a random name; it is read only through the gated view."""
+    EXIF and GPS gone) under a random name; it is read only through the gated view.
+
+    Removing a photo deletes the file and keeps this row as a tombstone (removed_at,
+    removed_by, removal_reason; `file` emptied, analysis cleared). Withdrawn clinical
+    consent keeps the photo in the record but takes it out of every measurement."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="photos")
@@ -325,17 +347,66 @@ class Photo(models.Model):
         max_length=10, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removal_reason = models.CharField(max_length=20, blank=True)  # touchup.core.photo_rules.REMOVAL_REASONS
+    removal_note = models.TextField(blank=True)
+
+    objects = PhotoQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["patient", "view", "taken_on"])]
         constraints = [
-            models.UniqueConstraint(fields=["patient", "sha256"], name="photo_once_per_patient"),
+            # The same file once per patient; a removed photo (say, filed under the wrong
+            # view) does not stop it being kept again.
+            models.UniqueConstraint(
+                fields=["patient", "sha256"], condition=Q(removed_at__isnull=True), name="photo_once_per_patient"
+            ),
             # One baseline per patient and view: the reference every later photo is aligned to.
             models.UniqueConstraint(
                 fields=["patient", "view"], condition=Q(is_baseline=True), name="one_baseline_per_view"
             ),
+            # ...and it is a photo that may be measured.
+            models.CheckConstraint(
+                condition=Q(is_baseline=False) | Q(removed_at__isnull=True, consent_clinical=True),
+                name="baseline_is_kept_with_clinical_consent",
+            ),
+            models.CheckConstraint(
+                condition=Q(removed_at__isnull=True) | (Q(removed_by__isnull=False) & ~Q(removal_reason="")),
+                name="removal_says_who_and_why",
+            ),
         ]
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
 
     @property
     def problems(self) -> list[str]:
         return list(((self.analysis or {}).get("quality") or {}).get("problems") or [])
+
+
+class PhotoConsentChange(models.Model):
+    """One change of one consent on one photo: kept for good, in order. The consent given
+    when the photo was kept is on the Photo (uploaded_by, created_at)."""
+
+    photo = models.ForeignKey(Photo, on_delete=models.PROTECT, related_name="consent_changes")
+    consent = models.CharField(max_length=10)  # touchup.core.photo_rules.CONSENTS: clinical | marketing
+    given_before = models.BooleanField()
+    given_after = models.BooleanField()
+    # portal (the patient themself) | in_person | phone | in_writing (staff, on the
+    # patient's instruction): touchup.core.photo_rules.CHANNELS
+    channel = models.CharField(max_length=12)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(given_before=True, given_after=False) | Q(given_before=False, given_after=True),
+                name="consent_change_changes",
+            ),
+        ]

@@ -16,12 +16,20 @@ logger = logging.getLogger(__name__)
 
 @task()
 def analyze_photo(photo_id: int) -> str:
+    """Analyse one photo against its view's baseline as it is when the job runs. A photo
+    removed or without clinical consent by then is not analysed; a result measured against
+    a baseline replaced meanwhile is not stored (the change queued a newer job)."""
     from touchup.clinic.models import Photo
     from touchup.clinic.services.photos import analyse, baseline_of, photo_bytes, photo_record_analysis
 
     photo = Photo.objects.select_related("patient").filter(pk=photo_id).first()
     if photo is None:
         return "gone"
+    if photo.removed_at is not None:
+        return "removed"
+    if not photo.consent_clinical:
+        return "no clinical consent"
+    baseline = None
     try:
         baseline = None if photo.is_baseline else baseline_of(photo.patient, photo.view, excluding=photo)
         result = analyse(photo_bytes(photo), baseline)
@@ -30,7 +38,8 @@ def analyze_photo(photo_id: int) -> str:
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the photo, then re-raised
         # Ids only in the log: no patient data.
         logger.exception("photo analysis failed for photo id %s", photo_id)
-        photo_record_analysis(photo_id=photo_id, result=None, error=f"{type(exc).__name__}: the analysis could not run.")
+        photo_record_analysis(photo_id=photo_id, result=None, error=f"{type(exc).__name__}: the analysis could not run.",
+                              baseline_id=baseline.pk if baseline is not None else None)
         raise
-    photo_record_analysis(photo_id=photo_id, result=result)
+    photo_record_analysis(photo_id=photo_id, result=result, baseline_id=baseline.pk if baseline is not None else None)
     return "done"

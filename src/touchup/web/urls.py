@@ -43,6 +43,7 @@ urlpatterns = [
     path("photos/<uuid:public_id>/status/", photos.photo_status, name="photo_status"),
     path("photos/<uuid:public_id>/consent/", photos.photo_consent, name="photo_consent"),
     path("photos/<uuid:public_id>/baseline/", photos.photo_baseline, name="photo_baseline"),
+    path("photos/<uuid:public_id>/remove/", photos.photo_remove, name="photo_remove"),
 ]
 
 # The clinic's side of the patient portal: invitations and what patients sent.

@@ -1,4 +1,4 @@
-"""Photos: check, keep, consent, baseline, and the analysis result.
+"""Photos: check, keep, consent, baseline, removal, and the analysis result.
 
 A photo is judged by its bytes (touchup.vision.decode): anything that is not a complete,
 plain JPEG or PNG within the limits is refused with the decoder's reason, and nothing is
@@ -9,12 +9,25 @@ the same code writes to the local disk or to S3-compatible storage.
 The file is written before the row because storage is not transactional; if the row's
 transaction fails, the file is removed again. The analysis runs later in a worker
 (touchup.jobs.photo_analysis), which hands its result to `photo_record_analysis`.
+
+After a photo is kept (the rules are touchup.core.photo_rules):
+- `photo_set_consent`: the patient (portal) or staff on the patient's instruction give or
+  withdraw clinical or marketing use; every change is a PhotoConsentChange row. Withdrawn
+  clinical use keeps the photo in the record but removes its measurements (the forecast
+  is recomputed) and, for a baseline, hands the baseline on.
+- `photo_remove`: staff remove a photo taken in error or on the patient's erasure request;
+  the row stays as a tombstone, the measurements go, and the stored file is deleted once
+  the transaction has committed.
+- `photo_set_baseline`: every other photo of the view is analysed again against it.
+A view that has photos which may be measured always has a baseline: when it loses its
+baseline, the earliest of them takes over (`touchup.core.photo_rules.next_baseline`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -25,11 +38,23 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from touchup.core import photo_rules
 from touchup.vision.decode import MAX_BYTES, DecodedImage, ImageRejected, clean_jpeg, decode_image
 
 from .. import audit
 from ..errors import InvalidInput
-from ..models import AnalysisStatus, Observation, ObservationKind, Patient, Photo, PhotoView, Treatment
+from ..models import (
+    AnalysisStatus,
+    Observation,
+    ObservationKind,
+    Patient,
+    Photo,
+    PhotoConsentChange,
+    PhotoView,
+    Treatment,
+)
+
+logger = logging.getLogger(__name__)
 
 # Which areas each view measures. Only the view made for an area writes that area's
 # wrinkle index: a resting glabella and a frowning one are different numbers, and mixing
@@ -248,7 +273,7 @@ def photo_upload(
         raise InvalidInput("treatment", "belongs to another patient")
     data = read_upload(upload)
     img = decode(data)
-    existing = Photo.objects.filter(patient=patient, sha256=img.sha256).first()
+    existing = Photo.objects.kept().filter(patient=patient, sha256=img.sha256).first()
     if existing is not None:
         raise DuplicatePhoto(existing)
     if keep_only_if_usable:
@@ -259,7 +284,9 @@ def photo_upload(
     name = default_storage.save(f"{PHOTO_DIR}/{secrets.token_hex(16)}.jpg", ContentFile(clean))
     try:
         with transaction.atomic():
-            first_of_view = not Photo.objects.filter(patient=patient, view=view).exists()
+            # The first photo of a view is its baseline (and so is a photo kept while the
+            # view has none: every earlier one was removed or lost clinical consent).
+            first_of_view = baseline_of(patient, view) is None
             photo = Photo.objects.create(
                 patient=patient, treatment=treatment or cycle_for(patient, taken_on), view=view,
                 taken_on=taken_on, uploaded_by=actor, file=name, sha256=img.sha256,
@@ -280,7 +307,7 @@ def photo_upload(
             analyze_photo.enqueue(photo.pk)
     except IntegrityError:
         default_storage.delete(name)
-        existing = Photo.objects.filter(patient=patient, sha256=img.sha256).first()
+        existing = Photo.objects.kept().filter(patient=patient, sha256=img.sha256).first()
         if existing is not None:  # the same file, uploaded twice at the same moment
             raise DuplicatePhoto(existing) from None
         raise
@@ -311,39 +338,247 @@ def sweep_orphan_files(*, older_than: dt.timedelta = dt.timedelta(hours=1)) -> l
     return removed
 
 
+# --- after keeping: consent, baseline, removal --------------------------------------------
+
+
+def _lock_view(photo: Photo) -> Photo:
+    """Lock the rows of every photo of `photo`'s patient and view, so changes to one view's
+    baseline and measurements happen one after the other, and return `photo` as it is now."""
+    rows = list(
+        Photo.objects.select_for_update().filter(patient_id=photo.patient_id, view=photo.view).order_by("pk")
+    )
+    current = next((p for p in rows if p.pk == photo.pk), None)
+    if current is None:  # pragma: no cover - photos are never deleted, only removed
+        raise InvalidInput("photo", "This photo is no longer on the record.")
+    current.patient = photo.patient
+    return current
+
+
+def _refuse_removed(photo: Photo, what: str) -> None:
+    if photo.removed_at is not None:
+        raise InvalidInput(
+            "photo", f"This photo was removed on {timezone.localtime(photo.removed_at):%d %b %Y}; {what}."
+        )
+
+
+def _drop_measurements(photo: Photo) -> list[str]:
+    """Delete the observations measured on `photo`; returns their areas."""
+    rows = list(Observation.objects.filter(photo=photo).values_list("pk", "area"))
+    if rows:
+        Observation.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+    return sorted({area for _, area in rows})
+
+
+def _measure_again(actor: Any, photos: list[Photo], *, why: str) -> None:
+    """Queue the analysis of `photos` again, in this transaction; each result replaces the
+    photo's measurements when the worker stores it."""
+    from touchup.jobs.photo_analysis import analyze_photo
+
+    for p in photos:
+        p.analysis_status = AnalysisStatus.PENDING
+        p.save(update_fields=["analysis_status"])
+        analyze_photo.enqueue(p.pk)
+    if photos:
+        audit.record("photo.reanalyse", actor=actor, patient=photos[0].patient, detail={
+            "view": photos[0].view, "why": why, "photos": [str(p.public_id) for p in photos],
+        })
+
+
+def _hand_on_baseline(actor: Any, patient: Patient, view: str, *, why: str) -> Photo | None:
+    """The view has no baseline (it was removed or lost clinical consent, or had none):
+    the earliest photo of the view that may be measured becomes it, and the view's photos
+    are analysed again against it. None when no photo of the view may be measured."""
+    kept = list(Photo.objects.kept().filter(patient=patient, view=view))
+    key = photo_rules.next_baseline(
+        photo_rules.BaselineCandidate(p.pk, p.taken_on, p.pk, p.consent_clinical) for p in kept
+    )
+    new = next((p for p in kept if p.pk == key), None)
+    if new is not None:
+        new.is_baseline = True
+        new.save(update_fields=["is_baseline"])
+    audit.record("photo.baseline", actor=actor, patient=patient, obj=new, detail={
+        "view": view, "automatic": True, "why": why, "baseline": str(new.public_id) if new else None,
+    })
+    if new is not None:
+        for p in kept:
+            p.patient = patient
+        _measure_again(actor, [p for p in kept if p.consent_clinical], why="baseline")
+    return new
+
+
 @transaction.atomic
-def photo_set_consent(*, actor: Any, photo: Photo, consent_marketing: bool) -> Photo:
-    """Marketing consent is given or withdrawn per photo; clinical use is why it exists."""
-    photo.consent_marketing = bool(consent_marketing)
-    photo.save(update_fields=["consent_marketing"])
-    audit.record("photo.consent", actor=actor, patient=photo.patient, obj=photo,
-                 detail={"consent_marketing": photo.consent_marketing})
-    return photo
+def photo_set_consent(
+    *, actor: Any, photo: Photo, consent: str, given: bool, channel: str,
+) -> PhotoConsentChange | None:
+    """Give or withdraw one consent ("clinical" or "marketing") on one photo.
+
+    `channel` says how: "portal" when the patient changes it themself, else how they told
+    the staff member ("in_person", "phone", "in_writing"). Returns the change, or None
+    when the consent already stood so (then nothing is written).
+
+    Withdrawn clinical use: the photo stays in the record, is marked, and is no longer
+    measured: its wrinkle_index observations are deleted (the forecast is recomputed) and
+    a baseline hands over to the earliest photo of the view that may still be measured.
+    Clinical use given again: the photo is analysed again (and becomes the baseline if
+    its view has none)."""
+    if consent not in photo_rules.CONSENTS:
+        raise InvalidInput("consent", "must be clinical or marketing")
+    by_patient = photo.patient.user_id is not None and getattr(actor, "pk", None) == photo.patient.user_id
+    if by_patient and channel != photo_rules.PATIENT_CHANNEL:
+        raise InvalidInput("channel", "A patient changes their own consent in the portal.")
+    if not by_patient and channel not in photo_rules.STAFF_CHANNELS:
+        raise InvalidInput("channel", "Say how the patient gave the instruction: in person, by phone or in writing.")
+    photo = _lock_view(photo)
+    _refuse_removed(photo, "there is nothing left to consent to")
+    field_name = f"consent_{consent}"
+    before, given = bool(getattr(photo, field_name)), bool(given)
+    if before == given:
+        return None
+    effects = photo_rules.consent_effects(consent, given, is_baseline=photo.is_baseline)
+    setattr(photo, field_name, given)
+    dropped = _drop_measurements(photo) if effects.stop_measuring else []
+    if effects.leave_baseline:
+        photo.is_baseline = False
+    photo.save(update_fields=[field_name, "is_baseline"])
+    change = PhotoConsentChange.objects.create(
+        photo=photo, consent=consent, given_before=before, given_after=given, channel=channel,
+        changed_by=actor, changed_at=timezone.now(),
+    )
+    audit.record("photo.consent", actor=actor, patient=photo.patient, obj=photo, detail={
+        "consent": consent, "from": before, "to": given, "channel": channel,
+        "observations_removed": dropped, "was_baseline": effects.leave_baseline,
+    })
+    if effects.leave_baseline:
+        _hand_on_baseline(actor, photo.patient, photo.view, why="clinical_consent_withdrawn")
+    if effects.measure_again:
+        if baseline_of(photo.patient, photo.view) is None:
+            _hand_on_baseline(actor, photo.patient, photo.view, why="clinical_consent_given")
+        else:
+            _measure_again(actor, [photo], why="clinical_consent_given")
+    if dropped:
+        from touchup.maintenance.services.forecasts import request_recompute
+
+        request_recompute(photo.patient)
+    return change
 
 
 @transaction.atomic
 def photo_set_baseline(*, actor: Any, photo: Photo) -> Photo:
-    """Make this photo the reference of its view (later analyses align to it)."""
+    """Make this photo the reference of its view. Every photo of the view that may be
+    measured is analysed again (the others against it, itself on its own); each new
+    result replaces that photo's measurements."""
+    photo = _lock_view(photo)
+    _refuse_removed(photo, "it cannot be the baseline")
+    if not photo.consent_clinical:
+        raise InvalidInput("photo", "The patient withdrew clinical use of this photo, so it cannot be the baseline.")
+    if photo.is_baseline:
+        return photo
     old = baseline_of(photo.patient, photo.view, excluding=photo)
     if old is not None:
         old.is_baseline = False
         old.save(update_fields=["is_baseline"])
     photo.is_baseline = True
     photo.save(update_fields=["is_baseline"])
-    audit.record("photo.baseline", actor=actor, patient=photo.patient, obj=photo,
-                 detail={"previous": str(old.public_id) if old else None})
+    audit.record("photo.baseline", actor=actor, patient=photo.patient, obj=photo, detail={
+        "view": photo.view, "automatic": False, "previous": str(old.public_id) if old else None,
+    })
+    same_view = list(Photo.objects.measurable().filter(patient=photo.patient, view=photo.view).order_by("taken_on", "pk"))
+    for p in same_view:
+        p.patient = photo.patient
+    _measure_again(actor, same_view, why="baseline")
     return photo
 
 
-@transaction.atomic
-def photo_record_analysis(*, photo_id: int, result: dict[str, Any] | None, error: str = "") -> Photo:
-    """Store the analysis on the photo and, once, its wrinkle index per measured area.
+def photo_remove(*, actor: Any, photo: Photo, reason: str, note: str = "") -> Photo:
+    """Remove a photo taken in error or on the patient's erasure request.
 
-    Observations are written only for the areas the photo's view measures, only when the
-    photo was usable, and only on the first completed analysis (a re-run does not add a
-    second value for the same day)."""
+    In one transaction: the photo's measurements are deleted (the forecast recomputed),
+    the row becomes a tombstone (removed_at, removed_by, reason, note; no file name, no
+    analysis), a baseline hands over to the earliest photo of the view that may still be
+    measured, and the removal is audited (the reason code, never the note). The stored
+    file is deleted through the storage API only after that transaction has committed;
+    if the deletion fails then, the file is unreferenced and `sweep_orphan_files` deletes
+    it. On any error nothing has changed."""
+    rule = photo_rules.REMOVAL_REASONS.get(reason or "")
+    if rule is None:
+        raise InvalidInput("reason", "Choose why the photo is removed.")
+    note = (note or "").strip()
+    if rule.needs_note and not note:
+        raise InvalidInput("note", "Say why the photo is removed.")
+    if len(note) > photo_rules.NOTE_MAX_CHARS:
+        raise InvalidInput("note", f"Keep the note under {photo_rules.NOTE_MAX_CHARS} characters.")
+    with transaction.atomic():
+        photo = _lock_view(photo)
+        _refuse_removed(photo, "nothing changed")
+        name, was_baseline = photo.file.name, photo.is_baseline
+        dropped = _drop_measurements(photo)
+        photo.removed_at = timezone.now()
+        photo.removed_by = actor
+        photo.removal_reason = reason
+        photo.removal_note = note
+        photo.file = ""
+        photo.analysis = None
+        photo.is_baseline = False
+        photo.save(update_fields=["removed_at", "removed_by", "removal_reason", "removal_note", "file",
+                                  "analysis", "is_baseline"])
+        audit.record("photo.remove", actor=actor, patient=photo.patient, obj=photo, detail={
+            "reason": reason, "view": photo.view, "sha256": photo.sha256,
+            "observations_removed": dropped, "was_baseline": was_baseline,
+        })
+        if was_baseline:
+            _hand_on_baseline(actor, photo.patient, photo.view, why="baseline_removed")
+        if dropped:
+            from touchup.maintenance.services.forecasts import request_recompute
+
+            request_recompute(photo.patient)
+        photo_pk = photo.pk
+        transaction.on_commit(lambda: _delete_stored_file(name, photo_pk))
+    return photo
+
+
+def _delete_stored_file(name: str, photo_pk: int) -> None:
+    if not name:
+        return
+    try:
+        default_storage.delete(name)
+    except Exception:  # noqa: BLE001 - the row is removed; the orphan sweep deletes the file later
+        # Ids only in the log (the stored name is random): no patient data.
+        logger.warning("stored file of removed photo id %s not deleted now; sweep_orphan_files will", photo_pk,
+                       exc_info=True)
+
+
+# --- the analysis result -------------------------------------------------------------------
+
+_UNCHECKED: Any = object()
+
+
+@transaction.atomic
+def photo_record_analysis(
+    *, photo_id: int, result: dict[str, Any] | None, error: str = "", baseline_id: Any = _UNCHECKED,
+) -> Photo:
+    """Store the analysis on the photo and, per measured area, its wrinkle index.
+
+    Observations are written only for the areas the photo's view measures and only when
+    the photo was usable; they replace the photo's earlier ones (a re-run never adds a
+    second value, and an analysis against a new baseline replaces the old measurement).
+    Nothing is stored for a photo removed or without clinical consent by now, nor for a
+    result measured against a baseline that is no longer the view's (`baseline_id`: the
+    row id of the baseline the job used, None for none): the change of baseline queued
+    the analysis that counts."""
     photo = Photo.objects.select_for_update().select_related("patient").get(pk=photo_id)
-    first = photo.analysis_status != AnalysisStatus.DONE
+    stale = ""
+    if photo.removed_at is not None:
+        stale = "removed"
+    elif not photo.consent_clinical:
+        stale = "no_clinical_consent"
+    elif baseline_id is not _UNCHECKED:
+        current = None if photo.is_baseline else baseline_of(photo.patient, photo.view, excluding=photo)
+        if (current.pk if current is not None else None) != baseline_id:
+            stale = "baseline_changed"
+    if stale:
+        audit.record("photo.analysis", patient=photo.patient, obj=photo, detail={"status": "discarded", "why": stale})
+        return photo
+    dropped = _drop_measurements(photo)
     written: list[str] = []
     if result is None:
         photo.analysis = {"error": error or "The analysis failed."}
@@ -353,7 +588,7 @@ def photo_record_analysis(*, photo_id: int, result: dict[str, Any] | None, error
         photo.analysis_status = AnalysisStatus.DONE
         usable = bool(result.get("face_found")) and bool((result.get("quality") or {}).get("usable"))
         regions = result.get("regions") or {}
-        if first and usable:
+        if usable:
             for region, area in REGION_AREAS.items():
                 measured = regions.get(region)
                 if area not in VIEW_AREAS[photo.view] or not measured:
@@ -361,15 +596,15 @@ def photo_record_analysis(*, photo_id: int, result: dict[str, Any] | None, error
                 Observation.objects.create(
                     patient=photo.patient, area=area, observed_on=photo.taken_on,
                     kind=ObservationKind.WRINKLE_INDEX, value=float(measured["wrinkle_index"]),
-                    source="photo",
+                    source="photo", photo=photo,
                 )
                 written.append(area)
     photo.save(update_fields=["analysis", "analysis_status"])
-    if written:  # new measurements: the patient's forecast learns from them
+    if written or dropped:  # the measurements changed: the patient's forecast learns from them
         from touchup.maintenance.services.forecasts import request_recompute
 
         request_recompute(photo.patient)
     audit.record("photo.analysis", patient=photo.patient, obj=photo, detail={
-        "status": photo.analysis_status, "observations": written,
+        "status": photo.analysis_status, "observations": written, "replaced": dropped,
     })
     return photo

@@ -20,5 +20,5 @@ def cycle_photos(context: dict[str, Any], treatment: Any) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if treatment is None or not access.can(user, "clinical.view"):
         return {"cycle_photos": None}
-    photos = list(treatment.photos.all().order_by("view", "taken_on", "pk"))
+    photos = list(treatment.photos.kept().order_by("view", "taken_on", "pk"))
     return {"cycle_photos": photos, "patient": treatment.patient}

@@ -1,5 +1,6 @@
 """Photos: capture (camera or file), the quality check before keeping, the gated file
-view, a photo's page (analysis, consent, baseline), comparisons and the per-area timeline.
+view, a photo's page (analysis, consent and its history, baseline, removal), comparisons
+and the per-area timeline.
 
 Every photo and every byte of one goes through the gate (access.photo_for /
 access.patient_for), which audits the read; the file view answers with no-store.
@@ -20,6 +21,7 @@ from touchup.clinic import access
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Patient, Photo, PhotoView
 from touchup.clinic.services import photos as photo_services
+from touchup.core import photo_rules
 
 from .. import photo_timeline
 from ..clinical import name_of
@@ -151,6 +153,8 @@ def photo_aligned(request: HttpRequest, public_id, onto) -> HttpResponse:
     base = access.photo_for(request.user, onto, purpose="compare")
     if base.patient_id != photo.patient_id or base.view != photo.view:
         raise Http404("Only photos of the same patient and view are aligned.")
+    if not (photo.consent_clinical and base.consent_clinical):
+        raise Http404("The patient withdrew clinical use of one of these photos.")
     data, aligned = photo_services.aligned_jpeg(photo, base)
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "no-store, private"
@@ -160,14 +164,72 @@ def photo_aligned(request: HttpRequest, public_id, onto) -> HttpResponse:
     return response
 
 
-def photo_detail(request: HttpRequest, public_id) -> HttpResponse:
-    photo = access.photo_for(request.user, public_id)
-    others = photo.patient.photos.filter(view=photo.view).exclude(pk=photo.pk).order_by("-taken_on", "-pk")
+CONSENT_CHANGES = {
+    # value posted -> (consent, given, what the button says)
+    "clinical:no": ("clinical", False, "Clinical use withdrawn"),
+    "clinical:yes": ("clinical", True, "Clinical use given again"),
+    "marketing:yes": ("marketing", True, "Marketing use given"),
+    "marketing:no": ("marketing", False, "Marketing use withdrawn"),
+}
+
+
+class ConsentChangeForm(forms.Form):
+    """A consent change staff record on the patient's instruction."""
+
+    change = forms.ChoiceField(choices=[(k, v[2]) for k, v in CONSENT_CHANGES.items()],
+                               error_messages={"required": "Choose the change the patient asked for."})
+    channel = forms.ChoiceField(
+        label="How did the patient tell you?", widget=forms.RadioSelect,
+        choices=[(k, photo_rules.CHANNELS[k].capitalize()) for k in photo_rules.STAFF_CHANNELS],
+        error_messages={"required": "Say how the patient gave the instruction."},
+    )
+
+
+class PhotoRemoveForm(forms.Form):
+    reason = forms.ChoiceField(
+        label="Why is it removed?", widget=forms.RadioSelect,
+        choices=[(k, r.label) for k, r in photo_rules.REMOVAL_REASONS.items()],
+        error_messages={"required": "Choose why the photo is removed."},
+    )
+    note = forms.CharField(
+        required=False, max_length=photo_rules.NOTE_MAX_CHARS, label="Note",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed for “Other”. Kept with the removal for the clinic; never shown to the patient.",
+    )
+
+
+def _consent_offers(photo: Photo) -> list[tuple[str, str]]:
+    """The two changes that make sense now: the opposite of each consent as it stands."""
+    return [
+        ("clinical:no", "Withdraw clinical use") if photo.consent_clinical else ("clinical:yes", "Give clinical use again"),
+        ("marketing:no", "Withdraw marketing use") if photo.consent_marketing else ("marketing:yes", "Give marketing use"),
+    ]
+
+
+def _detail_page(request: HttpRequest, photo: Photo, *, status: int = 200, **forms_: Any) -> HttpResponse:
+    user = request.user
+    others = (photo.patient.photos.measurable().filter(view=photo.view).exclude(pk=photo.pk)
+              .order_by("-taken_on", "-pk"))
+    history = list(photo.consent_changes.select_related("changed_by"))
+    first_marketing = next((c for c in history if c.consent == "marketing"), None)
     return render(request, "web/photos/detail.html", {
-        "nav": "patients", "photo": photo, "patient": photo.patient, "others": others,
-        "regions": _region_rows(photo), "may_edit": access.can(request.user, "clinical.view"),
-        "measured_areas": _measured(photo),
-    })
+        "nav": "patients", "photo": photo, "patient": photo.patient,
+        "others": others if photo.consent_clinical and not photo.is_removed else [],
+        "regions": _region_rows(photo), "measured_areas": _measured(photo),
+        "consent_history": history,
+        "marketing_at_upload": first_marketing.given_before if first_marketing else photo.consent_marketing,
+        "channels": photo_rules.CHANNELS, "consents": photo_rules.CONSENTS,
+        "removal_reason": photo_rules.REMOVAL_REASONS.get(photo.removal_reason),
+        "may_consent": access.can(user, "photo.consent"), "may_remove": access.can(user, "photo.remove"),
+        "may_baseline": access.can(user, "photo.baseline"),
+        "consent_form": forms_.get("consent_form") or ConsentChangeForm(), "consent_offers": _consent_offers(photo),
+        "remove_form": forms_.get("remove_form") or PhotoRemoveForm(),
+    }, status=status)
+
+
+def photo_detail(request: HttpRequest, public_id) -> HttpResponse:
+    photo = access.photo_for(request.user, public_id, removed_ok=True)
+    return _detail_page(request, photo)
 
 
 def photo_status(request: HttpRequest, public_id) -> HttpResponse:
@@ -180,37 +242,111 @@ def photo_status(request: HttpRequest, public_id) -> HttpResponse:
 
 @require_POST
 def photo_consent(request: HttpRequest, public_id) -> HttpResponse:
-    photo = access.photo_for(request.user, public_id, purpose="consent")
-    consent = request.POST.get("consent_marketing") in ("on", "true", "1")
-    photo_services.photo_set_consent(actor=request.user, photo=photo, consent_marketing=consent)
-    messages.success(request, "Marketing consent " + ("given." if consent else "withdrawn."))
-    return redirect("photo", public_id=photo.public_id)
+    """A consent change recorded by staff on the patient's instruction."""
+    photo = access.photo_for(request.user, public_id, need="photo.consent", purpose="consent", removed_ok=True)
+    form = ConsentChangeForm(request.POST)
+    if form.is_valid():
+        consent, given, done = CONSENT_CHANGES[form.cleaned_data["change"]]
+        was_baseline = photo.is_baseline
+        try:
+            change = photo_services.photo_set_consent(actor=request.user, photo=photo, consent=consent, given=given,
+                                                      channel=form.cleaned_data["channel"])
+        except InvalidInput as exc:
+            if exc.field != "photo":
+                show_invalid(form, exc)
+                return _detail_page(request, photo, consent_form=form, status=400)
+            messages.error(request, exc.message)
+        else:
+            if change is None:
+                messages.info(request, f"{photo_rules.CONSENTS[consent]} already stood so; nothing changed.")
+            else:
+                messages.success(request, f"{done}, recorded {photo_rules.CHANNELS[change.channel]} on the "
+                                          "patient's instruction."
+                                 + _consent_consequence(photo, consent, given, was_baseline))
+        return redirect("photo", public_id=photo.public_id)
+    return _detail_page(request, photo, consent_form=form, status=400)
+
+
+def _consent_consequence(photo: Photo, consent: str, given: bool, was_baseline: bool) -> str:
+    if consent != "clinical":
+        return ""
+    if given:
+        return " The photo is being analysed again."
+    text = " The photo stays in the record but is no longer measured; its wrinkle index values were removed."
+    if was_baseline:
+        text += " " + _baseline_now(photo)
+    return text
+
+
+def _baseline_now(photo: Photo) -> str:
+    """What the view's baseline is after `photo` stopped being it."""
+    new = photo_services.baseline_of(photo.patient, photo.view)
+    view = photo.get_view_display().lower()
+    if new is None:
+        return (f"The {view} view has no baseline now: the next {view} photo kept with clinical consent "
+                "becomes it.")
+    return (f"The {view} baseline is now the photo of {new.taken_on:%d %b %Y}; the other {view} photos are "
+            "being analysed again against it.")
 
 
 @require_POST
 def photo_baseline(request: HttpRequest, public_id) -> HttpResponse:
-    photo = access.photo_for(request.user, public_id, purpose="baseline")
-    photo_services.photo_set_baseline(actor=request.user, photo=photo)
-    messages.success(request, "This photo is now the baseline of its view; later analyses align to it.")
+    photo = access.photo_for(request.user, public_id, need="photo.baseline", purpose="baseline", removed_ok=True)
+    try:
+        photo_services.photo_set_baseline(actor=request.user, photo=photo)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "This photo is now the baseline of its view; the other photos of the view are "
+                                  "being analysed again against it.")
     return redirect("photo", public_id=photo.public_id)
+
+
+@require_POST
+def photo_remove(request: HttpRequest, public_id) -> HttpResponse:
+    """Remove a photo taken in error or on the patient's erasure request (with a reason)."""
+    photo = access.photo_for(request.user, public_id, need="photo.remove", purpose="remove", removed_ok=True)
+    form = PhotoRemoveForm(request.POST)
+    if form.is_valid():
+        was_baseline = photo.is_baseline
+        try:
+            photo = photo_services.photo_remove(actor=request.user, photo=photo, reason=form.cleaned_data["reason"],
+                                                note=form.cleaned_data["note"])
+        except InvalidInput as exc:
+            if exc.field != "photo":
+                show_invalid(form, exc)
+                return _detail_page(request, photo, remove_form=form, status=400)
+            messages.error(request, exc.message)
+            return redirect("photo", public_id=photo.public_id)
+        text = (f"Photo removed ({photo_rules.REMOVAL_REASONS[photo.removal_reason].label.lower()}): the file "
+                f"was deleted and its wrinkle index values removed. It is listed as removed under the photos.")
+        if was_baseline:
+            text += " " + _baseline_now(photo)
+        messages.success(request, text)
+        return redirect("photos", public_id=photo.patient.public_id)
+    return _detail_page(request, photo, remove_form=form, status=400)
 
 
 def photo_list(request: HttpRequest, public_id) -> HttpResponse:
     patient = access.patient_for(request.user, public_id, need="clinical.view")
-    photos = list(patient.photos.select_related("treatment").order_by("-taken_on", "-pk"))
+    photos = list(patient.photos.kept().select_related("treatment").order_by("-taken_on", "-pk"))
     groups = [
         {"key": key, "name": name, "photos": [p for p in photos if p.view == key]}
         for key, name in PhotoView.choices
     ]
+    # Removed photos are listed only here, as the history of what was removed (no file).
+    removed = list(patient.photos.removed().select_related("removed_by").order_by("-removed_at", "-pk"))
     return render(request, "web/photos/list.html", {
-        "nav": "patients", "patient": patient, "groups": groups, "count": len(photos),
+        "nav": "patients", "patient": patient, "groups": groups, "count": len(photos), "removed": removed,
+        "reasons": {k: r.label for k, r in photo_rules.REMOVAL_REASONS.items()},
     })
 
 
 def photo_compare(request: HttpRequest, public_id) -> HttpResponse:
     """Two photos of the same view, side by side and with a slider."""
     patient = access.patient_for(request.user, public_id, need="clinical.view")
-    photos = list(patient.photos.order_by("taken_on", "pk"))
+    # Compared: photos that may be used clinically (not removed, clinical consent standing).
+    photos = list(patient.photos.measurable().order_by("taken_on", "pk"))
     by_id = {str(p.public_id): p for p in photos}
     a = by_id.get(request.GET.get("a", ""))
     b = by_id.get(request.GET.get("b", ""))
@@ -222,7 +358,7 @@ def photo_compare(request: HttpRequest, public_id) -> HttpResponse:
         a = next((p for p in same if p.is_baseline), same[0])
         b = latest
     if (request.GET.get("a") and a is None) or (request.GET.get("b") and b is None):
-        error = "One of the chosen photos is not on this patient's record."
+        error = "One of the chosen photos is not on this patient's record, or its clinical use was withdrawn."
         a = b = None
     if a is not None and b is not None and a.view != b.view:
         error = "Only photos of the same view can be compared."
