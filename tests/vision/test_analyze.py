@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from touchup.vision.analyze import analyze, analyze_bytes, prepare
+from touchup.vision.analyze import analyze, analyze_bytes, prepare, prepare_bytes
 from touchup.vision.landmarks import default_detector
 from touchup.vision.synthetic import paint_lines, reshoot
 from touchup.vision.wrinkles import GRADE_CUTS, grade
@@ -272,3 +272,52 @@ def test_exif_preview_picks_the_decode_size_in_one_pass(hopper):
     assert with_preview == [1]
     assert prepared.reduce == plain.reduce == 1
     assert prepared.landmarks.outer_canthal_px == pytest.approx(plain.landmarks.outer_canthal_px, rel=0.02)
+
+
+def _regions(result, names=("forehead", "glabella", "platysma")):
+    return {n: idx(result, n) for n in names}
+
+
+def test_small_face_without_preview_half_then_full_decode_matches_the_full_pixels(hopper):
+    # A 4096 x 3600 frame with the face small in it and no EXIF preview: decoded at half
+    # size to find the face (eye corners ~125 px there, too few), then in full once; the
+    # landmarks of the first pass are reused. The result is that of the full-size pixels.
+    rgb, _ = hopper
+    big = cv2.copyMakeBorder(rgb, 1200, 1200, 1536, 1536, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    data = jpeg_bytes(big, 90)
+    prepared = prepare_bytes(data)
+    assert prepared.reduce == 1 and prepared.image.shape == big.shape
+    full = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
+                        cv2.COLOR_BGR2RGB)
+    assert np.array_equal(prepared.rgb, full)
+    r, direct = analyze_bytes(data), analyze(full)
+    assert r["quality"]["usable"] and direct["quality"]["usable"]
+    assert r["quality"]["pose_deg"] == pytest.approx(direct["quality"]["pose_deg"], abs=2.5)
+    for region, value in _regions(direct).items():
+        assert idx(r, region) == pytest.approx(value, rel=0.06), region
+
+
+@pytest.mark.parametrize("orientation,turns", [(6, 1), (8, 3), (3, 2)])
+def test_exif_orientation_is_applied_to_a_half_size_decode_of_an_odd_size(hopper, orientation,
+                                                                           turns):
+    from PIL import Image
+    import io
+
+    rgb, _ = hopper
+    # 2557 x 2999 (odd: the half-size decode rounds up), stored turned with an EXIF tag
+    # saying how to turn it back; big enough to be decoded at half size.
+    big = np.ascontiguousarray(
+        cv2.resize(rgb, None, fx=2.5, fy=2.5, interpolation=cv2.INTER_CUBIC)[:2999, :2557])
+    upright = analyze_bytes(jpeg_bytes(big, 95))
+    ex = Image.Exif()
+    ex[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(np.rot90(big, k=turns))).save(buf, "JPEG", quality=95,
+                                                                        exif=ex)
+    prepared = prepare_bytes(buf.getvalue())
+    assert prepared.image.shape == (1500, 1279, 3)  # upright, half size, rounded up
+    assert prepared.reduce == pytest.approx(2, abs=0.01)
+    r = analyze_bytes(buf.getvalue())
+    assert r["quality"]["pose_deg"] == pytest.approx(upright["quality"]["pose_deg"], abs=1.0)
+    for region, value in _regions(upright).items():
+        assert idx(r, region) == pytest.approx(value, rel=0.06), region

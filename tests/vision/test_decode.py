@@ -6,11 +6,15 @@ import struct
 import zipfile
 import zlib
 
+import cv2
 import numpy as np
 import pytest
+import simplejpeg
 from PIL import Image, ImageOps
 
-from touchup.vision.decode import DecodedImage, ImageRejected, clean_jpeg, decode_image
+from touchup.vision.decode import (
+    DecodedImage, ImageRejected, _turbo_decode, clean_jpeg, decode_bgr, decode_image,
+)
 
 
 def jpeg(im: Image.Image | None = None, **save) -> bytes:
@@ -290,3 +294,121 @@ def test_jpeg_variants_cameras_write_are_accepted(mode, save):
     noisy = Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8))
     img = decode_image(jpeg(noisy.convert(mode), **save))
     assert img.rgb.shape == (120, 160, 3)
+
+
+# --- the two JPEG decoders ------------------------------------------------------------------
+# JPEGs are decoded by libjpeg-turbo's TurboJPEG API (simplejpeg); what it will not decode
+# cleanly goes to OpenCV, which decoded everything before. Both must give the same pixels.
+
+_CV2_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
+                4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+# PIL's table for EXIF orientations (ImageOps.exif_transpose), applied to unrotated pixels.
+_PIL_ORIENT = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+               4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+               6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+               8: Image.Transpose.ROTATE_90}
+
+
+def odd_photo(w=1001, h=667) -> Image.Image:
+    """Colour gradients, an edge and noise, in a size that is no multiple of the 8/16 px
+    blocks (the decoder's scaled sizes round up)."""
+    y, x = np.mgrid[0:h, 0:w]
+    a = np.stack([x * 255 // w, y * 255 // h, (x + y) * 127 // (w + h) + 64], axis=-1)
+    a[:, w // 3: w // 3 + 40] = (230, 30, 30)
+    a = a + np.random.default_rng(1).normal(0, 6, a.shape)
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def opencv_rgb(data: bytes, reduce: int = 1) -> np.ndarray:
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_REDUCED[reduce] | cv2.IMREAD_IGNORE_ORIENTATION)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+@pytest.mark.parametrize("save", [{}, {"subsampling": 0}, {"progressive": True},
+                                  {"restart_marker_blocks": 4}],
+                         ids=["420", "444", "progressive", "restarts"])
+@pytest.mark.parametrize("reduce", [1, 2, 4, 8])
+def test_jpeg_pixels_are_exactly_opencvs_at_every_scale(save, reduce):
+    data = jpeg(odd_photo(), **save)
+    size = (-(-667 // reduce), -(-1001 // reduce))
+    assert _turbo_decode(data, size, "RGB") is not None  # libjpeg-turbo decoded it, not OpenCV
+    expected = opencv_rgb(data, reduce)
+    img = decode_image(data, reduce=reduce)
+    assert img.rgb.shape == (*size, 3)
+    assert np.array_equal(img.rgb, expected)
+    assert (img.full_width, img.full_height) == (1001, 667)
+    bgr, header, full = decode_bgr(data, reduce=reduce)
+    assert np.array_equal(bgr, expected[..., ::-1]) and full == (1001, 667)
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK"])
+def test_grey_and_cmyk_jpegs_decode_to_opencvs_rgb(mode):
+    data = jpeg(odd_photo(161, 121).convert(mode))
+    assert _turbo_decode(data, (121, 161), "RGB") is not None
+    assert np.array_equal(decode_image(data).rgb, opencv_rgb(data))
+    assert np.array_equal(decode_image(data, reduce=2).rgb, opencv_rgb(data, 2))
+
+
+@pytest.mark.parametrize("w,h", [(1, 1), (3, 1), (3, 3), (5, 2), (7, 7), (8, 1), (9, 17),
+                                 (33, 65)])
+@pytest.mark.parametrize("reduce", [1, 2, 4, 8])
+def test_tiny_and_odd_jpegs_decode_at_the_requested_scale(w, h, reduce):
+    # The scale is chosen by size; under 8 px a smaller scale could reach the same size.
+    noise = np.random.default_rng(w * 100 + h).integers(0, 255, (h, w, 3), np.uint8)
+    data = jpeg(Image.fromarray(noise))
+    img = decode_image(data, reduce=reduce)
+    assert img.rgb.shape == (-(-h // reduce), -(-w // reduce), 3)
+    assert np.array_equal(img.rgb, opencv_rgb(data, reduce))
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("reduce", [1, 2])
+def test_exif_orientation_is_applied_to_scaled_decodes_of_odd_sizes(orientation, reduce):
+    data = jpeg(odd_photo(), exif=exif_with_gps(orientation))
+    unrotated = Image.fromarray(opencv_rgb(data, reduce))
+    method = _PIL_ORIENT[orientation]
+    expected = np.asarray(unrotated if method is None else unrotated.transpose(method))
+    img = decode_image(data, reduce=reduce)
+    assert np.array_equal(img.rgb, expected)
+    upright = (667, 1001) if orientation in (5, 6, 7, 8) else (1001, 667)
+    assert (img.full_width, img.full_height) == upright
+    assert (img.width, img.height) == (-(-upright[0] // reduce), -(-upright[1] // reduce))
+    bgr = decode_bgr(data, reduce=reduce)[0]
+    assert np.array_equal(bgr, expected[..., ::-1])
+
+
+def _damaged_scan(data: bytes) -> bytes | None:
+    """The JPEG with one byte of its entropy-coded data changed so that libjpeg-turbo
+    warns (corrupt data) but still decodes: the container stays intact."""
+    sos = data.index(b"\xff\xda")
+    start = sos + 2 + struct.unpack(">H", data[sos + 2:sos + 4])[0]
+    for pos in range(start + 100, len(data) - 100, 97):
+        bad = bytearray(data)
+        bad[pos] ^= 0x55 if data[pos] ^ 0x55 != 0xFF else 0x11
+        bad = bytes(bad)
+        try:
+            simplejpeg.decode_jpeg(bad, "RGB")
+        except ValueError:
+            if cv2.imdecode(np.frombuffer(bad, np.uint8), cv2.IMREAD_COLOR) is not None:
+                return bad
+    return None
+
+
+def test_a_jpeg_libjpeg_turbo_refuses_is_decoded_by_opencv_as_before():
+    noisy = Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8))
+    data = _damaged_scan(jpeg(noisy))
+    assert data is not None
+    with pytest.raises(ValueError):  # strict: a corrupt-data warning is an error there
+        simplejpeg.decode_jpeg(data, "RGB")
+    assert _turbo_decode(data, (120, 160), "RGB") is None
+    for reduce in (1, 2):
+        img = decode_image(data, reduce=reduce)  # accepted, as OpenCV alone accepted it
+        assert np.array_equal(img.rgb, opencv_rgb(data, reduce))
+        assert np.array_equal(decode_bgr(data, reduce=reduce)[0], opencv_rgb(data, reduce)[..., ::-1])
+
+
+def test_a_jpeg_neither_decoder_reads_is_refused():
+    data = bytearray(jpeg())
+    dht = data.index(b"\xff\xc4")
+    data[dht + 5:dht + 21] = bytes(16)  # a Huffman table with no codes
+    assert "damaged or uses an unsupported encoding" in rejected(bytes(data))
