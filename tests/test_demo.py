@@ -115,3 +115,18 @@ def test_every_demo_treatment_keeps_the_dose_and_interval_rules(demo):
         for p in t.points.all():
             by_area[p.area] = by_area.get(p.area, 0.0) + float(p.units)
         past.append(PastTreatment(t.treated_on, t.product, t.indication, by_area))
+
+
+def test_the_demo_relays_the_workers_errors_but_not_mediapipes_start_up_chatter(capsys):
+    import io
+
+    from touchup.commands.demo import _relay_stderr
+
+    _relay_stderr(io.StringIO(
+        "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "W0000 00:00:1795620661.176833   17677 inference_feedback_manager.cc:114] Feedback manager ...\n"
+        "Traceback (most recent call last):\n"
+        "ValueError: a real problem\n"
+    ))
+    assert capsys.readouterr().err == "Traceback (most recent call last):\nValueError: a real problem\n"

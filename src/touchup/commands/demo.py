@@ -6,9 +6,11 @@ Running it again keeps the data: seeding is skipped when the demo clinic exists.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
-from pathlib import Path
 import sys
+import threading
+from pathlib import Path
 
 from ._django import setup
 
@@ -59,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     # The background work (forecast recomputes, photo analysis, reminders printed as
     # console emails) runs in `touchup worker` beside the server, as in production.
-    worker = None if args.no_worker else subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker"])
+    worker = None
+    if not args.no_worker:
+        worker = subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker"], stderr=subprocess.PIPE,
+                                  text=True, errors="replace")
+        threading.Thread(target=_relay_stderr, args=(worker.stderr,), daemon=True).start()
     try:
         call_command("runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True)
     finally:
@@ -70,3 +76,19 @@ def run(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 worker.kill()
     return 0
+
+
+# What MediaPipe's native code (TFLite, absl) prints on its own stderr the first time the
+# face model loads: start-up chatter, not problems, and it buried the demo's own output.
+_NATIVE_NOISE = re.compile(
+    r"^(INFO: Created TensorFlow Lite|WARNING: All log messages before absl::InitializeLog"
+    r"|[IW]0000 .*(inference_feedback_manager|landmark_projection_calculator|gl_context)\.cc)"
+)
+
+
+def _relay_stderr(stream) -> None:
+    """Copy the worker's stderr to ours, without MediaPipe's start-up chatter."""
+    for line in stream:
+        if not _NATIVE_NOISE.match(line):
+            sys.stderr.write(line)
+            sys.stderr.flush()
