@@ -83,3 +83,17 @@ def own_appointment(user: Any, public_id: Any):
         raise not_found(user, "appointment", public_id)
     read(user, patient, "appointment", appointment)
     return appointment
+
+
+def own_photo(user: Any, public_id: Any):
+    """One of the patient's own photos that is still kept (a removed photo has no file),
+    or 404. The file itself is served by the clinic's gate (access.photo_for, patient_may)."""
+    from touchup.clinic.models import Photo
+
+    patient = patient_of(user)
+    pid = parse_uuid(public_id)
+    photo = Photo.objects.kept().select_related("patient").filter(public_id=pid, patient=patient).first() if pid else None
+    if photo is None:
+        raise not_found(user, "photo", public_id)
+    read(user, patient, "photo", photo)
+    return photo

@@ -1,16 +1,18 @@
 """The photo diary: the patient takes the views for their treated areas with the phone's
 camera; the clinic's photo service checks, cleans and keeps them (or says why not) and
-analyses each against the patient's first photo of that view (the baseline)."""
+analyses each against the patient's first photo of that view (the baseline). On each
+photo's page the patient gives or withdraws its clinical and marketing use."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Photo
+from touchup.core import photo_rules
 
 from .. import access
 from ..photo_guide import SHOTS, TIPS, shots_for
@@ -53,8 +55,61 @@ def photos(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Thank you: your photo ({SHOTS[chosen].name.lower()}) is saved.")
                 return redirect("portal:photos")
     access.read(request.user, patient, "photos")
-    mine = list(Photo.objects.filter(patient=patient).order_by("-taken_on", "-pk")[:24])
+    mine = list(Photo.objects.kept().filter(patient=patient).order_by("-taken_on", "-pk")[:24])
+    removed = list(Photo.objects.removed().filter(patient=patient).order_by("-removed_at", "-pk")[:24])
     return render(request, "portal/photos.html", {
         "nav": "photos", "shots": shots, "tips": TIPS, "chosen": chosen, "errors": errors, "photos": mine,
-        "names": {k: s.name for k, s in SHOTS.items()},
+        "removed": removed, "names": {k: s.name for k, s in SHOTS.items()},
+        "reasons": REMOVED_BECAUSE,
     }, status=400 if errors else 200)
+
+
+# Why a photo was removed, in the patient's words (touchup.core.photo_rules.REMOVAL_REASONS).
+REMOVED_BECAUSE = {
+    "wrong_patient": "taken in error", "wrong_view": "taken in error", "duplicate": "a duplicate",
+    "erasure_request": "as you asked", "other": "see your clinic",
+}
+
+
+# What the patient's buttons post: (consent, given) and what the page then says.
+CHANGES = {
+    ("clinical", False): "Your clinic will no longer use this photo for your treatment. It stays in your record.",
+    ("clinical", True): "Your clinic may use this photo for your treatment again.",
+    ("marketing", True): "Your clinic may use this photo in its marketing.",
+    ("marketing", False): "Your clinic will not use this photo in its marketing.",
+}
+
+
+def _photo_page(request: HttpRequest, photo: Photo, *, error: str = "") -> HttpResponse:
+    return render(request, "portal/photo.html", {
+        "nav": "photos", "photo": photo, "name": SHOTS[photo.view].name if photo.view in SHOTS else photo.view,
+        "history": list(photo.consent_changes.all()), "error": error,
+    }, status=400 if error else 200)
+
+
+@portal_view
+@require_GET
+def photo(request: HttpRequest, public_id) -> HttpResponse:
+    return _photo_page(request, access.own_photo(request.user, public_id))
+
+
+@portal_view
+@require_POST
+def photo_consent(request: HttpRequest, public_id) -> HttpResponse:
+    """The patient gives or withdraws one consent on one of their own photos."""
+    from touchup.clinic.services import photos as photo_services
+
+    photo = access.own_photo(request.user, public_id)
+    consent, given = request.POST.get("consent", ""), request.POST.get("given", "")
+    if consent not in photo_rules.CONSENTS or given not in ("yes", "no"):
+        return _photo_page(request, photo, error="Choose one of the buttons below to change what the photo is used for.")
+    try:
+        change = photo_services.photo_set_consent(actor=request.user, photo=photo, consent=consent,
+                                                  given=given == "yes", channel=photo_rules.PATIENT_CHANNEL)
+    except InvalidInput as exc:
+        return _photo_page(request, photo, error=exc.message)
+    if change is None:
+        messages.info(request, "That was already your choice; nothing changed.")
+    else:
+        messages.success(request, CHANGES[(consent, given == "yes")])
+    return redirect("portal:photo", public_id=photo.public_id)
