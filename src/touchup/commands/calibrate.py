@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from ._django import setup
@@ -55,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {'area':<18} {'patients':>8} {'published':>10} {'clinic':>8} {'change':>14}")
         for area, r in entry["areas"].items():
             if r["calibrated"]:
-                change = f"{100 * (math.exp(r['shift']) - 1):+.0f}% (+-{100 * r['sd']:.0f}%)"
+                change = f"{r['percent']:+.0f}% (+-{100 * r['sd']:.0f}%)"
                 clinic_days = f"{r['after']:.0f} d"
             else:
                 change, clinic_days = "too few to fit", "-"

@@ -53,8 +53,8 @@ def propose(clinic: Clinic, *, actor: Any = None, as_of: dt.date | None = None) 
     found = calibrate(histories)
     result = {
         area: {"patients": c.patients, "calibrated": c.calibrated, "shift": round(c.shift, 5),
-               "sd": round(c.sd, 5), "before": round(c.median_days_before, 1),
-               "after": round(c.median_days_after, 1)}
+               "sd": round(c.sd, 5), "percent": round(c.percent, 1),
+               "before": round(c.median_days_before, 1), "after": round(c.median_days_after, 1)}
         for area, c in found.items()
     }
     with transaction.atomic():
@@ -79,11 +79,14 @@ def apply(calibration: MedianCalibration, *, actor: Any = None) -> MedianCalibra
     return calibration
 
 
+def _applied(clinic_id: int):
+    """The clinic's applied calibrations, the one in use first."""
+    return MedianCalibration.objects.filter(clinic_id=clinic_id, applied_at__isnull=False).order_by(
+        "-applied_at", "-pk")
+
+
 def active(clinic_id: int) -> MedianCalibration | None:
-    return (
-        MedianCalibration.objects.filter(clinic_id=clinic_id, applied_at__isnull=False)
-        .order_by("-applied_at", "-pk").first()
-    )
+    return _applied(clinic_id).first()
 
 
 def latest_proposal(clinic_id: int) -> MedianCalibration | None:
@@ -98,10 +101,7 @@ _cached: dict[tuple[int, int | None], Priors] = {}
 def priors_for(clinic_id: int) -> Priors:
     """The published priors, moved by the clinic's active calibration (one query; the
     shifted priors are built once per calibration)."""
-    row = (
-        MedianCalibration.objects.filter(clinic_id=clinic_id, applied_at__isnull=False)
-        .order_by("-applied_at", "-pk").values_list("pk", "result").first()
-    )
+    row = _applied(clinic_id).values_list("pk", "result").first()
     key = (clinic_id, row[0] if row else None)
     priors = _cached.get(key)
     if priors is None:

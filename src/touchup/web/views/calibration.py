@@ -3,8 +3,6 @@ to the clinic's patients, and applying it (touchup.maintenance.services.calibrat
 
 from __future__ import annotations
 
-import math
-
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -53,7 +51,7 @@ def _rows(row) -> list[dict]:
     return [
         {"area": area.replace("_", " "), "patients": r["patients"], "before": r["before"],
          "after": r["after"] if r["calibrated"] else None,
-         "change": f"{100 * (math.exp(r['shift']) - 1):+.0f}%" if r["calibrated"] else "",
+         "change": f"{r['percent']:+.0f}%" if r["calibrated"] else "",
          "plus_minus": f"{100 * r['sd']:.0f}%" if r["calibrated"] else ""}
         for area, r in row.result.items()
     ]
