@@ -191,7 +191,19 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Background tasks: in the database by default (`touchup worker` runs them). At scale, in
+# Redis through RQ (django-tasks-rq, the `redis` extra): TOUCHUP_TASKS_REDIS_URL (or
+# TOUCHUP_TASKS_REDIS_URL_FILE) switches every task to it, and `touchup worker` then runs
+# an RQ worker for them. Unset, nothing about Redis is imported. See docs/maintenance.md.
+TASKS_REDIS_URL = envsecret("TOUCHUP_TASKS_REDIS_URL")
+if TASKS_REDIS_URL:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("django_tasks_db") + 1, "django_rq")
+    # RQ kills a job that runs past its timeout (the database worker has no limit): an hour
+    # leaves room for recomputing a large clinic's forecasts.
+    RQ_QUEUES = {"default": {"URL": TASKS_REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "clinic@touchup.invalid")

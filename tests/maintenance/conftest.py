@@ -2,7 +2,10 @@
 visits, written as the clinic would have them after signing)."""
 
 import datetime as dt
+import os
+import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -54,3 +57,44 @@ def next_weekday(day, weekday=0):
     """The first date after `day` falling on `weekday` (0 = Monday)."""
     ahead = (weekday - day.weekday()) % 7 or 7
     return day + dt.timedelta(days=ahead)
+
+
+def _postgres_url():
+    base = os.environ.get("TOUCHUP_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    try:
+        import psycopg
+
+        with psycopg.connect(f"{base}/postgres", connect_timeout=2) as conn:
+            conn.execute("select 1")
+    except Exception:
+        return None
+    return base
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def worker_env(request, tmp_path):
+    """The environment for `touchup` subprocesses on their own database: an SQLite file
+    under tmp_path, or a throwaway PostgreSQL database (skipped when none is reachable).
+    SMS go to tmp_path/sms.log."""
+    # Tasks in the database unless a test sets TOUCHUP_TASKS_REDIS_URL itself.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "TOUCHUP_TASKS_REDIS_URL")}
+    env.update(TOUCHUP_DATA_DIR=str(tmp_path / "var"), TOUCHUP_SMS_BACKEND="file",
+               TOUCHUP_SMS_FILE=str(tmp_path / "sms.log"), PYTHONPATH=str(Path(__file__).parents[2] / "src"))
+    if request.param == "sqlite":
+        yield env
+        return
+    base = _postgres_url()
+    if base is None:
+        pytest.skip("no PostgreSQL server reachable")
+    import psycopg
+
+    name = f"touchup_race_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env["DATABASE_URL"] = f"{base}/{name}"
+    try:
+        yield env
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

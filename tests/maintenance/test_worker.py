@@ -3,13 +3,8 @@ database (an SQLite file in WAL mode; and a throwaway PostgreSQL database when o
 reachable): every reminder goes out exactly once."""
 
 import json
-import os
 import subprocess
 import sys
-import uuid
-from pathlib import Path
-
-import pytest
 
 REMINDERS = 400
 
@@ -48,42 +43,6 @@ rows = list(Reminder.objects.values_list("sent_at", "claimed_by", "attempts"))
 print(json.dumps({"sent": sum(1 for s, _, _ in rows if s), "by": sorted({c for _, c, _ in rows}),
                   "attempts": sorted({a for _, _, a in rows})}))
 """
-
-
-def _postgres_url():
-    base = os.environ.get("TOUCHUP_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-    try:
-        import psycopg
-
-        with psycopg.connect(f"{base}/postgres", connect_timeout=2) as conn:
-            conn.execute("select 1")
-    except Exception:
-        return None
-    return base
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def worker_env(request, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(TOUCHUP_DATA_DIR=str(tmp_path / "var"), TOUCHUP_SMS_BACKEND="file",
-               TOUCHUP_SMS_FILE=str(tmp_path / "sms.log"), PYTHONPATH=str(Path(__file__).parents[2] / "src"))
-    if request.param == "sqlite":
-        yield env
-        return
-    base = _postgres_url()
-    if base is None:
-        pytest.skip("no PostgreSQL server reachable")
-    import psycopg
-
-    name = f"touchup_race_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env["DATABASE_URL"] = f"{base}/{name}"
-    try:
-        yield env
-    finally:
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _run(env, *args, **kw):

@@ -1,16 +1,20 @@
 """`touchup worker`: run background tasks and send due reminders.
 
-One loop: run every queued django-tasks task (the database backend's own worker, in
-batch mode), then claim and send the reminders that are due, then sleep. Start as many
-as you like: tasks are claimed by django-tasks' row locking, reminders by a
-compare-and-set on their row (touchup.maintenance.services.reminders), so each runs or
-is sent once.
+One loop: run every queued django-tasks task, then claim and send the reminders that are
+due, then sleep. Tasks run through the configured backend's own worker: the database
+backend's (batch mode, its row locking) by default, or with TOUCHUP_TASKS_REDIS_URL set an
+RQ worker in burst mode on the Redis queue (RQ pops each job for one worker). Reminders
+are always claimed in the database by a compare-and-set on their row
+(touchup.maintenance.services.reminders). Start as many as you like: each task runs, and
+each reminder is sent, once.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -29,7 +33,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+class _Stop:
+    """The signal handler: the first SIGINT/SIGTERM asks the loop to finish what is in hand
+    (the task, the reminder) and leave; a second one leaves at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum, frame) -> None:
+        if self.requested:
+            raise SystemExit(1)
+        self.requested = True
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self)
+        signal.signal(signal.SIGINT, self)
+
+
+def _task_runner(stop: _Stop):
+    """The function that runs every queued task once, for the configured backend."""
+    from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+    from django_tasks_db import DatabaseBackend
+
+    backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
+    if isinstance(backend, DatabaseBackend):
+        return _run_tasks
+    if type(backend).__module__.startswith("django_tasks_rq."):
+        return _rq_runner(stop)
+    raise SystemExit(f"touchup worker: cannot run the tasks of {type(backend).__qualname__} "
+                     "(the database and RQ backends only); use --no-tasks")
+
+
 def _run_tasks(worker_id: str) -> None:
+    """The database backend's own worker, batch mode: every ready task, then back."""
     from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
     from django_tasks_db.management.commands.db_worker import Worker
 
@@ -37,6 +73,50 @@ def _run_tasks(worker_id: str) -> None:
         queue_names=[DEFAULT_TASK_QUEUE_NAME], interval=0, batch=True, backend_name=DEFAULT_TASK_BACKEND_ALIAS,
         startup_delay=False, max_tasks=None, worker_id=worker_id[:64], excluded_queue_names=[],
     ).run()
+
+
+def _rq_runner(stop: _Stop):
+    """An RQ worker in burst mode (the RQ settings' worker class, forking by default): every
+    queued job, and every deferred one now due, each in its own work horse, then back."""
+    import django_rq
+    from django.db import connections
+    from django_rq.workers import get_worker_class
+    from django_tasks import DEFAULT_TASK_QUEUE_NAME
+    from django_tasks_rq import Job
+
+    class Worker(get_worker_class()):
+        # RQ would put its own SIGINT/SIGTERM handlers in; ours say the same thing (finish
+        # the job in hand, then stop; a second signal takes the job down) and also stop the
+        # reminder loop, whenever the signal comes.
+        def _install_signal_handlers(self):
+            def handler(signum, frame):
+                if stop.requested and self.horse_pid:
+                    self.kill_horse()
+                    self.wait_for_horse()
+                stop(signum, frame)
+                self._stop_requested = True
+
+            signal.signal(signal.SIGTERM, handler)
+            signal.signal(signal.SIGINT, handler)
+            if stop.requested:  # a signal came while it started
+                self._stop_requested = True
+
+    # RQ refuses a name a live worker holds, and one killed mid-pass holds it for minutes:
+    # the name carries a token of this process so a restart under the same --worker-id starts.
+    token = secrets.token_hex(3)
+
+    def run_rq_tasks(worker_id: str) -> None:
+        worker = django_rq.get_worker(DEFAULT_TASK_QUEUE_NAME, job_class=Job, worker_class=Worker,
+                                      name=f"{worker_id}.{token}")
+        connections.close_all()  # the horse is a fork: it must not share this process's connection
+        try:
+            # At the settings' log level (TOUCHUP_LOG_LEVEL), not RQ's INFO: lines on every
+            # pass are noise (and the job lines carry row ids only).
+            worker.work(burst=True, with_scheduler=True, logging_level=logging.getLogger().getEffectiveLevel())
+        finally:
+            stop.install()
+
+    return run_rq_tasks
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,25 +131,18 @@ def run(args: argparse.Namespace) -> int:
     from touchup.maintenance.services.reminders import dispatch_due
 
     worker_id = args.worker_id or f"{socket.gethostname()}:{os.getpid()}"
-    stopping = False
-
-    def stop(signum, frame):  # finish the reminder in hand, then leave
-        nonlocal stopping
-        if stopping:
-            raise SystemExit(1)
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop = _Stop()
+    run_tasks = None if args.no_tasks else _task_runner(stop)
+    stop.install()
     print(f"touchup worker {worker_id}: running (Ctrl+C to stop)", file=sys.stderr, flush=True)
-    while not stopping:
+    while not stop.requested:
         close_old_connections()
-        if not args.no_tasks:
-            _run_tasks(worker_id)
+        if run_tasks is not None:
+            run_tasks(worker_id)
         busy = False
         if not args.no_reminders:
             # Batch after batch until nothing due is left for this worker.
-            while not stopping:
+            while not stop.requested:
                 counts = dispatch_due(worker_id)
                 if not any(counts.values()):
                     break
@@ -77,6 +150,6 @@ def run(args: argparse.Namespace) -> int:
                 print(f"touchup worker {worker_id}: reminders {counts}", file=sys.stderr, flush=True)
         if args.once:
             break
-        if not busy:
+        if not busy and not stop.requested:
             time.sleep(args.interval)
     return 0
