@@ -348,18 +348,19 @@ class WearoffBatch:
         q = _quantiles(post, x, np.asarray(levels, dtype=float))
         return np.maximum(np.exp(mu[cur, None] + q), (peak[cur] + pri.min_days_after_peak)[:, None])
 
-    def log_evidence(self) -> np.ndarray:
+    def log_evidence(self, median_shift: float = 0.0) -> np.ndarray:
         """ln p(every reading and check-in of the area | the priors), per area in the
         order added: the marginal likelihood, person and cycle offsets integrated out,
         up to terms that do not depend on the wear-off day (so not on the medians either).
         Comparing it between medians is how a clinic's own histories recalibrate them
-        (touchup.core.calibration). 0 for an area without data, whatever the priors."""
+        (touchup.core.calibration): `median_shift` is added to every cycle's log median.
+        0 for an area without data, whatever the priors."""
         x = self.priors.log_grid()
         n_slots = len(self._slot_sd)
         out = np.zeros(n_slots)
         if n_slots == 0:
             return out
-        c_slot, _, _, _, loglik = self._cycle_loglik()
+        c_slot, _, _, _, loglik = self._cycle_loglik(median_shift)
         with_data = np.any(loglik != 0, axis=1)
         for sd_p, sd_c, slots in self._spreads():
             K = _kernel((float(x[0]), float(x[-1]), int(x.size)), sd_c)
@@ -385,7 +386,7 @@ class WearoffBatch:
         for sd_p, sd_c in sorted({tuple(s) for s in self._slot_sd}):
             yield sd_p, sd_c, np.nonzero((sds[:, 0] == sd_p) & (sds[:, 1] == sd_c))[0]
 
-    def _cycle_loglik(self):
+    def _cycle_loglik(self, median_shift: float = 0.0):
         """Per cycle: its area slot, whether it is current, its log median and peak, and
         the log-likelihood of its data on the offset grid (cycles x grid)."""
         pri = self.priors
@@ -395,7 +396,7 @@ class WearoffBatch:
         current = np.asarray(self._c_current, dtype=bool)
         if np.bincount(c_slot[current], minlength=n_slots).tolist() != [1] * n_slots:
             raise ValueError("every area needs exactly one current cycle")
-        mu = np.asarray(self._c_mu)
+        mu = np.asarray(self._c_mu) + median_shift
         peak = np.asarray(self._c_peak)
         # The wear-off day on each cycle's grid, never closer to the peak than the minimum.
         days = np.maximum(np.exp(mu[:, None] + x[None, :]), (peak + pri.min_days_after_peak)[:, None])
