@@ -201,6 +201,10 @@ if TASKS_REDIS_URL:
     # RQ kills a job that runs past its timeout (the database worker has no limit): an hour
     # leaves room for recomputing a large clinic's forecasts.
     RQ_QUEUES = {"default": {"URL": TASKS_REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+    # Jobs run in the worker's own process, as the database worker runs them: RQ's forking
+    # worker starts each job in a fresh child that loads the face-landmark model again
+    # (a photo analysis took 0.8-1.1 s instead of 0.06 s; docs/maintenance.md).
+    RQ = {"WORKER_CLASS": "rq.worker.SimpleWorker"}
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -76,15 +76,19 @@ def _run_tasks(worker_id: str) -> None:
 
 
 def _rq_runner(stop: _Stop):
-    """An RQ worker in burst mode (the RQ settings' worker class, forking by default): every
-    queued job, and every deferred one now due, each in its own work horse, then back."""
+    """An RQ worker in burst mode on the task queue: every queued job, and every deferred one
+    now due, then back. The worker class is the RQ settings' (RQ["WORKER_CLASS"]):
+    SimpleWorker, running each job in this process as the database worker does."""
     import django_rq
-    from django.db import connections
+    from django.db import close_old_connections, connections
     from django_rq.workers import get_worker_class
     from django_tasks import DEFAULT_TASK_QUEUE_NAME
     from django_tasks_rq import Job
+    from rq.worker import SimpleWorker
 
-    class Worker(get_worker_class()):
+    base = get_worker_class()
+
+    class Worker(base):
         # RQ would put its own SIGINT/SIGTERM handlers in; ours say the same thing (finish
         # the job in hand, then stop; a second signal takes the job down) and also stop the
         # reminder loop, whenever the signal comes.
@@ -101,6 +105,15 @@ def _rq_runner(stop: _Stop):
             if stop.requested:  # a signal came while it started
                 self._stop_requested = True
 
+        def execute_job(self, job, queue):
+            # Like a request (and the database worker): drop a connection that broke or
+            # outlived CONN_MAX_AGE before and after each job.
+            close_old_connections()
+            try:
+                return super().execute_job(job, queue)
+            finally:
+                close_old_connections()
+
     # RQ refuses a name a live worker holds, and one killed mid-pass holds it for minutes:
     # the name carries a token of this process so a restart under the same --worker-id starts.
     token = secrets.token_hex(3)
@@ -108,7 +121,8 @@ def _rq_runner(stop: _Stop):
     def run_rq_tasks(worker_id: str) -> None:
         worker = django_rq.get_worker(DEFAULT_TASK_QUEUE_NAME, job_class=Job, worker_class=Worker,
                                       name=f"{worker_id}.{token}")
-        connections.close_all()  # the horse is a fork: it must not share this process's connection
+        if not issubclass(base, SimpleWorker):
+            connections.close_all()  # a forked horse must not share this process's connection
         try:
             # At the settings' log level (TOUCHUP_LOG_LEVEL), not RQ's INFO: lines on every
             # pass are noise (and the job lines carry row ids only).
@@ -150,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"touchup worker {worker_id}: reminders {counts}", file=sys.stderr, flush=True)
         if args.once:
             break
-        if not busy and not stop.requested:
-            time.sleep(args.interval)
+        if not busy:
+            deadline = time.monotonic() + args.interval
+            while not stop.requested and (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(left, 0.25))  # a stop signal does not wait out the interval
     return 0
