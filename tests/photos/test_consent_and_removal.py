@@ -371,3 +371,18 @@ def test_old_measurements_are_linked_to_their_photo_by_the_migration(media, clin
     assert Observation.objects.get(value=0.2345).photo_id == photo.pk
     other.refresh_from_db()
     assert other.photo_id is None
+
+
+def test_with_a_queue_outside_the_database_the_analysis_is_queued_only_on_commit(
+        media, clinician, patient, settings, django_capture_on_commit_callbacks):
+    """Redis at scale: a worker must not see the job before the change it follows commits."""
+    base = keep(clinician, patient, days_ago=3)
+    later = keep(clinician, patient, days_ago=1, dx=3)
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    from touchup.jobs.photo_analysis import analyze_photo
+
+    queue = analyze_photo.get_backend()
+    with django_capture_on_commit_callbacks(execute=True):
+        svc.photo_set_baseline(actor=clinician, photo=later)
+        assert queue.results == []  # not before the commit
+    assert sorted(r.args[0] for r in queue.results) == sorted([base.pk, later.pk])

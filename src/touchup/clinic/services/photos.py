@@ -300,11 +300,8 @@ def photo_upload(
                 "consent_marketing": photo.consent_marketing,
             })
             # The database task backend writes the job in this same transaction, so a
-            # kept photo always has its analysis queued (a Redis backend at scale would
-            # want transaction.on_commit here instead).
-            from touchup.jobs.photo_analysis import analyze_photo
-
-            analyze_photo.enqueue(photo.pk)
+            # kept photo always has its analysis queued (another backend gets it on commit).
+            _enqueue_analysis(photo.pk)
     except IntegrityError:
         default_storage.delete(name)
         existing = Photo.objects.kept().filter(patient=patient, sha256=img.sha256).first()
@@ -369,15 +366,28 @@ def _drop_measurements(photo: Photo) -> list[str]:
     return sorted({area for _, area in rows})
 
 
-def _measure_again(actor: Any, photos: list[Photo], *, why: str) -> None:
-    """Queue the analysis of `photos` again, in this transaction; each result replaces the
-    photo's measurements when the worker stores it."""
+def _enqueue_analysis(photo_pk: int) -> None:
+    """Queue the analysis of one photo so that it runs only on committed data. The database
+    task backend writes the job in the caller's transaction (queued exactly when the change
+    commits); any other backend (Redis at scale) is handed the job once the transaction has
+    committed, or its worker could read the photo and baseline as they were before."""
+    from django_tasks_db import DatabaseBackend
+
     from touchup.jobs.photo_analysis import analyze_photo
 
+    if isinstance(analyze_photo.get_backend(), DatabaseBackend):
+        analyze_photo.enqueue(photo_pk)
+    else:
+        transaction.on_commit(lambda: analyze_photo.enqueue(photo_pk))
+
+
+def _measure_again(actor: Any, photos: list[Photo], *, why: str) -> None:
+    """Queue the analysis of `photos` again; each result replaces the photo's measurements
+    when the worker stores it."""
     for p in photos:
         p.analysis_status = AnalysisStatus.PENDING
         p.save(update_fields=["analysis_status"])
-        analyze_photo.enqueue(p.pk)
+        _enqueue_analysis(p.pk)
     if photos:
         audit.record("photo.reanalyse", actor=actor, patient=photos[0].patient, detail={
             "view": photos[0].view, "why": why, "photos": [str(p.public_id) for p in photos],
