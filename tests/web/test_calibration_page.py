@@ -1,6 +1,7 @@
 """The manager's calibration page: the medians in use, a fit run by the worker, applying
 it (and every forecast recomputed); nobody else gets in."""
 
+import pytest
 from django_tasks_db.models import DBTaskResult
 
 from tests.maintenance.test_calibration import long_lasting_patients
@@ -10,15 +11,14 @@ from touchup.maintenance.models import AreaForecast, MedianCalibration
 from touchup.maintenance.services import calibration
 
 
-def test_the_manager_fits_then_applies_and_the_forecasts_follow(as_manager, clinic_a, clinician,
-                                                                django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)  # real commits: the worker checks its connection as a request does
+def test_the_manager_fits_then_applies_and_the_forecasts_follow(as_manager, clinic_a, clinician):
     patients = long_lasting_patients(clinic_a, clinician, 24)
     page = as_manager.get("/forecast/calibration/")
     assert page.status_code == 200
     assert "The published medians" in page.content.decode() and "No fit waiting" in page.content.decode()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        r = as_manager.post("/forecast/calibration/fit/")
+    r = as_manager.post("/forecast/calibration/fit/")
     assert r.status_code == 302
     assert DBTaskResult.objects.filter(status="READY").count() == 1
     _run_tasks("test-worker")
@@ -27,8 +27,7 @@ def test_the_manager_fits_then_applies_and_the_forecasts_follow(as_manager, clin
     assert "Fitted on" in page and "24 patient histories" in page and "Apply these medians" in page
     assert f"{proposal.result['glabella']['after']:.0f} days" in page
 
-    with django_capture_on_commit_callbacks(execute=True):
-        r = as_manager.post(f"/forecast/calibration/{proposal.pk}/apply/")
+    r = as_manager.post(f"/forecast/calibration/{proposal.pk}/apply/")
     assert r.status_code == 302
     _run_tasks("test-worker")
     assert calibration.active(clinic_a.pk) == proposal
