@@ -364,18 +364,11 @@ class WearoffBatch:
         with_data = np.any(loglik != 0, axis=1)
         for sd_p, sd_c, slots in self._spreads():
             K = _kernel((float(x[0]), float(x[-1]), int(x.size)), sd_c)
-            log_prior = -0.5 * (x / sd_p) ** 2
-            log_prior -= np.log(np.exp(log_prior).sum())
             row_of_slot = np.full(n_slots, -1)
             row_of_slot[slots] = np.arange(slots.size)
-            log_person = np.broadcast_to(log_prior, (slots.size, x.size)).copy()
-            rows = np.nonzero((row_of_slot[c_slot] >= 0) & with_data)[0]
-            if rows.size:
-                top = loglik[rows].max(axis=1, keepdims=True)
-                # Each cycle's likelihood over its own offset, averaged over the
-                # cycle-to-cycle variation around the person's.
-                log_l = np.log(np.maximum(np.exp(loglik[rows] - top) @ K, 1e-300)) + top
-                _segment_add(log_person, row_of_slot[c_slot[rows]], log_l)
+            # Every cycle, the current one too: the evidence is of all the data.
+            cycles = np.nonzero((row_of_slot[c_slot] >= 0) & with_data)[0]
+            log_person = _log_person(loglik, cycles, row_of_slot[c_slot], slots.size, x, sd_p, K)
             top = log_person.max(axis=1)
             out[slots] = top + np.log(np.exp(log_person - top[:, None]).sum(axis=1))
         return out
@@ -606,6 +599,20 @@ def _kernel(x_key: tuple[float, float, int], sd: float) -> np.ndarray:
     return K / K.sum(axis=0, keepdims=True)
 
 
+def _log_person(loglik, cycles, row_of_cycle, n_rows, x, sd_p, K) -> np.ndarray:
+    """ln p(person offset on grid x, the data of `cycles`), one row per area (rows x grid):
+    the person prior times each cycle's likelihood over its own offset, averaged over the
+    cycle-to-cycle variation (K). `row_of_cycle` maps a cycle to its area's row."""
+    log_prior = -0.5 * (x / sd_p) ** 2
+    log_prior -= np.log(np.exp(log_prior).sum())
+    out = np.broadcast_to(log_prior, (n_rows, x.size)).copy()
+    if cycles.size:
+        top = loglik[cycles].max(axis=1, keepdims=True)
+        log_l = np.log(np.maximum(np.exp(loglik[cycles] - top) @ K, 1e-300)) + top
+        _segment_add(out, row_of_cycle[cycles], log_l)
+    return out
+
+
 def _posterior(loglik, c_slot, current, slots, x, sd_p, sd_c) -> np.ndarray:
     """Posterior over the current cycle's offset for the given areas (rows), on grid x."""
     K = _kernel((float(x[0]), float(x[-1]), int(x.size)), sd_c)
@@ -614,14 +621,8 @@ def _posterior(loglik, c_slot, current, slots, x, sd_p, sd_c) -> np.ndarray:
     row_of_slot = np.full(in_slots.size, -1)
     row_of_slot[slots] = np.arange(slots.size)
 
-    log_person = np.broadcast_to(-0.5 * (x / sd_p) ** 2, (slots.size, x.size)).copy()
     past = np.nonzero(in_slots[c_slot] & ~current & np.any(loglik != 0, axis=1))[0]
-    if past.size:
-        lik = np.exp(loglik[past] - loglik[past].max(axis=1, keepdims=True))
-        # A past cycle's evidence about the person: its likelihood over the cycle offset,
-        # averaged over the cycle-to-cycle variation.
-        log_l = np.log(np.maximum(lik @ K, 1e-300))
-        _segment_add(log_person, row_of_slot[c_slot[past]], log_l)
+    log_person = _log_person(loglik, past, row_of_slot[c_slot], slots.size, x, sd_p, K)
     person = np.exp(log_person - log_person.max(axis=1, keepdims=True))
     person /= person.sum(axis=1, keepdims=True)
 
