@@ -18,7 +18,9 @@ Timings are medians of N interleaved runs (decode, full pipeline, decode, ...) i
 process after one warm-up, so both see the same machine load. The floor is OpenCV's plain
 `cv2.imdecode` of the whole JPEG. "vs a prepared baseline" adds the alignment to a baseline
 whose landmarks and canvas are already known (landmark fit, dense ECC refinement, second
-warp). Peak memory is the peak resident set size (VmHWM) of a
+warp). "with OpenCV's decoder" is the same analysis with every JPEG handed to OpenCV, as
+before libjpeg-turbo's TurboJPEG API (simplejpeg) decoded them, in the same interleaved
+run. Peak memory is the peak resident set size (VmHWM) of a
 fresh subprocess that imports everything and analyses one photo, next to one that only
 imports (the libraries alone).
 Targets: pipeline <= 2x the decode floor; peak RSS <= 400 MB.
@@ -100,8 +102,19 @@ def peak_rss(mode: str, path: str) -> float:
 def main(argv: list[str]) -> int:
     import cv2
 
+    from touchup.vision import decode as decode_module
     from touchup.vision.analyze import Prepared, _measure, analyze_bytes, prepare_bytes
     from touchup.vision.decode import decode_image
+
+    turbo = decode_module._turbo_decode
+
+    def with_opencv_decoder(data):
+        # What simplejpeg does not decode goes to OpenCV; here nothing is decoded by it.
+        decode_module._turbo_decode = lambda *a: None
+        try:
+            return analyze_bytes(data)
+        finally:
+            decode_module._turbo_decode = turbo
 
     def analyze(_rgb, prepared: Prepared):
         return _measure(prepared, None)
@@ -130,6 +143,7 @@ def main(argv: list[str]) -> int:
                 "  of which: measure (align..quality)": lambda: analyze(prepared.rgb, prepared),
                 "analyze_bytes (end to end)": lambda: analyze_bytes(data),
                 "analyze_bytes vs a prepared baseline": lambda: analyze_bytes(data, baseline),
+                "analyze_bytes with OpenCV's decoder": lambda: with_opencv_decoder(data),
             }
             result = analyze_bytes(data)  # warm-up (model graph, kernel spectra)
             times = {k: [] for k in stages}
