@@ -4,6 +4,8 @@ import datetime as dt
 
 import pytest
 
+from tests.photos.conftest import media  # noqa: F401 - fixture
+
 from .helpers import Api, clean_answers, protocol_for
 
 
@@ -74,6 +76,37 @@ def unopened_vial(clinic_a, clinician):
         actor=clinician, clinic=clinic_a, product="onabotulinumtoxinA", lot="U777",
         expiry=timezone.localdate() + dt.timedelta(days=200), units=100,
     )
+
+
+def keep_photo(actor, patient, *, view="frown", days_ago=0, dx=0, wrinkle_index=None):
+    """A photo kept through the service (a real JPEG); with `wrinkle_index`, also the worker's
+    result for it, so the photo has a measurement (an observation) of the view's area."""
+    from django.utils import timezone
+
+    from tests.photos import images
+    from tests.photos.test_analysis_result import result
+    from touchup.clinic.services import photos as photo_services
+
+    photo = photo_services.photo_upload(
+        actor=actor, patient=patient, view=view, consent_clinical=True,
+        upload=images.jpeg(images.shifted(dx=dx)), taken_on=timezone.localdate() - dt.timedelta(days=days_ago),
+    )
+    if wrinkle_index is not None:
+        photo = photo_services.photo_record_analysis(
+            photo_id=photo.pk, result=result(glabella={"wrinkle_index": wrinkle_index, "grade": 1}))
+    return photo
+
+
+@pytest.fixture
+def photo(media, clinician, patient):
+    """Dana's first frown photo (so the view's baseline), measured: glabella 0.31."""
+    return keep_photo(clinician, patient, days_ago=10, wrinkle_index=0.31)
+
+
+@pytest.fixture
+def later_photo(photo, clinician, patient):
+    """A second frown photo of Dana's, measured against the first: glabella 0.12."""
+    return keep_photo(clinician, patient, days_ago=3, dx=4, wrinkle_index=0.12)
 
 
 @pytest.fixture

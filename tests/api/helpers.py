@@ -46,10 +46,12 @@ class Api:
         return self.call("delete", path, body, **kw)
 
 
-def counts() -> dict[str, int]:
-    """How many rows of everything the API can write (and of successful audit events)."""
+def counts() -> dict[str, Any]:
+    """How many rows of everything the API can write (and of successful audit events), and
+    which photos are their view's baseline."""
     from touchup.clinic.models import (
-        ApiToken, AuditEvent, InjectionPoint, Patient, Screening, Treatment, TreatmentAmendment, Vial,
+        ApiToken, AuditEvent, InjectionPoint, Observation, Patient, Photo, PhotoConsentChange, Screening,
+        Treatment, TreatmentAmendment, Vial,
     )
 
     return {
@@ -64,6 +66,10 @@ def counts() -> dict[str, int]:
         "vials_reconstituted": Vial.objects.filter(reconstituted_at__isnull=False).count(),
         "tokens": ApiToken.objects.count(),
         "tokens_revoked": ApiToken.objects.filter(revoked_at__isnull=False).count(),
+        "observations": Observation.objects.count(),
+        "photos_removed": Photo.objects.filter(removed_at__isnull=False).count(),
+        "photo_consent_changes": PhotoConsentChange.objects.count(),
+        "photo_baselines": sorted(Photo.objects.filter(is_baseline=True).values_list("pk", flat=True)),
         "audit_ok": AuditEvent.objects.filter(outcome="ok").exclude(action__endswith=".view").count(),
     }
 

@@ -6,7 +6,9 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
+from tests.api.conftest import keep_photo
 from tests.api.helpers import clean_answers, protocol_for
+from tests.photos.conftest import media  # noqa: F401 - fixture
 
 
 @pytest.fixture(autouse=True)
@@ -14,8 +16,23 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+class World(SimpleNamespace):
+    """The objects below, and Dana's photos, kept the first time a test names one (a real
+    JPEG each, stored under the test's own media directory; most operations never need them):
+    `photo`, her first frown photo (so the view's baseline, and measured), and `later_photo`,
+    a second one that may become the baseline."""
+
+    def __getattr__(self, name):
+        if name not in ("photo", "later_photo"):
+            raise AttributeError(name)
+        clinician = self.people["clinician"]
+        self.photo = keep_photo(clinician, self.patient, days_ago=2, wrinkle_index=0.3)
+        self.later_photo = keep_photo(clinician, self.patient, dx=4)
+        return getattr(self, name)
+
+
 @pytest.fixture
-def world(clinic_a, clinic_b, clinician, front_desk, manager, other_clinician, patient, vial):
+def world(clinic_a, clinic_b, clinician, front_desk, manager, other_clinician, patient, vial, media):
     """Every kind of object the API names, all in clinic A, made through the services."""
     from touchup.clinic import tokens
     from touchup.clinic.services.patients import patient_create
@@ -37,7 +54,7 @@ def world(clinic_a, clinic_b, clinician, front_desk, manager, other_clinician, p
     ))
     unopened = vial_receive(actor=manager, clinic=clinic_a, product="onabotulinumtoxinA", lot="U777",
                             expiry=timezone.localdate() + dt.timedelta(days=200), units=100)
-    return SimpleNamespace(
+    return World(
         clinic=clinic_a, patient=patient, second=second, screening=screening, draft=draft, signed=signed,
         vial=vial, unopened_vial=unopened,
         tokens={u.pk: tokens.token_create(actor=u, name="matrix") for u in (clinician, front_desk, manager)},

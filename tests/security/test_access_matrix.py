@@ -97,6 +97,17 @@ MATRIX: dict[tuple[str, str], Op] = {
         body=lambda w: {"area": "glabella", "kind": "fws_grade", "value": 1},
     ),
     ("GET", "/api/patients/{patient_id}/forecasts"): Op("clinical.view", target="patient"),
+    # --- photos --------------------------------------------------------------------
+    ("GET", "/api/patients/{patient_id}/photos"): Op("clinical.view", target="patient"),
+    ("GET", "/api/photos/{photo_id}"): Op("clinical.view", target="photo"),
+    ("POST", "/api/photos/{photo_id}/consent"): Op(
+        "photo.consent", target="photo", writes=True,
+        body=lambda w: {"consent": "marketing", "given": True, "channel": "phone"},
+    ),
+    ("POST", "/api/photos/{photo_id}/remove"): Op(
+        "photo.remove", target="photo", writes=True, body=lambda w: {"reason": "other", "note": "Matrix."},
+    ),
+    ("POST", "/api/photos/{photo_id}/baseline"): Op("photo.baseline", target="later_photo", writes=True),
     # --- vials ---------------------------------------------------------------------
     ("GET", "/api/vials"): Op("vial.view", target="list"),
     ("POST", "/api/vials"): Op(
@@ -122,7 +133,8 @@ NON_OPERATIONS = {"openapi-json": 401, "openapi-view": 401, "api-root": 404}
 
 ROLES = ("clinician", "front_desk", "manager")
 PATH_PARAM = {"patient": "patient_id", "screening": "screening_id", "draft": "treatment_id",
-              "signed": "treatment_id", "vial": "vial_id", "unopened_vial": "vial_id"}
+              "signed": "treatment_id", "vial": "vial_id", "unopened_vial": "vial_id",
+              "photo": "photo_id", "later_photo": "photo_id"}
 
 
 def operations_in_schema() -> set[tuple[str, str]]:
@@ -196,8 +208,9 @@ def test_non_operation_pages_anonymously(db, name):
 @pytest.mark.parametrize(("method", "path"), CASES)
 def test_anonymous_gets_401_everywhere(world, method, path):
     op = MATRIX[(method, path)]
+    url = url_for(path, op, world)
     before = counts()
-    r = call(Api(), method, url_for(path, op, world), op.body(world) if op.body else None)
+    r = call(Api(), method, url, op.body(world) if op.body else None)
     assert r.status_code == 401, (method, path, r.status_code)
     assert r.json() == {"detail": "Authentication required."}
     assert counts() == before

@@ -13,6 +13,7 @@ from .auth import router as auth_router
 from .catalogue import router as catalogue_router
 from .observations import router as observations_router
 from .patients import router as patients_router
+from .photos import router as photos_router
 from .screenings import router as screenings_router
 from .treatments import router as treatments_router
 from .vials import router as vials_router
@@ -21,7 +22,7 @@ api = NinjaAPI(
     title="Touchup API",
     version="1",
     description=(
-        "Screening, charting and vial stock for botulinum-toxin clinics. "
+        "Screening, charting, follow-up photos and vial stock for botulinum-toxin clinics. "
         "Authenticate with the staff login's session (CSRF token on unsafe methods) "
         "or a personal token: `Authorization: Bearer tu_...`. See docs/api.md."
     ),
@@ -38,3 +39,4 @@ api.add_router("/", treatments_router)
 api.add_router("/", vials_router)
 api.add_router("/", catalogue_router)
 api.add_router("/", observations_router)
+api.add_router("/", photos_router)
