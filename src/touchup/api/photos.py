@@ -155,7 +155,8 @@ def _analysis(p: Photo) -> dict[str, Any] | None:
     return {
         "status": p.analysis_status, "problems": p.problems,
         "regions": {
-            k: ({"wrinkle_index": v["wrinkle_index"], "grade": v.get("grade")} if v else None)
+            k: ({"wrinkle_index": v["wrinkle_index"], "grade": v.get("grade")}
+                if isinstance(v, dict) and v.get("wrinkle_index") is not None else None)
             for k, v in regions.items()
         },
         "error": analysis.get("error"),
