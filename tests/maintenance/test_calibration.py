@@ -79,6 +79,11 @@ def test_applied_medians_move_that_clinics_forecasts_only(clinic_a, clinic_b, cl
     after = {r.patient_id: r.wear_off_date for r in AreaForecast.objects.all()}
     assert after[patients[0].pk] > before[patients[0].pk]
     assert after[elsewhere.pk] == before[elsewhere.pk]
+    basis = {r.patient_id: r.basis for r in AreaForecast.objects.all()}
+    assert basis[patients[0].pk].endswith("; median fitted to this clinic's patients")
+    assert "clinic" not in basis[elsewhere.pk]
+    forecasts.recompute(patients[0])
+    assert AreaForecast.objects.get(patient=patients[0]).basis == basis[patients[0].pk]
     assert calibration.priors_for(clinic_b.pk) is calibration.priors_for(clinic_b.pk)
     assert calibration.priors_for(clinic_a.pk).areas["glabella"].median_days > GLABELLA.median_days
     assert AuditEvent.objects.filter(action="forecast.calibration.apply", actor=manager).count() == 1

@@ -14,7 +14,9 @@ it, so that a clinic can look at what changed before every forecast moves.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -108,6 +110,20 @@ def priors_for(clinic_id: int) -> Priors:
         shifts = {a: r["shift"] for a, r in row[1].items() if r.get("calibrated")} if row else {}
         priors = _cached[key] = load_priors().with_median_shifts(shifts)
     return priors
+
+
+def note_calibrated(areas: Iterable[Any], priors: Priors) -> list[Any]:
+    """Core AreaForecasts with "; median fitted to this clinic" added to the basis of each
+    area whose median the clinic's calibration moved: the clinician sees what it rests on."""
+    published = load_priors().areas
+    return [
+        dataclasses.replace(a, basis=f"{a.basis}; {CALIBRATED_NOTE}")
+        if priors.areas[a.area] is not published[a.area] else a
+        for a in areas
+    ]
+
+
+CALIBRATED_NOTE = "median fitted to this clinic's patients"
 
 
 def _user(actor: Any) -> Any:

@@ -135,13 +135,16 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
     """
     from touchup.core.forecast import forecast
 
-    from .calibration import priors_for
+    from .calibration import note_calibrated, priors_for
 
     as_of = as_of or timezone.localdate()
     # Lock the patient row: two recomputes of one patient queue instead of interleaving.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     data = history_data(patient, as_of)
-    areas = forecast(_parse(data), priors=priors_for(patient.clinic_id)).areas if data is not None else ()
+    areas = ()
+    if data is not None:
+        priors = priors_for(patient.clinic_id)
+        areas = note_calibrated(forecast(_parse(data), priors=priors).areas, priors)
     return _store(patient, data, areas, actor=actor, as_of=as_of)
 
 
@@ -151,7 +154,7 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
     of its own. A chart the model cannot read is counted and left as it was."""
     from touchup.core.forecast import forecast_many
 
-    from .calibration import priors_for
+    from .calibration import note_calibrated, priors_for
 
     as_of = as_of or timezone.localdate()
     counts = {"forecast": 0, "no_treatment": 0, "unavailable": 0}
@@ -173,11 +176,13 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
         results = []
         for clinic_id in sorted({p.clinic_id for p, _, _ in ready}):
             group = [(p, d, h) for p, d, h in ready if p.clinic_id == clinic_id]
-            results.extend(zip(group, forecast_many([h for _, _, h in group], priors=priors_for(clinic_id))))
-        for (patient, data, _), result in results:
+            priors = priors_for(clinic_id)
+            results.extend((g, note_calibrated(f.areas, priors))
+                           for g, f in zip(group, forecast_many([h for _, _, h in group], priors=priors)))
+        for (patient, data, _), areas in results:
             with transaction.atomic():
                 Patient.objects.select_for_update().filter(pk=patient.pk).first()
-                _store(patient, data, result.areas, actor=None, as_of=as_of)
+                _store(patient, data, areas, actor=None, as_of=as_of)
             counts["forecast"] += 1
         batch.clear()
 
