@@ -12,6 +12,7 @@ BENCHMARKS = {
     "photo_speed": "benchmarks.photo_speed",
     "pages": "benchmarks.pages",
     "worklist": "benchmarks.worklist",
+    "calibration": "benchmarks.calibration",
 }
 
 

@@ -145,3 +145,28 @@ def test_recompute_many_writes_what_recompute_writes(patient, clinician, clinic_
     one_by_one = {(r.patient_id, r.area): (r.wear_off_date, r.book_from, r.book_by, r.basis)
                   for p in (patient, other) for r in forecasts.recompute(p)}
     assert batched == one_by_one and len(batched) == 2
+
+
+def test_many_charts_are_read_in_three_queries_and_read_as_one_at_a_time(patient, clinician, clinic_a,
+                                                                         django_assert_num_queries):
+    from touchup.clinic.services.patients import patient_create
+
+    today = timezone.localdate()
+    other = patient_create(actor=clinician, clinic=clinic_a, given_name="Eli", family_name="Example",
+                           birth_date=dt.date(1970, 5, 6), sex="male")
+    untreated = patient_create(actor=clinician, clinic=clinic_a, given_name="Fay", family_name="Example",
+                               birth_date=dt.date(1990, 1, 1), sex="female")
+    signed_treatment(patient, clinician, today - dt.timedelta(days=200), {"glabella": 20})
+    signed_treatment(patient, clinician, today - dt.timedelta(days=30), {"glabella": 20, "forehead": 10},
+                     indication="upper_face_lines")
+    signed_treatment(other, clinician, today - dt.timedelta(days=90), {"glabella": 25})
+    observe(patient, today - dt.timedelta(days=250), "glabella", "fws_grade", 3)  # before: not history
+    observe(patient, today - dt.timedelta(days=30), "glabella", "fws_grade", 2)
+    observe(other, today - dt.timedelta(days=10), "glabella", "wearing_off_reported", 1.0, source="patient")
+    observe(untreated, today - dt.timedelta(days=5), "glabella", "fws_grade", 2)
+    one_at_a_time = {p.pk: forecasts.history_data(p, today) for p in (patient, other, untreated)}
+    with django_assert_num_queries(3):
+        together = forecasts.histories_data([patient, other, untreated], today)
+    assert together == one_at_a_time
+    assert together[untreated.pk] is None and len(together[patient.pk]["observations"]) == 1
+    assert together[other.pk]["observations"][0]["value"] is True

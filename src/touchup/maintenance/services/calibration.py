@@ -27,7 +27,9 @@ from touchup.clinic.models import Clinic, Patient, Treatment, TreatmentStatus
 from touchup.core.wearoff import Priors, load_priors
 
 from ..models import MedianCalibration
-from .forecasts import ForecastUnavailable, history_for
+from .forecasts import ForecastUnavailable, histories_data, parse_chart
+
+_CHUNK = 2000  # charts read per three queries
 
 
 class NothingToCalibrate(Exception):
@@ -42,14 +44,16 @@ def propose(clinic: Clinic, *, actor: Any = None, as_of: dt.date | None = None) 
         Treatment.objects.filter(patient__clinic=clinic, status=TreatmentStatus.SIGNED, treated_on__lte=as_of)
         .values_list("patient_id", flat=True).distinct()
     )
+    patients = list(Patient.objects.filter(pk__in=list(patient_ids)).order_by("pk"))
     histories = []
-    for patient in Patient.objects.filter(pk__in=list(patient_ids)).order_by("pk"):
-        try:
-            history = history_for(patient, as_of)
-        except ForecastUnavailable:
-            continue  # counted by the forecast itself; one bad chart must not block the rest
-        if history is not None:
-            histories.append(history)
+    for lo in range(0, len(patients), _CHUNK):
+        for data in histories_data(patients[lo:lo + _CHUNK], as_of).values():
+            if data is None:
+                continue
+            try:
+                histories.append(parse_chart(data))
+            except ForecastUnavailable:
+                continue  # counted by the forecast itself; one bad chart must not block the rest
     if not histories:
         raise NothingToCalibrate(clinic.slug)
     found = calibrate(histories)
