@@ -10,6 +10,29 @@ from django.test import Client
 BASE = "/api"
 
 
+class Multipart(dict):
+    """A multipart/form-data body (a file upload) for `Api.call`: bytes values are sent as
+    files, None leaves the field out, anything else is sent as its text (JSON for lists and
+    objects), so the fuzzer can put any value in a field. Each call sends fresh file objects."""
+
+    def encoded(self) -> dict[str, Any]:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        out: dict[str, Any] = {}
+        for key, value in self.items():
+            if value is None:
+                continue
+            if isinstance(value, (bytes, bytearray)):
+                out[key] = SimpleUploadedFile(f"{key}.jpg", bytes(value), content_type="image/jpeg")
+            elif isinstance(value, bool):
+                out[key] = "true" if value else "false"
+            elif isinstance(value, (list, dict)):
+                out[key] = json.dumps(value)
+            else:
+                out[key] = str(value)
+        return out
+
+
 class Api:
     """Django's test client speaking JSON to /api, as one persona (or nobody)."""
 
@@ -27,6 +50,8 @@ class Api:
         kwargs: dict[str, Any] = {"headers": self.headers}
         if method == "get":
             return self.client.get(url, query or None, **kwargs)
+        if isinstance(body, Multipart) and raw is None:
+            return getattr(self.client, method)(url, body.encoded(), **kwargs)  # multipart/form-data
         data = raw if raw is not None else (json.dumps(body) if body is not None else "")
         return getattr(self.client, method)(url, data, content_type="application/json", **kwargs)
 

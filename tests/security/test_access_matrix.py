@@ -23,7 +23,7 @@ import pytest
 from django.urls import get_resolver
 from django.utils import timezone
 
-from tests.api.helpers import Api, clean_answers, counts
+from tests.api.helpers import Api, Multipart, clean_answers, counts
 from touchup.api.main import api
 from touchup.clinic.access import PERMISSIONS
 from touchup.clinic.models import AuditEvent
@@ -44,6 +44,13 @@ class Op:
 
 def future(days: int = 300) -> str:
     return (timezone.localdate() + dt.timedelta(days=days)).isoformat()
+
+
+def photo_jpeg() -> bytes:
+    """A real JPEG unlike the world's own photos (so never a duplicate of them)."""
+    from tests.photos import images
+
+    return images.jpeg(images.shifted(dx=9))
 
 
 NEW_PATIENT = {"given_name": "Nova", "family_name": "Matrix", "birth_date": "1991-01-01", "sex": "other"}
@@ -99,6 +106,10 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/patients/{patient_id}/forecasts"): Op("clinical.view", target="patient"),
     # --- photos --------------------------------------------------------------------
     ("GET", "/api/patients/{patient_id}/photos"): Op("clinical.view", target="patient"),
+    ("POST", "/api/patients/{patient_id}/photos"): Op(
+        "clinical.view", target="patient", writes=True, ok=(201,), notes="multipart: the staff capture page's gate",
+        body=lambda w: Multipart(photo=photo_jpeg(), view="smile_squint", consent_clinical=True),
+    ),
     ("GET", "/api/photos/{photo_id}"): Op("clinical.view", target="photo"),
     ("POST", "/api/photos/{photo_id}/consent"): Op(
         "photo.consent", target="photo", writes=True,

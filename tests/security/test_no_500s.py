@@ -1,7 +1,8 @@
 """Bad input is a 4xx naming the problem, never a 500 (API-1, ASVS 16.5.3 fail closed).
 
 A small deterministic fuzzer driven by the OpenAPI document: for every operation with
-a JSON body, each field of a valid body is replaced in turn by hostile values; every
+a body (JSON, or a multipart upload), each field of a valid body is replaced in turn by
+hostile values (a file field also by hostile files); every
 body-less operation gets hostile path ids; list operations get hostile query strings.
 (schemathesis would do this more thoroughly; this runs in a second with no extra
 dependency.)
@@ -28,6 +29,13 @@ RAW_BODIES = [b"", b"{", b"[]", b'"text"', b"123", b"null", b"NaN", b'{"a": NaN}
 BAD_IDS = ["0", "-1", "abc", "%00", "..%2F..%2Fetc", "9" * 40, "1e3", "00000000-0000-0000-0000-00000000000g",
            "%E2%80%AE", "x" * 1000]
 
+def hostile_files() -> list[bytes]:
+    from tests.photos import images
+
+    return [b"", b"\x00" * 64, images.NOT_AN_IMAGE, images.truncated(), images.polyglot(), images.png_bomb(),
+            images.zip_bytes(), b"\xff\xd8\xff" + b"\xff" * 4096]
+
+
 BODY_CASES = [c for c in CASES if MATRIX[c].body is not None]
 
 
@@ -45,13 +53,13 @@ def test_hostile_field_values(world, method, path):
     url = url_for(path, op, world, world.people["clinician"])
     base = op.body(world)
     for name in list(base):
-        for value in HOSTILE:
-            body = {**base, name: value}
+        for value in HOSTILE + (hostile_files() if isinstance(base[name], bytes) else []):
+            body = type(base)({**base, name: value})  # a JSON object, or a multipart form
             assert_clean(client.call(method.lower(), url, body), f"{method} {path} {name}={value!r:.40}")
         if isinstance(base[name], list) and base[name] and isinstance(base[name][0], dict):
             for sub in base[name][0]:
                 for value in HOSTILE:
-                    body = {**base, name: [{**base[name][0], sub: value}]}
+                    body = type(base)({**base, name: [{**base[name][0], sub: value}]})
                     assert_clean(client.call(method.lower(), url, body), f"{method} {path} {name}[0].{sub}={value!r:.40}")
 
 

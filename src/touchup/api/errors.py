@@ -35,7 +35,7 @@ def field_name(loc: list[Any] | tuple[Any, ...]) -> str:
     parts = list(loc)
     if parts and parts[0] == "body":
         parts = parts[2:] if len(parts) > 2 else ["body"]
-    elif parts and parts[0] in ("query", "path", "header", "cookie", "form"):
+    elif parts and parts[0] in ("query", "path", "header", "cookie", "form", "file"):
         parts = parts[1:]
     out = ""
     for part in parts:

@@ -2,6 +2,10 @@
 with a photo after it is kept (docs/photos.md "Consent, removal and the baseline"):
 record a consent change on the patient's instruction, remove it, make it its view's baseline.
 
+Staff clients upload a photo (multipart) as the staff capture page does: the same gate
+(clinical.view on the patient) and the same service, `photo_upload`, which judges the
+file by its bytes, cleans and stores it, records the consent and queues the analysis.
+
 Reading is for clinical roles (clinical.view); consent changes and removals for
 photo.consent / photo.remove (clinician, manager); the baseline for photo.baseline
 (clinician). The rules are touchup.core.photo_rules, the writes
@@ -21,8 +25,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from django.http import Http404, HttpRequest
+from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 
 from touchup.clinic import access
 from touchup.clinic.errors import Conflict, InvalidInput
@@ -30,7 +35,7 @@ from touchup.clinic.models import Photo, PhotoView
 from touchup.clinic.services import photos as photo_services
 from touchup.core import photo_rules
 
-from .schemas import OBJECT_ERRORS, DetailOut, Page, PageParams, page, text
+from .schemas import OBJECT_ERRORS, DetailOut, IsoDate, Page, PageParams, page, text
 
 router = Router(tags=["photos"])
 
@@ -48,6 +53,20 @@ STATES = ("kept", "clinical_use_withdrawn", "removed")
 class PhotoFilters(PageParams):
     view: ViewKey | None = None  # type: ignore[valid-type]
     include_removed: bool = Field(False, description="Also list removed photos (tombstones: no file, no analysis)")
+
+
+class PhotoUploadIn(Schema):
+    """The form fields next to the file (multipart/form-data), as on the staff capture page."""
+
+    view: ViewKey = Field(description="at_rest | frown | brows_raised | smile_squint | neck_tensed")  # type: ignore[valid-type]
+    taken_on: IsoDate | None = Field(None, description="YYYY-MM-DD; today when left out. Not in the future, "
+                                     "not before the patient's birth")
+    consent_clinical: bool = Field(description="The patient consents to the photo being kept for their "
+                                   "clinical record: must be true, or nothing is kept")
+    consent_marketing: bool = Field(False, description="The patient also consents to its use in the "
+                                    "clinic's marketing")
+    treatment_id: uuid.UUID | None = Field(None, description="The patient's treatment cycle it follows; "
+                                           "when left out, the latest treatment on or before taken_on")
 
 
 class ConsentIn(Schema):
@@ -126,6 +145,11 @@ class PhotoOut(PhotoSummaryOut):
     consent_history: list[ConsentChangeOut] = Field(description="Every change, oldest first")
     analysis: AnalysisOut | None = Field(description="Null when removed or when clinical use is withdrawn")
     removal: RemovalOut | None = Field(description="Who removed it, when and why; null while kept")
+
+
+class DuplicateOut(Schema):
+    detail: str
+    photo_id: uuid.UUID = Field(description="The photo already on file with exactly these bytes")
 
 
 class ConsentResultOut(Schema):
@@ -221,6 +245,37 @@ def list_photos(request: HttpRequest, patient_id: uuid.UUID, params: Query[Photo
     if params.view:
         qs = qs.filter(view=params.view)
     return page(qs.order_by("-taken_on", "-pk"), params, summary_out)
+
+
+@router.post("/patients/{patient_id}/photos",
+             response={201: PhotoOut, 409: DuplicateOut, **OBJECT_ERRORS})
+def upload_photo(
+    request: HttpRequest, patient_id: uuid.UUID, photo: File[UploadedFile], fields: Form[PhotoUploadIn],
+) -> Status[Any]:
+    """Keep a photo (multipart/form-data: the file as `photo`, JPEG or PNG up to 25 MB, and
+    the fields below), as the staff capture page does. The file is judged by its bytes;
+    what is stored is a clean JPEG (orientation applied, EXIF and GPS gone). The answer is
+    the new photo with its analysis pending. A file that is not a complete, plain JPEG or
+    PNG within the limits is a 422 on `photo` and nothing is kept; the very same file
+    already on the patient's record is a 409 naming that photo."""
+    patient = access.patient_for(request.user, patient_id, need="clinical.view")
+    treatment = None
+    if fields.treatment_id is not None:
+        try:
+            treatment = access.treatment_for(request.user, fields.treatment_id)
+        except Http404:
+            raise InvalidInput("treatment_id", "no such treatment in this clinic") from None
+        if treatment.patient_id != patient.pk:
+            raise InvalidInput("treatment_id", "belongs to another patient")
+    try:
+        kept = photo_services.photo_upload(
+            actor=request.user, patient=patient, view=fields.view, upload=photo, taken_on=fields.taken_on,
+            treatment=treatment, consent_clinical=fields.consent_clinical,
+            consent_marketing=fields.consent_marketing,
+        )
+    except photo_services.DuplicatePhoto as exc:
+        return Status(409, {"detail": exc.message, "photo_id": exc.existing.public_id})
+    return Status(201, photo_out(_as_it_is_now(kept)))
 
 
 @router.get("/photos/{photo_id}", response={200: PhotoOut, **OBJECT_ERRORS})
