@@ -261,3 +261,17 @@ def test_the_openapi_document_describes_the_upload(api_clinician):
     # Every reference in the document resolves.
     refs = re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(schema))
     assert refs and set(refs) <= set(schema["components"]["schemas"])
+
+
+def test_keep_only_if_usable_runs_the_quality_check_first(api_clinician, patient, media):
+    before = counts()
+    # The small library portrait: the face is too small for a reliable index.
+    r = upload(api_clinician, patient, form(keep_only_if_usable=True))
+    assert r.status_code == 422, r.json()
+    [error] = r.json()["detail"]
+    assert error["field"] == "photo" and "was not kept" in error["message"] and "too small" in error["message"]
+    # The check itself is audited (it may read the view's baseline); nothing else is left.
+    assert AuditEvent.objects.filter(action="photo.check", patient_id_ref=patient.pk).count() == 1
+    nothing_kept(media, {**before, "audit_ok": before["audit_ok"] + 1})
+    # Without the flag the same file is kept; its analysis will list the problem.
+    assert upload(api_clinician, patient, form()).status_code == 201

@@ -67,6 +67,10 @@ class PhotoUploadIn(Schema):
                                     "clinic's marketing")
     treatment_id: uuid.UUID | None = Field(None, description="The patient's treatment cycle it follows; "
                                            "when left out, the latest treatment on or before taken_on")
+    keep_only_if_usable: bool = Field(False, description="Run the quality check first (face found, "
+                                      "sharpness, exposure, pose, face size; a few seconds) and keep the "
+                                      "photo only if it finds no problem: otherwise a 422 on `photo` lists "
+                                      "the problems and nothing is kept")
 
 
 class ConsentIn(Schema):
@@ -271,7 +275,7 @@ def upload_photo(
         kept = photo_services.photo_upload(
             actor=request.user, patient=patient, view=fields.view, upload=photo, taken_on=fields.taken_on,
             treatment=treatment, consent_clinical=fields.consent_clinical,
-            consent_marketing=fields.consent_marketing,
+            consent_marketing=fields.consent_marketing, keep_only_if_usable=fields.keep_only_if_usable,
         )
     except photo_services.DuplicatePhoto as exc:
         return Status(409, {"detail": exc.message, "photo_id": exc.existing.public_id})
