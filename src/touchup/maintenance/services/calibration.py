@@ -44,7 +44,7 @@ def propose(clinic: Clinic, *, actor: Any = None, as_of: dt.date | None = None) 
         Treatment.objects.filter(patient__clinic=clinic, status=TreatmentStatus.SIGNED, treated_on__lte=as_of)
         .values_list("patient_id", flat=True).distinct()
     )
-    patients = list(Patient.objects.filter(pk__in=list(patient_ids)).order_by("pk"))
+    patients = list(Patient.objects.filter(pk__in=patient_ids).order_by("pk"))  # a subquery, not a list of ids
     histories = []
     for lo in range(0, len(patients), _CHUNK):
         for data in histories_data(patients[lo:lo + _CHUNK], as_of).values():
