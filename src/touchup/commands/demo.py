@@ -6,9 +6,12 @@ Running it again keeps the data: seeding is skipped when the demo clinic exists.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         print(f"touchup demo: --port must be 1-65535, not {args.port}", file=sys.stderr)
         return 2
+    # Links in the messages the demo sends must point at this server, not the default port.
+    os.environ.setdefault("TOUCHUP_PUBLIC_URL", f"http://127.0.0.1:{args.port}")
     setup()
     from django.conf import settings
     from django.core.management import call_command
@@ -39,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     # Static files are served from the package by whitenoise's finders; the folder only
     # has to exist (collectstatic is for deployments).
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
-    created = seed_demo()
+    with _without_native_chatter():  # seeding analyses the demo photos in this process
+        created = seed_demo()
     print("Seeded the demo clinic." if created else "Demo clinic already seeded; keeping its data.")
     if prepare_day():
         print("Reconstituted today's vials, ready to chart.")
@@ -84,6 +90,24 @@ _NATIVE_NOISE = re.compile(
     r"^(INFO: Created TensorFlow Lite|WARNING: All log messages before absl::InitializeLog"
     r"|[IW]0000 .*(inference_feedback_manager|landmark_projection_calculator|gl_context)\.cc)"
 )
+
+
+@contextlib.contextmanager
+def _without_native_chatter():
+    """Run the block with file descriptor 2 captured (native code writes there directly,
+    past sys.stderr), then pass on everything but MediaPipe's start-up chatter."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+", errors="replace") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            _relay_stderr(captured)
 
 
 def _relay_stderr(stream) -> None:
