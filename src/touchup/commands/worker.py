@@ -7,6 +7,10 @@ RQ worker in burst mode on the Redis queue (RQ pops each job for one worker). Re
 are always claimed in the database by a compare-and-set on their row
 (touchup.maintenance.services.reminders). Start as many as you like: each task runs, and
 each reminder is sent, once.
+
+A worker that runs tasks also sweeps the forecast recompute requests, when it starts and
+then every minute: one whose task has not finished in time (never queued, lost, or killed
+with its worker) is queued again (touchup.maintenance.services.forecasts.requeue_due).
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ import signal
 import socket
 import sys
 import time
+
+# How often a worker that runs tasks sweeps the recompute requests (and once at start).
+# A request is queued again 5 minutes after its last hand-over at the earliest
+# (forecasts.RETRY_AFTER), so checking every minute adds at most a minute to that.
+SWEEP_EVERY = 60.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -142,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     setup()
     from django.db import close_old_connections
 
+    from touchup.maintenance.services.forecasts import requeue_due
     from touchup.maintenance.services.reminders import dispatch_due
 
     worker_id = args.worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -149,9 +159,16 @@ def run(args: argparse.Namespace) -> int:
     run_tasks = None if args.no_tasks else _task_runner(stop)
     stop.install()
     print(f"touchup worker {worker_id}: running (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    next_sweep = 0.0  # at once: a restart after a crash picks up what the crash left
     while not stop.requested:
         close_old_connections()
         if run_tasks is not None:
+            if time.monotonic() >= next_sweep:
+                # Before the tasks, so what it queues runs in this pass.
+                if requeued := requeue_due():
+                    print(f"touchup worker {worker_id}: recomputes queued again {requeued}",
+                          file=sys.stderr, flush=True)
+                next_sweep = time.monotonic() + SWEEP_EVERY
             run_tasks(worker_id)
         busy = False
         if not args.no_reminders:

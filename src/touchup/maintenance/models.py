@@ -249,3 +249,27 @@ class MedianCalibration(models.Model):
     def shifts(self) -> dict[str, float]:
         """The log-median shifts to apply: areas with enough patients only."""
         return {area: r["shift"] for area, r in self.result.items() if r.get("calibrated")}
+
+
+class RecomputeRequest(models.Model):
+    """A patient whose forecast must be recomputed: the outbox between a chart change and
+    the background task (docs/maintenance.md, "A recompute is never lost").
+
+    Upserted in the transaction that changes the chart, so it commits or rolls back with
+    it, whatever happens to the queue afterwards. The task deletes it once it has read a
+    chart at least as new as the request: a compare-and-delete on `token`, which every new
+    request replaces (a random value rather than a time: the web and worker machines'
+    clocks need not agree, and a row deleted and requested again must not match an old
+    reading). Until then the worker's sweep queues the task again whenever `retry_at` has
+    passed, whatever became of the last one (never queued, lost, worker killed mid-task).
+    """
+
+    patient = models.OneToOneField(Patient, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    token = models.UUIDField(default=uuid.uuid4)
+    requested_at = models.DateTimeField()  # the latest change asking for it (for monitoring)
+    retry_at = models.DateTimeField()  # when the sweep queues it again if it is still here
+    attempts = models.PositiveIntegerField(default=0)  # queued again by the sweep (for back-off)
+
+    class Meta:
+        # The sweep's scan: only what is due, however many patients the clinic has.
+        indexes = [models.Index(fields=["retry_at"], name="recompute_retry")]

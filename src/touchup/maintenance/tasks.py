@@ -11,24 +11,36 @@ log = logging.getLogger(__name__)
 
 
 @task()
-def recompute_forecasts(patient_id: int) -> list[str]:
+def recompute_forecasts(patient_id: int, only_if_requested: bool = False) -> list[str]:
     """Recompute one patient's forecasts; returns the areas forecast. A patient deleted
-    since the task was queued is nothing to do."""
+    since the task was queued is nothing to do.
+
+    Then drops the patient's RecomputeRequest if no change came in since the task began
+    reading; otherwise it stays and is queued again. `only_if_requested` (what
+    request_recompute and the sweep queue): nothing is pending any more, so another run
+    has done it; the duplicate costs one query."""
     from touchup.clinic.models import Patient
 
-    from .services.forecasts import ForecastUnavailable, recompute
+    from .services.forecasts import ForecastUnavailable, pending_request, recompute, request_done
 
+    token = pending_request(patient_id)  # before the chart is read (see request_done)
+    if token is None and only_if_requested:
+        return []
     patient = Patient.objects.filter(pk=patient_id).first()
     if patient is None:
-        return []
+        return []  # its request went with it (on delete cascade)
     try:
-        rows = recompute(patient)
+        areas = [r.area for r in recompute(patient)]
     except ForecastUnavailable as exc:
         # The chart holds something the model cannot read: keep the old rows, say where
-        # (the message names a field, never a value that identifies the patient).
+        # (the message names a field, never a value that identifies the patient). The
+        # request is dropped all the same: the same chart would fail the same way on every
+        # retry, and the change that corrects it asks for a recompute of its own.
         log.warning("forecast for patient row %s not recomputed: %s", patient_id, exc)
-        return []
-    return [r.area for r in rows]
+        areas = []
+    # Any other error leaves the request: the sweep queues it again later (with back-off).
+    request_done(patient_id, token)
+    return areas
 
 
 @task()

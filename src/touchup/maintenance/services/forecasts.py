@@ -5,28 +5,33 @@
     recompute(patient, actor=None)     -> the patient's new AreaForecast rows (one transaction,
                                           audited; reminders before/at the window follow)
     recompute_many(patients)           -> the same for many (a backfill), the model batched
-    request_recompute(patient)         -> enqueue the background task once the caller's
-                                          transaction commits (call it from any service that
-                                          signs a treatment or records an observation; the
-                                          task also schedules the after-sign reminders)
+    request_recompute(patient)         -> note the request in the caller's transaction and
+                                          enqueue the background task once it commits (call
+                                          it from any service that signs a treatment or
+                                          records an observation; the task also schedules
+                                          the after-sign reminders)
+    requeue_due()                      -> the worker's sweep: queue again every request not
+                                          finished in time (lost enqueue, killed worker)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from touchup.clinic import audit
 from touchup.clinic.models import InjectionPoint, Observation, Patient, Treatment, TreatmentStatus
 from touchup.core.history import History, HistoryError, parse_history
 
-from ..models import MAX_WINDOW_DAYS, AreaForecast
+from ..models import MAX_WINDOW_DAYS, AreaForecast, RecomputeRequest
 
 log = logging.getLogger(__name__)
 
@@ -253,10 +258,83 @@ def _store(patient: Patient, data: dict | None, areas: Iterable[Any], *, actor: 
     return rows
 
 
+# A request still here this long after it was (re)queued is queued again by the sweep: its
+# task was never handed over, was lost, or died with its worker. Well above a recompute's
+# time (a fraction of a second) plus an ordinary queue's wait, so the sweep rarely
+# duplicates a task that is merely waiting; a duplicate costs one query (see the task).
+RETRY_AFTER = dt.timedelta(minutes=5)
+# Each time the sweep queues a request again it waits twice as long, up to this: a chart
+# whose recompute fails every time (a bug) is retried hourly, not every five minutes,
+# and a long backlog is not doubled by the sweep over and over.
+RETRY_AFTER_MAX = dt.timedelta(hours=1)
+
+
 def request_recompute(patient: Patient) -> None:
     """Recompute `patient`'s forecasts in the background once the current transaction
-    commits (immediately when there is none). Safe to call more than once per request."""
+    commits (immediately when there is none). Safe to call more than once per request.
+
+    The request is a RecomputeRequest row written in the caller's transaction (it commits or
+    rolls back with the chart change); the task is queued once that commits, and again by
+    the worker's sweep (requeue_due) for as long as the row is there."""
+    now = timezone.now()
+    # One statement whether or not a request is pending (INSERT ... ON CONFLICT DO UPDATE):
+    # a new token, so a recompute already running for an older request leaves this one,
+    # and the sweep's back-off starts over.
+    RecomputeRequest.objects.bulk_create(
+        [RecomputeRequest(patient_id=patient.pk, token=uuid.uuid4(), requested_at=now, retry_at=now + RETRY_AFTER)],
+        update_conflicts=True, unique_fields=["patient"], update_fields=["token", "requested_at", "retry_at", "attempts"],
+    )
+    patient_id = patient.pk
+    transaction.on_commit(lambda: _enqueue(patient_id))
+
+
+def _enqueue(patient_id: int) -> bool:
+    """Hand the task to the queue; False (logged) when the queue cannot take it. Not
+    raised: the chart change has committed, and the request row stays for the sweep."""
     from ..tasks import recompute_forecasts
 
-    patient_id = patient.pk
-    transaction.on_commit(lambda: recompute_forecasts.enqueue(patient_id))
+    try:
+        recompute_forecasts.enqueue(patient_id, only_if_requested=True)
+    except Exception as exc:  # noqa: BLE001 - any backend's failure (Redis down, say)
+        log.warning("forecast recompute for patient row %s not queued (the sweep will retry): %s",
+                    patient_id, type(exc).__name__)
+        return False
+    return True
+
+
+def pending_request(patient_id: int) -> uuid.UUID | None:
+    """The token of the patient's pending request (None if there is none): read it before
+    the chart, and pass it to request_done after writing the forecast."""
+    return RecomputeRequest.objects.filter(patient_id=patient_id).values_list("token", flat=True).first()
+
+
+def request_done(patient_id: int, token: uuid.UUID | None) -> None:
+    """The forecast now reflects the chart as it was when `token` was read: drop the request,
+    unless a newer change replaced the token meanwhile (then its recompute is still owed)."""
+    if token is not None:
+        RecomputeRequest.objects.filter(patient_id=patient_id, token=token).delete()
+
+
+def requeue_due(*, now: dt.datetime | None = None, batch: int = 500) -> int:
+    """Queue the task again for every request whose retry_at has passed; how many were
+    queued. Several workers may sweep at once: each request is taken by one of them, with a
+    compare-and-set that moves its retry_at (as reminders are claimed). Reads the
+    retry_at index only for what is due, so it costs nothing when all is well. Run it
+    outside a transaction: each claim commits before its task is handed over."""
+    now = now or timezone.now()
+    queued = 0
+    while True:
+        due = list(RecomputeRequest.objects.filter(retry_at__lte=now).order_by("retry_at")
+                   .values_list("patient_id", "attempts")[:batch])
+        for patient_id, attempts in due:
+            wait = min(RETRY_AFTER * 2 ** min(attempts, 16), RETRY_AFTER_MAX)
+            taken = RecomputeRequest.objects.filter(patient_id=patient_id, retry_at__lte=now).update(
+                retry_at=now + wait, attempts=F("attempts") + 1)
+            if taken:
+                if not _enqueue(patient_id):
+                    return queued  # the queue is down: the rest wait for the next sweep
+                queued += 1
+        # Every row read is now due later (taken here or by another worker), so the next
+        # batch holds only rows not seen yet.
+        if len(due) < batch:
+            return queued
