@@ -85,3 +85,37 @@ def test_another_clinics_patient_is_404_and_audited(as_other_clinician, due, dja
 def test_signed_out_visitors_go_to_the_login(client, due):
     r = client.get("/worklist/")
     assert r.status_code == 302 and "/accounts/login/" in r["Location"]
+
+
+@pytest.fixture
+def due_twice(due, clinician):
+    """Dana's forehead, treated the same day, opens a week after her glabella."""
+    t = due.treatments.get()
+    area_forecast(due, t, "forehead", timezone.localdate() + dt.timedelta(days=5))
+    return due
+
+
+def test_a_patient_due_in_two_areas_is_one_line_with_both(as_front_desk, due_twice):
+    html = as_front_desk.get("/worklist/").content.decode()
+    assert html.count(f"/patients/{due_twice.public_id}/book/") == 1  # one Book: it covers both areas
+    line = html[html.index("Dana Example"):html.index("</tr>", html.index("Dana Example"))]
+    assert "Glabella" in line and "Forehead" in line and "Open until" in line and "Opens" in line
+    assert "2 areas due" in html  # the count stays per area
+
+
+def test_not_reachable_notes_every_area_on_the_line_at_once(as_front_desk, due_twice):
+    r = as_front_desk.post(f"/worklist/{due_twice.public_id}/contact/",
+                           {"area": ["glabella", "forehead"], "status": "not_reachable"}, HTTP_HX_REQUEST="true")
+    assert r.status_code == 200
+    assert set(AreaForecast.objects.filter(patient=due_twice).values_list("contact_status", flat=True)) == {
+        "not_reachable"}
+    event = AuditEvent.objects.filter(action="worklist.contact").latest("at")
+    assert event.detail["area"] == ["glabella", "forehead"]
+
+
+def test_an_area_without_a_forecast_changes_nothing(as_front_desk, due_twice):
+    r = as_front_desk.post(f"/worklist/{due_twice.public_id}/contact/",
+                           {"area": ["glabella", "platysma"], "status": "not_reachable"})
+    assert r.status_code == 400 and b"area[1]:" in r.content
+    assert set(AreaForecast.objects.filter(patient=due_twice).values_list("contact_status", flat=True)) == {""}
+    assert as_front_desk.post(f"/worklist/{due_twice.public_id}/contact/", {"status": "reminded"}).status_code == 400

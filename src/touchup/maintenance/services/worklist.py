@@ -10,6 +10,7 @@ clinicians come in by join for the page shown only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,11 +62,46 @@ class WorklistRow:
 
     @property
     def area_text(self) -> str:
-        return self.area.replace("_", " ").capitalize()
+        """The catalogue's name ("Crow's feet"), as the filters and the summary say it."""
+        from touchup.core.catalogue import load_catalogue
+
+        area = load_catalogue().areas.get(self.area)
+        return area.name if area else self.area.replace("_", " ").capitalize()
 
     @property
     def window_text(self) -> str:
         return f"{self.book_from.day} {self.book_from:%b} – {self.book_by.day} {self.book_by:%b %Y}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistEntry:
+    """One patient on the page, with every area of theirs that the page holds (most
+    urgent first). The front desk calls a person once and one booking covers all their
+    due areas (services.booking.book), so a patient is one line, not one per area."""
+
+    rows: tuple[WorklistRow, ...]
+
+    @property
+    def first(self) -> WorklistRow:
+        return self.rows[0]
+
+    @property
+    def areas(self) -> list[str]:
+        return [r.area for r in self.rows]
+
+    @property
+    def clinician_names(self) -> str:
+        return ", ".join(dict.fromkeys(r.clinician_name for r in self.rows))
+
+
+def by_patient(rows: list[WorklistRow]) -> list[WorklistEntry]:
+    """Group a page's rows by patient, in the order of each patient's most urgent area.
+    Only within the page: a patient whose other area closes much later may appear again
+    on a later page, which keeps the list one indexed range scan (see the module doc)."""
+    grouped: dict[Any, list[WorklistRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.patient_public_id, []).append(row)
+    return [WorklistEntry(tuple(g)) for g in grouped.values()]
 
 
 @dataclass(frozen=True)
@@ -78,6 +114,10 @@ class Worklist:
     pages: int
     by_area: list[tuple[str, int]]
     filters: WorklistFilters
+
+    @property
+    def entries(self) -> list[WorklistEntry]:
+        return by_patient(self.rows)
 
 
 def horizon_for(today: dt.date) -> dt.date:
@@ -177,16 +217,23 @@ def due_for_maintenance(user: Any, filters: WorklistFilters | None = None, *,
 
 
 @transaction.atomic
-def mark_contact(*, actor: Any, patient: Patient, area: str, status: str) -> int:
-    """Note the outcome of contacting the patient about the area's window ("" clears it).
-    Returns how many forecast rows changed (0 or 1)."""
+def mark_contact(*, actor: Any, patient: Patient, area: str | Sequence[str], status: str) -> int:
+    """Note the outcome of contacting the patient about the windows of one area or of
+    several (one call covers every area on their worklist line; "" clears it). Returns how
+    many forecast rows changed. An area without a forecast changes nothing."""
     if status not in ContactStatus.values:
         raise InvalidInput("status", f"must be one of {', '.join(v or 'none' for v in ContactStatus.values)}")
-    forecast = AreaForecast.objects.select_for_update().filter(patient=patient, area=area).first()
-    if forecast is None:
-        raise InvalidInput("area", "this patient has no forecast for that area")
-    forecast.contact_status = status
-    forecast.contact_at = timezone.now() if status else None
-    forecast.save(update_fields=["contact_status", "contact_at"])
-    audit.record("worklist.contact", actor=actor, patient=patient, detail={"area": area, "status": status})
-    return 1
+    areas = [area] if isinstance(area, str) else list(dict.fromkeys(area))
+    if not areas:
+        raise InvalidInput("area", "name at least one area")
+    found = {f.area: f for f in AreaForecast.objects.select_for_update().filter(patient=patient, area__in=areas)}
+    for i, name in enumerate(areas):
+        if name not in found:
+            field = "area" if len(areas) == 1 else f"area[{i}]"
+            raise InvalidInput(field, "this patient has no forecast for that area")
+    now = timezone.now()
+    AreaForecast.objects.filter(pk__in=[f.pk for f in found.values()]).update(
+        contact_status=status, contact_at=now if status else None)
+    audit.record("worklist.contact", actor=actor, patient=patient,
+                 detail={"area": areas[0] if len(areas) == 1 else areas, "status": status})
+    return len(found)

@@ -51,8 +51,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
     query = urlencode({k: v for k, v in (("area", filters.area), ("clinician", filters.clinician or ""),
                                          ("contact", filters.contact), ("show", filters.show)) if v})
     patient_url, book_url, contact_url = _linker("patient"), _linker("booking"), _linker("worklist_contact")
-    items = [(r, {"patient": patient_url(r.patient_public_id), "book": book_url(r.patient_public_id),
-                  "contact": contact_url(r.patient_public_id)}) for r in result.rows]
+    items = [(e, {"patient": patient_url(e.first.patient_public_id), "book": book_url(e.first.patient_public_id),
+                  "contact": contact_url(e.first.patient_public_id)}) for e in result.entries]
     ctx.update(worklist=result, items=items, query=query)
     template = "web/worklist/_results.html" if request.htmx else "web/worklist/list.html"
     return render(request, template, ctx)
@@ -61,10 +61,10 @@ def worklist(request: HttpRequest) -> HttpResponse:
 @require_POST
 def worklist_contact(request: HttpRequest, public_id) -> HttpResponse:
     patient = access.patient_for(request.user, public_id, need="patient.edit", audit_read=False)
-    area = request.POST.get("area", "")
+    areas = request.POST.getlist("area")  # every area on the patient's worklist line
     status = request.POST.get("status", "")
     try:
-        mark_contact(actor=request.user, patient=patient, area=area, status=status)
+        mark_contact(actor=request.user, patient=patient, area=areas, status=status)
     except InvalidInput as exc:
         return HttpResponse(f"{exc.field}: {exc.message}", status=400, content_type="text/plain")
     if request.htmx:
