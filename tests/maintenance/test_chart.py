@@ -66,6 +66,7 @@ def test_the_patient_page_shows_the_chart_to_clinicians_only(client, patient, cl
     client.login(username=clinician.username, password=PASSWORD)
     html = client.get(f"/patients/{patient.public_id}/").content.decode()
     assert "Effect and forecast" in html and "<svg class=\"effect-chart\"" in html
+    assert "<h3>Glabella (frown lines)</h3>" in html  # the catalogue's name, as everywhere else
     client.logout()
     client.login(username=front_desk.username, password=PASSWORD)
     page = client.get(f"/patients/{patient.public_id}/")
