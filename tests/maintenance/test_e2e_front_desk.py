@@ -104,7 +104,7 @@ def test_clinician_sees_the_effect_chart(browser_page, live_server, due, clinici
     sign_in(page, live_server, clinician.username)
     page.goto(f"{live_server.url}/patients/{due.public_id}/")
     expect(page.get_by_role("heading", name="Effect and forecast")).to_be_visible()
-    expect(page.get_by_role("img", name=re.compile("Glabella: measured effect"))).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile(r"Glabella \(frown lines\): measured effect"))).to_be_visible()
     check(page, "patient page chart")
     page.get_by_role("link", name="Schedule", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("^Schedule"))).to_be_visible()
