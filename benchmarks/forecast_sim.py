@@ -391,13 +391,16 @@ def score(sims: list[Simulated], priors=None) -> Scores:
     histories = [parse_history(s.history) for s in sims]
     results = forecast_many(histories, priors=priors)
     rows = []
+    cut_at: list[int] = []
     for sim, result in zip(sims, results):
         by_area = {a.area: a for a in result.areas}
+        as_of = dt.date.fromisoformat(sim.history["as_of"]).toordinal()
         for truth in sim.truths:
             a = by_area[truth.area]
             assert a.treatment_date.toordinal() == truth.treatment_date
             lo, hi = (d.toordinal() for d in a.wear_off_interval)
             rows.append((truth, a.wear_off_date.toordinal(), lo, hi))
+            cut_at.append(as_of)
 
     # The best fixed interval per product and area: the median of the true wear-off days.
     true_days: dict[tuple[str, str], list[int]] = {}
@@ -407,20 +410,26 @@ def score(sims: list[Simulated], priors=None) -> Scores:
 
     err_model, err_fixed, err_best, err_own, covered, widths = [], [], [], [], [], []
     groups: dict[str, list[tuple[int, int, int]]] = {}
-    for truth, mid, lo, hi in rows:
+    for (truth, mid, lo, hi), as_of in zip(rows, cut_at):
         e_model = abs(mid - truth.wear_off_date)
         e_fixed = abs(truth.treatment_date + math.ceil(truth.fixed_days) - truth.wear_off_date)
         e_best = abs(truth.treatment_date + best[truth.product, truth.area] - truth.wear_off_date)
         err_model.append(e_model)
         err_fixed.append(e_fixed)
         err_best.append(e_best)
-        err_own.append(abs(truth.treatment_date + math.ceil(truth.own_median_days) - truth.wear_off_date))
+        e_own = abs(truth.treatment_date + math.ceil(truth.own_median_days) - truth.wear_off_date)
+        err_own.append(e_own)
         covered.append(lo <= truth.wear_off_date <= hi)
         widths.append(hi - lo)
-        for g in (f"area: {truth.area}", f"earlier cycles: {min(truth.cycles_before, 3)}{'+' if truth.cycles_before >= 3 else ''}"):
-            groups.setdefault(g, []).append((e_model, e_best, lo <= truth.wear_off_date <= hi))
+        # How far into the cycle the history was cut, as a share of the true wear-off day
+        # (areas other than the patient's first can be cut after theirs).
+        share = min(int(5 * (as_of - truth.treatment_date) / (truth.wear_off_date - truth.treatment_date)), 5)
+        cut = f"cut at: {20 * share}-{20 * share + 20}% of the cycle" if share < 5 else "cut at: after the wear-off"
+        for g in (f"area: {truth.area}", f"earlier cycles: {min(truth.cycles_before, 3)}{'+' if truth.cycles_before >= 3 else ''}",
+                  cut):
+            groups.setdefault(g, []).append((e_model, e_best, lo <= truth.wear_off_date <= hi, e_own))
     by_group = {
-        g: (len(v), sum(x[0] for x in v) / len(v), sum(x[1] for x in v) / len(v), sum(x[2] for x in v) / len(v))
+        g: (len(v), *(sum(x[i] for x in v) / len(v) for i in range(4)))
         for g, v in sorted(groups.items())
     }
     return Scores(len(rows), float(np.mean(err_model)), float(np.mean(err_fixed)), float(np.mean(err_best)),
@@ -507,10 +516,10 @@ def main(argv: list[str]) -> int:
         _report_calibration(args, details)
     if "base" in details:
         print("\nBase variant by group:\n")
-        print("| group | areas | MAE model (d) | MAE best fixed (d) | 80% coverage |")
-        print("|---|---|---|---|---|")
-        for g, (n, m, b, c) in details["base"].by_group.items():
-            print(f"| {g} | {n} | {m:.1f} | {b:.1f} | {c:.1%} |")
+        print("| group | areas | MAE model (d) | MAE best fixed (d) | MAE oracle own median (d) | 80% coverage |")
+        print("|---|---|---|---|---|---|")
+        for g, (n, m, b, c, o) in details["base"].by_group.items():
+            print(f"| {g} | {n} | {m:.1f} | {b:.1f} | {o:.1f} | {c:.1%} |")
     if args.speed:
         sp = speed(args.speed, args.seed)
         print(f"\nSpeed, one core: {sp['n']} histories ({sp['areas']} area forecasts, {sp['observations']} observations)\n")
