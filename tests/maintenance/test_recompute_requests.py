@@ -20,6 +20,7 @@ from touchup.maintenance.tasks import recompute_forecasts
 from tests.web.conftest import clean_answers
 
 from .conftest import signed_treatment
+from .test_worker_rq import redis_client, rq_env  # noqa: F401 - fixtures of the Redis tests
 
 TASK = "touchup.maintenance.tasks.recompute_forecasts"
 
@@ -152,7 +153,7 @@ def test_a_deleted_patient_takes_the_request_along(patient, clinician):
 def test_two_sweeps_queue_a_request_once_and_back_off(patient, clinician, django_assert_num_queries):
     forecasts.request_recompute(patient)
     assert not _tasks().exists()  # (the test's transaction never commits: no task from the hook)
-    with django_assert_num_queries(1):  # nothing due: one range read of the index
+    with django_assert_num_queries(2):  # nothing due: one range read of each table's index
         assert forecasts.requeue_due() == 0
     t = _later(6)
     assert forecasts.requeue_due(now=t) == 1
@@ -183,6 +184,43 @@ def test_the_sweep_takes_every_due_request_across_batches(patient, clinician, cl
         forecasts.request_recompute(p)
     assert forecasts.requeue_due(now=_later(6), batch=2) == 5
     assert sorted(t.args_kwargs["args"][0] for t in _tasks()) == sorted(p.pk for p in [patient, *others])
+
+
+def test_applying_medians_owes_the_clinic_one_recompute_until_it_is_done(clinic_a, clinician, manager):
+    from tests.maintenance.test_calibration import long_lasting_patients
+    from touchup.maintenance.models import ClinicRecomputeRequest
+    from touchup.maintenance.services import calibration
+    from touchup.maintenance.tasks import recompute_clinic
+
+    patients = long_lasting_patients(clinic_a, clinician, 24)
+    calibration.apply(calibration.propose(clinic_a), actor=manager)
+    # One row for the clinic, none per patient; no task yet (this test never commits, as if
+    # the process had died before its commit hook).
+    assert ClinicRecomputeRequest.objects.filter(clinic=clinic_a).exists()
+    assert not RecomputeRequest.objects.exists() and not _tasks().exists()
+    assert forecasts.requeue_due(now=_later(30)) == 0  # a clinic's recompute may take a while
+    assert forecasts.requeue_due(now=_later(61)) == 1
+    from django_tasks_db.models import DBTaskResult
+
+    [task] = DBTaskResult.objects.filter(task_path="touchup.maintenance.tasks.recompute_clinic")
+    assert task.args_kwargs == {"args": [clinic_a.pk], "kwargs": {"only_if_requested": True}}
+    assert recompute_clinic.call(clinic_a.pk, only_if_requested=True)["forecast"] == 24
+    assert AreaForecast.objects.filter(patient__in=patients).count() == 24
+    assert not ClinicRecomputeRequest.objects.exists()
+    assert recompute_clinic.call(clinic_a.pk, only_if_requested=True) == {}  # a duplicate: nothing to do
+
+
+def test_calibrate_apply_on_the_command_line_recomputes_in_place(clinic_a, clinician, capsys):
+    from tests.maintenance.test_calibration import long_lasting_patients
+    from touchup.cli import main
+    from touchup.maintenance.models import ClinicRecomputeRequest
+
+    long_lasting_patients(clinic_a, clinician, 24)
+    assert main(["calibrate", "--clinic", "alpha", "--apply"]) == 0
+    from django_tasks_db.models import DBTaskResult
+
+    assert AreaForecast.objects.filter(patient__clinic=clinic_a).count() == 24
+    assert not ClinicRecomputeRequest.objects.exists() and not DBTaskResult.objects.exists()
 
 
 # Real `touchup worker` processes on their own database (SQLite file, throwaway PostgreSQL).
@@ -268,3 +306,51 @@ def test_two_workers_starting_after_a_crash_recompute_every_lost_request_once(wo
     requeued = sum(int(line.rsplit(" ", 1)[1]) for err in errs for line in err.splitlines()
                    if "recomputes queued again" in line)
     assert requeued == n
+
+
+RQ_SEED = """
+import datetime as dt, json, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
+import django; django.setup()
+from decimal import Decimal
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from touchup.clinic import audit
+from touchup.clinic.models import Clinic, InjectionPoint, Membership, Patient, Treatment
+from touchup.maintenance.models import RecomputeRequest
+from touchup.maintenance.services.forecasts import request_recompute
+clinic = Clinic.objects.create(name="Queue Clinic", slug="queue")
+audit.record("test.seed", clinic=clinic)
+doc = get_user_model().objects.create_user(username="doc")
+Membership.objects.create(user=doc, clinic=clinic, role="clinician")
+now = timezone.now()
+p = Patient.objects.create(clinic=clinic, given_name="P", family_name="Q", birth_date=dt.date(1980, 1, 1), sex="female")
+with transaction.atomic():
+    t = Treatment.objects.create(patient=p, clinic=clinic, clinician=doc, treated_on=now.date() - dt.timedelta(days=30),
+                                 product="onabotulinumtoxinA", indication="glabellar_lines", status="signed",
+                                 signed_at=now, signed_by=doc)
+    InjectionPoint.objects.create(treatment=t, area="glabella", units=Decimal("20"), x=200, y=100)
+    request_recompute(p)  # Redis is down when this commits
+# Five minutes on.
+RecomputeRequest.objects.filter(patient=p).update(retry_at=now - dt.timedelta(seconds=1))
+print(json.dumps({"patient": p.pk}))
+"""
+
+
+def test_with_redis_down_at_the_commit_the_sweep_queues_the_recompute_in_redis(rq_env, redis_client):
+    down = dict(rq_env, TOUCHUP_TASKS_REDIS_URL="redis://127.0.0.1:1/15")  # nothing listens there
+    seed = _run(down, "-c", RQ_SEED)
+    assert seed.returncode == 0, seed.stderr  # the signing did not fail after its commit
+    assert "not queued (the sweep will retry): ConnectionError" in seed.stderr
+    assert redis_client.llen("rq:queue:default") == 0
+
+    worker = _run(rq_env, "-m", "touchup.cli", "worker", "--once", "--no-reminders", "--worker-id", "rq-sweep")
+    assert worker.returncode == 0, worker.stderr
+    assert "recomputes queued again 1" in worker.stderr
+    report = _run(rq_env, "-c", REPORT)
+    assert report.returncode == 0, report.stderr
+    state = json.loads(report.stdout)
+    assert state["forecast_patients"] == 1 and state["pending"] == 0
+    assert state["tasks"] == {"READY": 0, "RUNNING": 0, "SUCCESSFUL": 0, "FAILED": 0}  # all in Redis
+    assert redis_client.llen("rq:queue:default") == 0

@@ -21,9 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup()
-    from touchup.clinic.models import Clinic, Patient
+    from touchup.clinic.models import Clinic
     from touchup.maintenance.services import calibration
-    from touchup.maintenance.services.forecasts import recompute_many
+    from touchup.maintenance.services.forecasts import recompute_clinic_forecasts
 
     clinics = Clinic.objects.order_by("slug")
     if args.clinic:
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
             out.append({"clinic": clinic.slug, "patients": 0, "areas": {}, "applied": False})
             continue
         if args.apply:
-            calibration.apply(row)
-            recompute_many(Patient.objects.filter(clinic=clinic).order_by("pk"))
+            calibration.apply(row, queue=False)  # recomputed here, not by the worker
+            recompute_clinic_forecasts(clinic.pk)
         out.append({"clinic": clinic.slug, "patients": row.patients, "areas": row.result, "applied": args.apply})
 
     if args.json:

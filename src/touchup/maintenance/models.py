@@ -251,25 +251,44 @@ class MedianCalibration(models.Model):
         return {area: r["shift"] for area, r in self.result.items() if r.get("calibrated")}
 
 
-class RecomputeRequest(models.Model):
-    """A patient whose forecast must be recomputed: the outbox between a chart change and
-    the background task (docs/maintenance.md, "A recompute is never lost").
+class OwedRecompute(models.Model):
+    """A forecast recompute still owed: the outbox between a change and the background task
+    (docs/maintenance.md, "A recompute is never lost").
 
-    Upserted in the transaction that changes the chart, so it commits or rolls back with
-    it, whatever happens to the queue afterwards. The task deletes it once it has read a
-    chart at least as new as the request: a compare-and-delete on `token`, which every new
+    Upserted in the transaction that makes the change, so it commits or rolls back with
+    it, whatever happens to the queue afterwards. The task deletes it once it has read data
+    at least as new as the request: a compare-and-delete on `token`, which every new
     request replaces (a random value rather than a time: the web and worker machines'
     clocks need not agree, and a row deleted and requested again must not match an old
     reading). Until then the worker's sweep queues the task again whenever `retry_at` has
     passed, whatever became of the last one (never queued, lost, worker killed mid-task).
     """
 
-    patient = models.OneToOneField(Patient, primary_key=True, on_delete=models.CASCADE, related_name="+")
     token = models.UUIDField(default=uuid.uuid4)
     requested_at = models.DateTimeField()  # the latest change asking for it (for monitoring)
     retry_at = models.DateTimeField()  # when the sweep queues it again if it is still here
     attempts = models.PositiveIntegerField(default=0)  # queued again by the sweep (for back-off)
 
     class Meta:
+        abstract = True
+
+
+class RecomputeRequest(OwedRecompute):
+    """One patient's chart changed (a treatment signed, an observation recorded or removed)."""
+
+    patient = models.OneToOneField(Patient, primary_key=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
         # The sweep's scan: only what is due, however many patients the clinic has.
         indexes = [models.Index(fields=["retry_at"], name="recompute_retry")]
+
+
+class ClinicRecomputeRequest(OwedRecompute):
+    """Every forecast of a clinic, after its medians changed (a calibration applied): one
+    row for the clinic, not one per patient, since the clinic's task recomputes them all
+    in batches (forecasts.recompute_many), far faster than one task per patient."""
+
+    clinic = models.OneToOneField(Clinic, primary_key=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["retry_at"], name="clinic_recompute_retry")]

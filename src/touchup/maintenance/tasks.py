@@ -63,10 +63,11 @@ def propose_calibration(clinic_id: int, actor_id: int | None = None) -> dict:
 
 
 @task()
-def recompute_clinic(clinic_id: int) -> dict:
-    """Recompute every forecast of a clinic (after its medians change)."""
-    from touchup.clinic.models import Patient
+def recompute_clinic(clinic_id: int, only_if_requested: bool = False) -> dict:
+    """Recompute every forecast of a clinic (after its medians change); the clinic's
+    ClinicRecomputeRequest is dropped after, unless asked for again meanwhile."""
+    from .services.forecasts import CLINIC, pending_request, recompute_clinic_forecasts
 
-    from .services.forecasts import recompute_many
-
-    return recompute_many(Patient.objects.filter(clinic_id=clinic_id).order_by("pk"))
+    if only_if_requested and pending_request(clinic_id, CLINIC) is None:
+        return {}  # another run has done it (see recompute_forecasts)
+    return recompute_clinic_forecasts(clinic_id)

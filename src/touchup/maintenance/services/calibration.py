@@ -74,13 +74,20 @@ def propose(clinic: Clinic, *, actor: Any = None, as_of: dt.date | None = None) 
     return row
 
 
-def apply(calibration: MedianCalibration, *, actor: Any = None) -> MedianCalibration:
+def apply(calibration: MedianCalibration, *, actor: Any = None, queue: bool = True) -> MedianCalibration:
+    """Make the fit the clinic's medians, and recompute every forecast of the clinic in the
+    background once that commits (queue=False: the caller runs
+    forecasts.recompute_clinic_forecasts itself; the worker does if it does not finish)."""
+    from .forecasts import request_clinic_recompute
+
     with transaction.atomic():
         calibration.applied_at = timezone.now()
         calibration.applied_by = _user(actor)
         calibration.save(update_fields=["applied_at", "applied_by"])
         audit.record("forecast.calibration.apply", actor=actor, clinic=calibration.clinic_id, obj=calibration,
                      detail={"shifts": calibration.shifts()})
+        # With the medians, so forecasts on the old ones cannot outlive a lost task.
+        request_clinic_recompute(calibration.clinic_id, queue=queue)
     _cached.clear()
     return calibration
 

@@ -10,12 +10,16 @@
                                           it from any service that signs a treatment or
                                           records an observation; the task also schedules
                                           the after-sign reminders)
+    request_clinic_recompute(clinic_id) -> the same for every forecast of a clinic (its
+                                          medians changed), one row for the clinic
+    recompute_clinic_forecasts(clinic_id) -> what that task does (recompute_many)
     requeue_due()                      -> the worker's sweep: queue again every request not
                                           finished in time (lost enqueue, killed worker)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -31,7 +35,7 @@ from touchup.clinic import audit
 from touchup.clinic.models import InjectionPoint, Observation, Patient, Treatment, TreatmentStatus
 from touchup.core.history import History, HistoryError, parse_history
 
-from ..models import MAX_WINDOW_DAYS, AreaForecast, RecomputeRequest
+from ..models import MAX_WINDOW_DAYS, AreaForecast, ClinicRecomputeRequest, OwedRecompute, RecomputeRequest
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +271,25 @@ RETRY_AFTER = dt.timedelta(minutes=5)
 # whose recompute fails every time (a bug) is retried hourly, not every five minutes,
 # and a long backlog is not doubled by the sweep over and over.
 RETRY_AFTER_MAX = dt.timedelta(hours=1)
+# A whole clinic's recompute takes minutes (100,000 patients: forecast_many about 8 s,
+# then a transaction per patient), so its request waits longer before it is queued again.
+CLINIC_RETRY_AFTER = dt.timedelta(hours=1)
+CLINIC_RETRY_AFTER_MAX = dt.timedelta(hours=8)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outbox:
+    """One kind of owed recompute: its table (keyed by the patient or clinic row id), the
+    task that does it, and how long the sweep waits before queueing it again."""
+
+    model: type[OwedRecompute]
+    task: str  # in touchup.maintenance.tasks; takes (row id, only_if_requested=...)
+    retry_after: dt.timedelta
+    retry_after_max: dt.timedelta
+
+
+PATIENT = _Outbox(RecomputeRequest, "recompute_forecasts", RETRY_AFTER, RETRY_AFTER_MAX)
+CLINIC = _Outbox(ClinicRecomputeRequest, "recompute_clinic", CLINIC_RETRY_AFTER, CLINIC_RETRY_AFTER_MAX)
 
 
 def request_recompute(patient: Patient) -> None:
@@ -276,65 +299,86 @@ def request_recompute(patient: Patient) -> None:
     The request is a RecomputeRequest row written in the caller's transaction (it commits or
     rolls back with the chart change); the task is queued once that commits, and again by
     the worker's sweep (requeue_due) for as long as the row is there."""
+    _request(PATIENT, patient.pk)
+
+
+def request_clinic_recompute(clinic_id: int, *, queue: bool = True) -> None:
+    """Recompute every forecast of the clinic in the background (its medians changed), the
+    same way: a ClinicRecomputeRequest row now, the task once the transaction commits.
+    queue=False: the caller runs recompute_clinic_forecasts itself (the CLI), and the row is
+    only there in case it does not finish."""
+    _request(CLINIC, clinic_id, queue=queue)
+
+
+def recompute_clinic_forecasts(clinic_id: int) -> dict[str, int]:
+    """recompute_many over every patient of the clinic, then its pending request done (the
+    clinic's task, and `touchup calibrate --apply`)."""
+    token = pending_request(clinic_id, CLINIC)  # before the medians and the charts are read
+    counts = recompute_many(Patient.objects.filter(clinic_id=clinic_id).order_by("pk"))
+    request_done(clinic_id, token, CLINIC)
+    return counts
+
+
+def _request(outbox: _Outbox, key: int, *, queue: bool = True) -> None:
     now = timezone.now()
     # One statement whether or not a request is pending (INSERT ... ON CONFLICT DO UPDATE):
     # a new token, so a recompute already running for an older request leaves this one,
     # and the sweep's back-off starts over.
-    RecomputeRequest.objects.bulk_create(
-        [RecomputeRequest(patient_id=patient.pk, token=uuid.uuid4(), requested_at=now, retry_at=now + RETRY_AFTER)],
-        update_conflicts=True, unique_fields=["patient"], update_fields=["token", "requested_at", "retry_at", "attempts"],
+    outbox.model.objects.bulk_create(
+        [outbox.model(pk=key, token=uuid.uuid4(), requested_at=now, retry_at=now + outbox.retry_after)],
+        update_conflicts=True, unique_fields=[outbox.model._meta.pk.name],
+        update_fields=["token", "requested_at", "retry_at", "attempts"],
     )
-    patient_id = patient.pk
-    transaction.on_commit(lambda: _enqueue(patient_id))
+    if queue:
+        transaction.on_commit(lambda: _enqueue(outbox, key))
 
 
-def _enqueue(patient_id: int) -> bool:
+def _enqueue(outbox: _Outbox, key: int) -> bool:
     """Hand the task to the queue; False (logged) when the queue cannot take it. Not
-    raised: the chart change has committed, and the request row stays for the sweep."""
-    from ..tasks import recompute_forecasts
+    raised: the change has committed, and the request row stays for the sweep."""
+    from .. import tasks
 
     try:
-        recompute_forecasts.enqueue(patient_id, only_if_requested=True)
+        getattr(tasks, outbox.task).enqueue(key, only_if_requested=True)
     except Exception as exc:  # noqa: BLE001 - any backend's failure (Redis down, say)
-        log.warning("forecast recompute for patient row %s not queued (the sweep will retry): %s",
-                    patient_id, type(exc).__name__)
+        log.warning("%s for row %s not queued (the sweep will retry): %s", outbox.task, key, type(exc).__name__)
         return False
     return True
 
 
-def pending_request(patient_id: int) -> uuid.UUID | None:
-    """The token of the patient's pending request (None if there is none): read it before
-    the chart, and pass it to request_done after writing the forecast."""
-    return RecomputeRequest.objects.filter(patient_id=patient_id).values_list("token", flat=True).first()
+def pending_request(key: int, outbox: _Outbox = PATIENT) -> uuid.UUID | None:
+    """The token of the patient's (or clinic's) pending request, None if there is none: read
+    it before the data, and pass it to request_done after writing the forecasts."""
+    return outbox.model.objects.filter(pk=key).values_list("token", flat=True).first()
 
 
-def request_done(patient_id: int, token: uuid.UUID | None) -> None:
-    """The forecast now reflects the chart as it was when `token` was read: drop the request,
+def request_done(key: int, token: uuid.UUID | None, outbox: _Outbox = PATIENT) -> None:
+    """The forecasts now reflect the data as it was when `token` was read: drop the request,
     unless a newer change replaced the token meanwhile (then its recompute is still owed)."""
     if token is not None:
-        RecomputeRequest.objects.filter(patient_id=patient_id, token=token).delete()
+        outbox.model.objects.filter(pk=key, token=token).delete()
 
 
 def requeue_due(*, now: dt.datetime | None = None, batch: int = 500) -> int:
     """Queue the task again for every request whose retry_at has passed; how many were
     queued. Several workers may sweep at once: each request is taken by one of them, with a
     compare-and-set that moves its retry_at (as reminders are claimed). Reads the
-    retry_at index only for what is due, so it costs nothing when all is well. Run it
-    outside a transaction: each claim commits before its task is handed over."""
+    retry_at indexes only for what is due, so it costs two small queries when all is well.
+    Run it outside a transaction: each claim commits before its task is handed over."""
     now = now or timezone.now()
     queued = 0
-    while True:
-        due = list(RecomputeRequest.objects.filter(retry_at__lte=now).order_by("retry_at")
-                   .values_list("patient_id", "attempts")[:batch])
-        for patient_id, attempts in due:
-            wait = min(RETRY_AFTER * 2 ** min(attempts, 16), RETRY_AFTER_MAX)
-            taken = RecomputeRequest.objects.filter(patient_id=patient_id, retry_at__lte=now).update(
-                retry_at=now + wait, attempts=F("attempts") + 1)
-            if taken:
-                if not _enqueue(patient_id):
-                    return queued  # the queue is down: the rest wait for the next sweep
-                queued += 1
-        # Every row read is now due later (taken here or by another worker), so the next
-        # batch holds only rows not seen yet.
-        if len(due) < batch:
-            return queued
+    for outbox in (CLINIC, PATIENT):
+        rows = outbox.model.objects
+        while True:
+            due = list(rows.filter(retry_at__lte=now).order_by("retry_at").values_list("pk", "attempts")[:batch])
+            for key, attempts in due:
+                wait = min(outbox.retry_after * 2 ** min(attempts, 16), outbox.retry_after_max)
+                if rows.filter(pk=key, retry_at__lte=now).update(retry_at=now + wait, attempts=F("attempts") + 1):
+                    if not _enqueue(outbox, key):
+                        return queued  # the queue is down: the rest wait for the next sweep
+                    queued += 1
+            # Every row read is now due later (taken here or by another worker), so the
+            # next batch holds only rows not seen yet.
+            if len(due) < batch:
+                break
+    return queued

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from touchup.maintenance.access import require_calibration
 from touchup.maintenance.services import calibration as svc
-from touchup.maintenance.tasks import propose_calibration, recompute_clinic
+from touchup.maintenance.tasks import propose_calibration
 
 
 def calibration_page(request: HttpRequest) -> HttpResponse:
@@ -39,8 +39,7 @@ def calibration_apply(request: HttpRequest, pk: int) -> HttpResponse:
     if proposal is None or proposal.pk != pk:
         messages.error(request, "That fit is no longer the latest one: look at the latest before applying.")
         return redirect("calibration")
-    svc.apply(proposal, actor=request.user)
-    transaction.on_commit(lambda: recompute_clinic.enqueue(m.clinic_id))
+    svc.apply(proposal, actor=request.user)  # which queues the clinic's recompute
     messages.success(request, "Applied. Every forecast of the clinic is being recomputed with these medians.")
     return redirect("calibration")
 
