@@ -1,11 +1,17 @@
 """One photo in, the `touchup photo analyze` result out (DESIGN.md, without "file").
 
-    analyze(rgb, baseline=None) -> dict          # pixels already decoded
-    analyze_bytes(data, baseline=None) -> dict   # file bytes; decodes only as much as needed
+    analyze(rgb, baseline=None, *, view=None) -> dict          # pixels already decoded
+    analyze_bytes(data, baseline=None, *, view=None) -> dict   # file bytes; decodes only as much as needed
 
 `baseline` is the patient's own baseline photo (RGB array, or bytes for analyze_bytes, or a
 `Prepared` from `prepare`): the photo is then aligned to it on stable landmarks, its
 regions are the baseline's regions, and the pose change is checked.
+
+`view` is the view the photo was taken for (expression.VIEWS): with it, the expression
+that view asks for is checked too (expression.py; only what the toxin cannot cause), and a
+wrong one is one more problem. Without it nothing about the expression is said, and the
+result is exactly what it was before the check existed. The baseline, when given, is
+taken to be of the same view.
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from . import quality, wrinkles
+from . import expression, quality, wrinkles
 from .align import (
     CANONICAL_IOD, CANVAS_H, CANVAS_W, Canvas, apply, canonical_transform, compose,
     refine_to_baseline, to_baseline, warp,
 )
 from .decode import decode_bgr, exif_thumbnail, probe
-from .landmarks import DETECT_MAX_SIDE, STABLE, LandmarkDetector, Landmarks, default_detector
+from .landmarks import (
+    DETECT_MAX_SIDE, STABLE, LandmarkDetector, Landmarks, default_detector, default_eye_detector,
+)
 from .regions import (
     LINE_BANDS, MIN_VISIBLE_FRACTION, REGION_NAMES, cheek_pixels, make_regions, skin_mask,
     skin_model,
@@ -71,6 +79,14 @@ class Prepared:
         c = warp(self.image, canonical_transform(self.landmarks), self.landmarks.outer_canthal_px)
         return replace(c, rgb=cv2.cvtColor(c.rgb, cv2.COLOR_BGR2RGB)) if self.bgr else c
 
+    @cached_property
+    def eye_openings(self) -> tuple[float, float] | None:
+        """(right, left) eye opening from the attention mesh, for the blink check (kept, so
+        a baseline reused for many photos runs it once); None when it finds no face."""
+        detector = default_eye_detector()
+        lm = _detect_bgr(self.image, detector) if self.bgr else detector.detect(self.image)
+        return None if lm is None else expression.eye_openings(lm)
+
 
 def prepare(rgb: np.ndarray, detector: LandmarkDetector | None = None) -> Prepared:
     detector = detector or default_detector()
@@ -78,24 +94,31 @@ def prepare(rgb: np.ndarray, detector: LandmarkDetector | None = None) -> Prepar
 
 
 def analyze(rgb: np.ndarray, baseline: np.ndarray | Prepared | None = None, *,
-            detector: LandmarkDetector | None = None) -> dict:
+            view: str | None = None, detector: LandmarkDetector | None = None) -> dict:
+    _check_view(view)
     detector = detector or default_detector()
     photo = prepare(rgb, detector)
     base = None
     if baseline is not None:
         base = baseline if isinstance(baseline, Prepared) else prepare(baseline, detector)
-    return _measure(photo, base)
+    return _measure(photo, base, view)
 
 
 def analyze_bytes(data: bytes, baseline: bytes | Prepared | None = None, *,
-                  detector: LandmarkDetector | None = None) -> dict:
+                  view: str | None = None, detector: LandmarkDetector | None = None) -> dict:
     """Like `analyze`, from file bytes; raises decode.ImageRejected for unreadable files."""
+    _check_view(view)
     detector = detector or default_detector()
     photo = prepare_bytes(data, detector)
     base = None
     if baseline is not None:
         base = baseline if isinstance(baseline, Prepared) else prepare_bytes(baseline, detector)
-    return _measure(photo, base)
+    return _measure(photo, base, view)
+
+
+def _check_view(view: str | None) -> None:
+    if view is not None and view not in expression.VIEWS:
+        raise ValueError(f"unknown view {view!r}; one of {', '.join(expression.VIEWS)}")
 
 
 def prepare_bytes(data: bytes, detector: LandmarkDetector | None = None) -> Prepared:
@@ -170,7 +193,7 @@ def _null_result(problem: str, photo: Prepared) -> dict:
     }
 
 
-def _measure(photo: Prepared, base: Prepared | None) -> dict:
+def _measure(photo: Prepared, base: Prepared | None, view: str | None = None) -> dict:
     if photo.landmarks is None:
         return _null_result("No face was found in the photo.", photo)
     lm = photo.landmarks
@@ -242,11 +265,28 @@ def _measure(photo: Prepared, base: Prepared | None) -> dict:
     problems = quality.problems_for(pose=pose, sharp=sharp, exposure_label=label, clipped_hi=hi,
                                     clipped_lo=lo, source_iod=lm.outer_canthal_px * photo.reduce,
                                     pose_change=pose_change) + extra_problems
+    if view is not None:
+        problems += _expression_problems(photo, base, view)
     q = {"sharpness": round(sharp, 2), "exposure": label,
          "pose_deg": [round(v, 1) for v in pose], "usable": not problems, "problems": problems}
     if pose_change is not None:
         q["pose_change_deg"] = [round(v, 1) for v in pose_change]
     return {"face_found": True, "quality": q, "regions": ordered}
+
+
+def _expression_problems(photo: Prepared, base: Prepared | None, view: str) -> list[str]:
+    """The expression check (expression.py), against the baseline's own expression when
+    there is a baseline. The attention mesh runs only for views with a blink check."""
+    eyes = base_eyes = None
+    if view in expression.EYES_OPEN:
+        eyes = photo.eye_openings
+        if base is not None and eyes is not None:
+            base_eyes = base.eye_openings
+    return expression.problems_for(
+        view, expression.mouth(photo.landmarks),
+        eyes, base_mouth=expression.mouth(base.landmarks) if base is not None else None,
+        base_eyes=base_eyes,
+    )
 
 
 def _flat_rows(canvas: Canvas, regions) -> tuple[np.ndarray, int]:

@@ -56,10 +56,16 @@ class LandmarkDetector(Protocol):
 
 
 class MediaPipeFaceMesh:
-    """MediaPipe FaceMesh (static images, one face, 468 points), model from the wheel."""
+    """MediaPipe FaceMesh (static images, one face, 468 points), model from the wheel.
 
-    def __init__(self, min_confidence: float = 0.5):
+    `refine=True` runs the attention mesh instead (MediaPipe's refine_landmarks): its
+    eyelid points follow a closed eye, which the plain mesh hardly does (docs/photos.md,
+    "Expression"). Its points are not the plain mesh's, so only the blink check uses it;
+    alignment and regions stay on the plain mesh."""
+
+    def __init__(self, min_confidence: float = 0.5, *, refine: bool = False):
         self._min_confidence = min_confidence
+        self._refine = refine
         self._mesh = None
         # FaceMesh keeps graph state: one call at a time per instance.
         self._lock = threading.Lock()
@@ -71,7 +77,7 @@ class MediaPipeFaceMesh:
             from mediapipe.python.solutions import face_mesh  # ~0.5 s import, only when used
 
             self._mesh = face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=1, refine_landmarks=False,
+                static_image_mode=True, max_num_faces=1, refine_landmarks=self._refine,
                 min_detection_confidence=self._min_confidence,
             )
         return self._mesh
@@ -122,3 +128,15 @@ def default_detector() -> LandmarkDetector:
         if _default is None:
             _default = MediaPipeFaceMesh()
         return _default
+
+
+_eyes: MediaPipeFaceMesh | None = None
+
+
+def default_eye_detector() -> LandmarkDetector:
+    """One shared attention-mesh detector per process, for the blink check."""
+    global _eyes
+    with _default_lock:
+        if _eyes is None:
+            _eyes = MediaPipeFaceMesh(refine=True)
+        return _eyes
