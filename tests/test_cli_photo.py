@@ -78,3 +78,26 @@ def test_plain_text_output(files):
     r = touchup(files["gh"], files["text"])
     assert r.returncode == 0, r.stderr
     assert "glabella" in r.stdout and "not visible" in r.stdout and "notes.jpg:" in r.stdout
+
+
+def test_view_adds_the_expression_check(files):
+    # The astronaut smiles broadly: wrong for the frown photo, right for smile-and-squint.
+    r = touchup(files["ec"], files["gh"], "--view", "frown", "--json")
+    assert r.returncode == 0, r.stderr
+    ec, gh = json.loads(r.stdout)
+    assert "The mouth is smiling; for this view relax the mouth (no smile)." in ec["quality"]["problems"]
+    assert ec["quality"]["usable"] is False
+    assert not any("smil" in p for p in gh["quality"]["problems"])
+    assert list(ec["quality"]) == ["sharpness", "exposure", "pose_deg", "usable", "problems"]
+
+    r = touchup(files["gh"], "--view", "smile_squint", "--json")
+    assert "The face is not smiling; for this view smile broadly and squint." in json.loads(r.stdout)["quality"]["problems"]
+    # Without --view the expression is not checked.
+    plain = json.loads(touchup(files["ec"], "--json").stdout)
+    assert not any("smil" in p for p in plain["quality"]["problems"])
+    assert plain["regions"] == ec["regions"]
+
+
+def test_an_unknown_view_is_a_usage_error(files):
+    r = touchup(files["gh"], "--view", "pout", "--json")
+    assert r.returncode == 2 and r.stdout == "" and "--view" in r.stderr

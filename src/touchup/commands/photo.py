@@ -1,5 +1,8 @@
-"""`touchup photo analyze PHOTO [PHOTO ...] [--baseline PHOTO] [--json]`: face found, photo
-quality and a wrinkle index per treatment region (DESIGN.md, "Contracts"; docs/photos.md).
+"""`touchup photo analyze PHOTO [PHOTO ...] [--baseline PHOTO] [--view VIEW] [--json]`: face
+found, photo quality and a wrinkle index per treatment region (DESIGN.md, "Contracts";
+docs/photos.md). `--view` names the view the photos were taken for and adds the expression
+check (a smile where none belongs or none where one is asked for, both eyes closed);
+without it the expression is not checked.
 
 One photo prints one result object, several print a JSON array in the same order. A file
 that cannot be read as a photo gets {"file": ..., "error": reason} and the others are still
@@ -15,7 +18,10 @@ import json
 import os
 import sys
 
-# touchup.vision (OpenCV, MediaPipe) is imported only when the command runs.
+# touchup.vision (OpenCV, MediaPipe) is imported only when the command runs; the view names
+# are repeated here so that `--help` does not load it (tests/test_cli_photo.py keeps them equal
+# to touchup.vision.expression.VIEWS).
+VIEWS = ("at_rest", "frown", "brows_raised", "smile_squint", "neck_tensed")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG photo")
     a.add_argument("--baseline", metavar="PHOTO",
                    help="the patient's baseline photo: align to it and compare the head pose")
+    a.add_argument("--view", choices=VIEWS, metavar="VIEW",
+                   help="the view the photos were taken for (" + ", ".join(VIEWS) + "): also check "
+                   "the expression it asks for (the baseline is taken to be of the same view); "
+                   "without it the expression is not checked")
     a.add_argument("--json", action="store_true", help="print JSON (the stable contract)")
     a.set_defaults(func=run_analyze)
 
@@ -93,7 +103,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         if baseline_error is None:
             for path in args.photos:
                 try:
-                    result = analyze_bytes(_read(path), baseline)
+                    result = analyze_bytes(_read(path), baseline, view=args.view)
                 except OSError as exc:
                     result = {"error": _read_error(path, exc)}
                 except ImageRejected as exc:
