@@ -275,3 +275,18 @@ def test_keep_only_if_usable_runs_the_quality_check_first(api_clinician, patient
     nothing_kept(media, {**before, "audit_ok": before["audit_ok"] + 1})
     # Without the flag the same file is kept; its analysis will list the problem.
     assert upload(api_clinician, patient, form()).status_code == 201
+
+
+def test_keep_only_if_usable_checks_the_expression_the_view_asks_for(api_clinician, patient, media):
+    # The astronaut at phone size is sharp and big enough, and smiles broadly: refused as a
+    # frown photo, with the sentence saying what to do, and kept as a smile-and-squint one.
+    smiling = images.jpeg(images.usable_face())
+    before = counts()
+    r = upload(api_clinician, patient, form(smiling, view="frown", keep_only_if_usable=True))
+    assert r.status_code == 422, r.json()
+    [error] = r.json()["detail"]
+    assert error["field"] == "photo"
+    assert "The mouth is smiling; for this view relax the mouth (no smile)." in error["message"]
+    nothing_kept(media, {**before, "audit_ok": before["audit_ok"] + 1})
+    r = upload(api_clinician, patient, form(smiling, view="smile_squint", keep_only_if_usable=True))
+    assert r.status_code == 201, r.json()

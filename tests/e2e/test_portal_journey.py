@@ -142,7 +142,7 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
 
     # The photo diary: the frown view, from the phone's camera (a file here).
     shot = tmp_path / "frown.jpg"
-    shot.write_bytes(images.jpeg(images.usable_face()))
+    shot.write_bytes(images.jpeg(images.neutral_face()))  # no smile: the frown view asks for a still mouth
     page.get_by_role("link", name="Photos").click()
     expect(page.get_by_role("heading", name="Photo diary")).to_be_visible()
     check(page, "photo diary")

@@ -89,3 +89,19 @@ def usable_face(dx: int = 0) -> np.ndarray:
                      interpolation=cv2.INTER_LANCZOS4).astype(np.float32)
     blur = cv2.GaussianBlur(big, (0, 0), 3)
     return np.clip((big + (big - blur)) * 0.9, 0, 255).astype(np.uint8)
+
+
+def neutral_face(dx: int = 0) -> np.ndarray:
+    """Grace Hopper's portrait (matplotlib's sample photo, public domain), not smiling, at
+    phone-photo scale like `usable_face`: a usable photo for the views that ask for a still
+    mouth (the astronaut smiles broadly, which the expression check refuses there)."""
+    from pathlib import Path
+
+    import cv2
+    import matplotlib
+
+    bgr = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    rgb = cv2.cvtColor(np.roll(bgr, dx, axis=1), cv2.COLOR_BGR2RGB)
+    big = cv2.resize(rgb, None, fx=3, fy=3, interpolation=cv2.INTER_LANCZOS4).astype(np.float32)
+    blur = cv2.GaussianBlur(big, (0, 0), 3)
+    return np.clip((big + (big - blur)) * 0.9, 0, 255).astype(np.uint8)

@@ -30,12 +30,12 @@ def run_worker():
 
 
 def test_the_worker_analyses_a_kept_photo_and_records_its_area(media, clinician, patient):
-    photo = keep(clinician, patient, images.usable_face())
+    photo = keep(clinician, patient, images.neutral_face())
     run_worker()
     photo.refresh_from_db()
     assert photo.analysis_status == "done", photo.analysis
     # The very result the vision package gives for the stored file.
-    assert photo.analysis == analyze_bytes(svc.photo_bytes(photo))
+    assert photo.analysis == analyze_bytes(svc.photo_bytes(photo), view="frown")
     assert photo.analysis["quality"]["usable"], photo.analysis["quality"]
     glabella = photo.analysis["regions"]["glabella"]
     obs = Observation.objects.get()
@@ -44,8 +44,8 @@ def test_the_worker_analyses_a_kept_photo_and_records_its_area(media, clinician,
 
 
 def test_a_follow_up_is_analysed_against_the_baseline(media, clinician, patient):
-    base = keep(clinician, patient, images.usable_face())
-    follow = keep(clinician, patient, images.usable_face(dx=6))
+    base = keep(clinician, patient, images.neutral_face())
+    follow = keep(clinician, patient, images.neutral_face(dx=6))
     run_worker()
     follow.refresh_from_db()
     assert follow.analysis_status == "done"
@@ -67,7 +67,7 @@ def test_quality_problems_are_kept_and_nothing_is_measured_from_them(media, clin
 def test_the_check_reports_problems_before_anything_is_kept(media, clinician, patient):
     check = svc.photo_check(actor=clinician, patient=patient, view="frown", data=images.jpeg())
     assert not check.usable and any("too small" in p for p in check.problems)
-    good = svc.photo_check(actor=clinician, patient=patient, view="frown", data=images.jpeg(images.usable_face()))
+    good = svc.photo_check(actor=clinician, patient=patient, view="frown", data=images.jpeg(images.neutral_face()))
     assert good.usable and good.problems == [], good.problems
     assert stored_files(media) == [] and not Photo.objects.exists()
 
@@ -80,8 +80,8 @@ def test_keep_only_if_usable_refuses_a_poor_photo(media, clinician, patient):
 
 
 def test_a_new_baseline_measures_the_view_again_against_it(media, clinician, patient):
-    base = keep(clinician, patient, images.usable_face())
-    follow = keep(clinician, patient, images.usable_face(dx=6))
+    base = keep(clinician, patient, images.neutral_face())
+    follow = keep(clinician, patient, images.neutral_face(dx=6))
     run_worker()
     follow.refresh_from_db()
     assert follow.analysis["baseline"] == str(base.public_id)
@@ -92,9 +92,9 @@ def test_a_new_baseline_measures_the_view_again_against_it(media, clinician, pat
     follow.refresh_from_db()
     # The old baseline is now measured against the new one; the new one on its own.
     assert base.analysis_status == follow.analysis_status == "done"
-    assert base.analysis == {**analyze_bytes(svc.photo_bytes(base), baseline=svc.photo_bytes(follow)),
+    assert base.analysis == {**analyze_bytes(svc.photo_bytes(base), baseline=svc.photo_bytes(follow), view="frown"),
                              "baseline": str(follow.public_id)}
-    assert follow.analysis == analyze_bytes(svc.photo_bytes(follow))
+    assert follow.analysis == analyze_bytes(svc.photo_bytes(follow), view="frown")
     # One value per photo, each the one its new analysis gives (the old ones replaced).
     assert sorted(Observation.objects.values_list("photo_id", "value")) == sorted([
         (base.pk, base.analysis["regions"]["glabella"]["wrinkle_index"]),
@@ -103,11 +103,32 @@ def test_a_new_baseline_measures_the_view_again_against_it(media, clinician, pat
 
 
 def test_a_photo_whose_clinical_use_was_withdrawn_is_not_analysed(media, clinician, patient):
-    base = keep(clinician, patient, images.usable_face())
-    follow = keep(clinician, patient, images.usable_face(dx=6))
+    base = keep(clinician, patient, images.neutral_face())
+    follow = keep(clinician, patient, images.neutral_face(dx=6))
     svc.photo_set_consent(actor=clinician, photo=follow, consent="clinical", given=False, channel="phone")
     run_worker()
     base.refresh_from_db()
     follow.refresh_from_db()
     assert base.analysis_status == "done" and follow.analysis is None
     assert list(Observation.objects.values_list("photo_id", flat=True)) == [base.pk]
+
+
+def test_the_check_and_the_stored_analysis_name_a_wrong_expression(media, clinician, patient):
+    # The astronaut smiles broadly: wrong for the frown photo, right for smile-and-squint.
+    smiling = images.jpeg(images.usable_face())
+    check = svc.photo_check(actor=clinician, patient=patient, view="frown", data=smiling)
+    assert not check.usable
+    assert check.problems == ["The mouth is smiling; for this view relax the mouth (no smile)."]
+    assert svc.photo_check(actor=clinician, patient=patient, view="smile_squint", data=smiling).problems == []
+    with pytest.raises(svc.QualityRefused):
+        keep(clinician, patient, images.usable_face(), keep_only_if_usable=True)
+    assert not Photo.objects.exists()
+
+    # Kept anyway: the background analysis records the problem, and nothing is measured.
+    photo = keep(clinician, patient, images.usable_face())
+    run_worker()
+    photo.refresh_from_db()
+    assert photo.analysis_status == "done"
+    assert "The mouth is smiling; for this view relax the mouth (no smile)." in photo.analysis["quality"]["problems"]
+    assert photo.analysis["quality"]["usable"] is False
+    assert not Observation.objects.exists()

@@ -22,7 +22,7 @@ def test_page_offers_the_views_for_the_treated_area(as_dana, treated):
 
 def test_a_usable_photo_is_kept_and_the_patient_sees_only_their_own(as_dana, dana, treated, media, erin, clinician):
     r = as_dana.post("/portal/photos/", {"view": "frown", "consent": "yes",
-                                         "photo": upload(images.jpeg(images.usable_face()))})
+                                         "photo": upload(images.jpeg(images.neutral_face()))})
     assert r.status_code == 302, r.content.decode()[:2000]
     photo = Photo.objects.get(patient=dana)
     assert photo.view == "frown" and photo.uploaded_by == dana.user and photo.is_baseline
@@ -56,4 +56,13 @@ def test_a_blurred_photo_is_refused_with_the_problems(as_dana, treated, media):
     blurred = cv2.GaussianBlur(images.usable_face(), (0, 0), 25)
     r = as_dana.post("/portal/photos/", {"view": "frown", "consent": "yes", "photo": upload(images.jpeg(blurred))})
     assert r.status_code == 400 and "Please take it again" in r.content.decode()
+    assert not Photo.objects.exists() and not stored_files(media)
+
+
+def test_a_smile_in_the_frown_photo_is_refused_with_what_to_do(as_dana, treated, media):
+    r = as_dana.post("/portal/photos/", {"view": "frown", "consent": "yes",
+                                         "photo": upload(images.jpeg(images.usable_face()))})
+    body = r.content.decode()
+    assert r.status_code == 400 and "Please take it again" in body
+    assert "relax the mouth (no smile)" in body
     assert not Photo.objects.exists() and not stored_files(media)

@@ -288,3 +288,25 @@ def test_without_script_a_poor_photo_is_checked_and_not_kept_unless_asked(as_cli
     # The person decides to keep it anyway: untick the box.
     r = post_photo(as_clinician, patient, images.jpeg())
     assert r.status_code == 302 and Photo.objects.count() == 1
+
+
+def test_the_check_names_a_wrong_expression_and_keeping_anyway_stays_possible(as_clinician, patient, media):
+    smiling = images.jpeg(images.usable_face())  # the astronaut, smiling broadly
+    sentence = "The mouth is smiling; for this view relax the mouth (no smile)."
+
+    def check(view):
+        f = io.BytesIO(smiling)
+        f.name = "face.jpg"
+        return as_clinician.post(reverse("photo_check", args=[patient.public_id]), {"view": view, "photo": f})
+
+    r = check("frown")
+    assert r.status_code == 200 and sentence in r.content.decode()
+    assert "keep it anyway" in r.content.decode()
+    r = check("smile_squint")
+    assert sentence not in r.content.decode() and "data-check-ok" in r.content.decode()
+    # Without script: refused while "Keep it only if…" is ticked, kept when it is not.
+    r = post_photo(as_clinician, patient, smiling, keep_only_if_usable="on")
+    assert r.status_code == 400 and sentence in r.content.decode()
+    assert stored_files(media) == [] and not Photo.objects.exists()
+    r = post_photo(as_clinician, patient, smiling)
+    assert r.status_code == 302 and Photo.objects.count() == 1

@@ -32,7 +32,9 @@ def analyze_photo(photo_id: int) -> str:
     baseline = None
     try:
         baseline = None if photo.is_baseline else baseline_of(photo.patient, photo.view, excluding=photo)
-        result = analyse(photo_bytes(photo), baseline)
+        # The view is passed so a wrong expression is recorded as a quality problem (and,
+        # like any problem, keeps the photo's regions out of the series).
+        result = analyse(photo_bytes(photo), baseline, photo.view)
         if baseline is not None:
             result["baseline"] = str(baseline.public_id)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the photo, then re-raised

@@ -178,14 +178,17 @@ def photo_bytes(photo: Photo) -> bytes:
 # --- analysis (touchup.vision) -----------------------------------------------------------
 
 
-def analyse(data: bytes, baseline: Photo | None) -> dict[str, Any]:
+def analyse(data: bytes, baseline: Photo | None, view: str | None = None) -> dict[str, Any]:
     """Run the vision analysis of one photo file against a stored baseline photo; raises
-    InvalidInput (field "photo") for a file that is not a readable photo."""
+    InvalidInput (field "photo") for a file that is not a readable photo. With `view` (the
+    photo's view; the baseline is of the same view) the expression that view asks for is
+    checked too: a wrong one is one more quality problem (touchup.vision.expression)."""
     # Imported late: the landmark model loads with it, and only workers and checks need it.
     from touchup.vision.analyze import analyze_bytes
 
     try:
-        return analyze_bytes(data, baseline=photo_bytes(baseline) if baseline is not None else None)
+        return analyze_bytes(data, baseline=photo_bytes(baseline) if baseline is not None else None,
+                             view=view)
     except ImageRejected as exc:
         raise InvalidInput("photo", exc.reason) from None
 
@@ -233,7 +236,7 @@ def photo_check(*, actor: Any, patient: Patient, view: str, data: bytes) -> Qual
     view = _view(view)
     decode(data)  # refuses exactly what photo_upload refuses, with the same words
     baseline = baseline_of(patient, view)
-    result = analyse(data, baseline)
+    result = analyse(data, baseline, view)
     quality = result.get("quality") or {}
     with transaction.atomic():
         audit.record("photo.check", actor=actor, patient=patient, detail={"view": view,
