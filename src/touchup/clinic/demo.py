@@ -369,11 +369,14 @@ PHOTO_SERIES = ((0, 0.30), (14, 0.04), (45, 0.08), (75, 0.14), (100, 0.22))
 
 def _seed_photos(clinic: Clinic, staff: dict[str, Any], today: dt.date) -> None:
     """A photo series for one frown-line patient, through the same upload service staff
-    use (cleaned, audited, analysed by the worker). The face is the astronaut portrait that
-    ships with scikit-image (public domain), with lines painted at known depths."""
+    use (cleaned, audited, analysed by the worker). The face is Grace Hopper's portrait that
+    ships with matplotlib (public domain), with lines painted at known depths: not the
+    astronaut's, whose broad smile the expression check rightly refuses for a frown photo."""
     try:
+        from pathlib import Path
+
         import cv2
-        import skimage.data
+        import matplotlib
 
         from touchup.vision.landmarks import default_detector
         from touchup.vision.synthetic import paint_lines
@@ -385,9 +388,12 @@ def _seed_photos(clinic: Clinic, staff: dict[str, Any], today: dt.date) -> None:
                  .order_by("-treated_on").first())
     if treatment is None:
         return
-    # The portrait is 512 px: upscale it to phone-photo size and restore some crispness,
-    # so it passes the same quality checks a clinic photo must.
-    face = cv2.resize(skimage.data.astronaut(), None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    # The portrait is 512 x 600 px: upscale it to phone-photo size and restore some
+    # crispness, so it passes the same quality checks a clinic photo must.
+    bgr = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    if bgr is None:
+        return
+    face = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None, fx=3, fy=3, interpolation=cv2.INTER_LANCZOS4)
     face = cv2.addWeighted(face, 1.8, cv2.GaussianBlur(face, (0, 0), 3), -0.8, 0)
     landmarks = default_detector().detect(face)
     if landmarks is None:
