@@ -66,13 +66,15 @@ def shut_eyes(rgb: np.ndarray, lm: Landmarks, which: str = "both") -> np.ndarray
         poly = np.vstack([p[[outer]], p[list(upper)], p[[inner]], p[list(lower)][::-1]])
         centre = poly.mean(axis=0)
         cv2.fillPoly(mask, [np.round(centre + 1.25 * (poly - centre)).astype(np.int32)], 255)
-        lines.append(np.vstack([p[[outer]], 0.7 * p[list(lower)] + 0.3 * p[list(upper)], p[[inner]]]))
+        meet = 0.7 * p[list(lower)] + 0.3 * p[list(upper)]
+        lines.append(np.vstack([p[[outer]], meet, p[[inner]]]))
     filled = cv2.inpaint(bgr, mask, max(3, int(0.02 * u)), cv2.INPAINT_TELEA)
     lashes = filled.copy()
     for line in lines:
         cv2.polylines(lashes, [np.round(line).astype(np.int32)], False, (30, 25, 25),
                       max(2, int(0.012 * u)), cv2.LINE_AA)
     lashes = cv2.GaussianBlur(lashes, (0, 0), 0.004 * u + 0.5)
-    weight = np.clip(cv2.GaussianBlur(mask, (0, 0), 2).astype(np.float32)[..., None] / 255 * 1.5, 0, 1)
+    soft = cv2.GaussianBlur(mask, (0, 0), 2).astype(np.float32)[..., None] / 255
+    weight = np.clip(soft * 1.5, 0, 1)
     out = (lashes * weight + filled * (1 - weight)).astype(np.uint8)
     return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)

@@ -1,7 +1,7 @@
 """One photo in, the `touchup photo analyze` result out (DESIGN.md, without "file").
 
-    analyze(rgb, baseline=None, *, view=None) -> dict          # pixels already decoded
-    analyze_bytes(data, baseline=None, *, view=None) -> dict   # file bytes; decodes only as much as needed
+    analyze(rgb, baseline=None, *, view=None) -> dict         # pixels already decoded
+    analyze_bytes(data, baseline=None, *, view=None) -> dict  # file bytes, decoded as needed
 
 `baseline` is the patient's own baseline photo (RGB array, or bytes for analyze_bytes, or a
 `Prepared` from `prepare`): the photo is then aligned to it on stable landmarks, its

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .landmarks import LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER, SYMMETRIC_PAIRS, Landmarks
+from .landmarks import (
+    LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER, SYMMETRIC_PAIRS, Landmarks,
+)
 
 # The views (the values of touchup.clinic.models.PhotoView; this package has no Django).
 VIEWS = ("at_rest", "frown", "brows_raised", "smile_squint", "neck_tensed")
@@ -42,7 +44,8 @@ LIDS = ((159, 145, RIGHT_EYE_OUTER, RIGHT_EYE_INNER), (386, 374, LEFT_EYE_OUTER,
 
 # Smiling: the mouth at least this wide AND both corners at least this high, in outer
 # eye-corner distances. Measured (docs/photos.md): smiles 0.69-0.78 wide with the lower
-# corner 0.06-0.10 up; faces not smiling 0.48-0.62 wide, corners at most 0.04 up.
+# corner 0.064-0.106 up; faces not smiling 0.48-0.62 wide, the lower corner at most 0.035
+# up and the higher at most 0.050 (a wide-open mouth).
 SMILE_MIN_WIDTH = 0.66
 SMILE_MIN_LIFT = 0.055
 # Clearly not smiling: narrower than this AND neither corner this high.
@@ -54,8 +57,8 @@ REST_MAX_LIFT = 0.05
 WIDTH_CHANGE = 0.08
 LIFT_CHANGE = 0.03
 # Both eyes closed: lid gap over eye width below this in both eyes, on the attention mesh
-# (open eyes 0.22-0.42, painted-shut eyes it follows 0.00-0.10). A drooping lid, the
-# toxin's rare complication, narrows one eye by a fraction, not to this.
+# (open eyes 0.20-0.42, 0.18 in a face turned 40°; painted-shut eyes it follows 0.04-0.11).
+# A drooping lid, the toxin's rare complication, narrows one eye by a fraction, not to this.
 CLOSED_EYE = 0.12
 # With a baseline: and both eyes at most this fraction of the baseline's opening.
 CLOSED_VS_BASELINE = 0.6
