@@ -68,7 +68,8 @@ class PhotoUploadIn(Schema):
     treatment_id: uuid.UUID | None = Field(None, description="The patient's treatment cycle it follows; "
                                            "when left out, the latest treatment on or before taken_on")
     keep_only_if_usable: bool = Field(False, description="Run the quality check first (face found, "
-                                      "sharpness, exposure, pose, face size; a few seconds) and keep the "
+                                      "sharpness, exposure, pose, face size, the expression the view asks for; a "
+                                      "few seconds) and keep the "
                                       "photo only if it finds no problem: otherwise a 422 on `photo` lists "
                                       "the problems and nothing is kept")
 
