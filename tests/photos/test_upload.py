@@ -58,7 +58,10 @@ def test_upload_queues_the_analysis_in_the_same_transaction(media, clinician, pa
     photo = upload(clinician, patient, images.jpeg())
     job = DBTaskResult.objects.get()
     assert job.task_path == "touchup.jobs.photo_analysis.analyze_photo"
-    assert job.args_kwargs == {"args": [photo.pk], "kwargs": {}}
+    assert job.args_kwargs == {"args": [photo.pk], "kwargs": {"only_if_pending": True}}
+    # ...and the row says it is owed, in case that task is lost (docs/photos.md).
+    assert photo.analysis_status == "pending" and photo.analysis_attempts == 0
+    assert photo.analysis_retry_at == photo.analysis_requested_at + svc.ANALYSIS_RETRY_AFTER
 
 
 def test_png_is_accepted_and_stored_as_jpeg(media, clinician, patient):

@@ -346,6 +346,15 @@ class Photo(models.Model):
     analysis_status = models.CharField(
         max_length=10, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING
     )
+    # An analysis owed (docs/photos.md "An analysis is never lost"): the photo row is its
+    # own outbox. Set with every request in the requesting transaction, cleared when a
+    # result (or a failure) is stored or when there is nothing left to analyse. While it is
+    # set, the worker's sweep queues the task again each time `analysis_retry_at` passes.
+    analysis_requested_at = models.DateTimeField(null=True, blank=True)  # the back-off counts from it
+    analysis_retry_at = models.DateTimeField(null=True, blank=True)  # NULL: nothing owed
+    # Runs of the task started for this request and not finished (a worker killed
+    # mid-analysis): after photos.ANALYSIS_MAX_STARTS the sweep records the analysis failed.
+    analysis_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_by = models.ForeignKey(
@@ -357,7 +366,12 @@ class Photo(models.Model):
     objects = PhotoQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["patient", "view", "taken_on"])]
+        indexes = [
+            models.Index(fields=["patient", "view", "taken_on"]),
+            # The sweep's scan: only the analyses owed, however many photos the clinic has.
+            models.Index(fields=["analysis_retry_at"], condition=Q(analysis_retry_at__isnull=False),
+                         name="photo_analysis_owed"),
+        ]
         constraints = [
             # The same file once per patient; a removed photo (say, filed under the wrong
             # view) does not stop it being kept again.

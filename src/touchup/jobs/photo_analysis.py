@@ -15,19 +15,36 @@ logger = logging.getLogger(__name__)
 
 
 @task()
-def analyze_photo(photo_id: int) -> str:
+def analyze_photo(photo_id: int, only_if_pending: bool = False) -> str:
     """Analyse one photo against its view's baseline as it is when the job runs. A photo
     removed or without clinical consent by then is not analysed; a result measured against
-    a baseline replaced meanwhile is not stored (the change queued a newer job)."""
-    from touchup.clinic.models import Photo
-    from touchup.clinic.services.photos import analyse, baseline_of, photo_bytes, photo_record_analysis
+    a baseline replaced meanwhile is not stored (the change queued a newer job).
 
+    Safe to run twice (docs/photos.md "An analysis is never lost"): the photo row says
+    whether an analysis is owed, and the run first counts itself on the row (committed, so
+    a worker killed mid-run leaves the count for the sweep). `only_if_pending` (what the
+    upload, the re-analyses and the sweep queue): nothing is owed any more, so another run
+    has stored it; the duplicate costs one query. Tasks queued without it just analyse."""
+    from touchup.clinic.models import Photo
+    from touchup.clinic.services.photos import (
+        analyse,
+        analysis_not_owed,
+        analysis_started,
+        baseline_of,
+        photo_bytes,
+        photo_record_analysis,
+    )
+
+    if not analysis_started(photo_id) and only_if_pending:
+        return "not pending"
     photo = Photo.objects.select_related("patient").filter(pk=photo_id).first()
     if photo is None:
         return "gone"
     if photo.removed_at is not None:
+        analysis_not_owed(photo_id)
         return "removed"
     if not photo.consent_clinical:
+        analysis_not_owed(photo_id)
         return "no clinical consent"
     baseline = None
     try:

@@ -36,6 +36,7 @@ import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from touchup.core import photo_rules
@@ -297,13 +298,15 @@ def photo_upload(
                 consent_clinical=True, consent_marketing=bool(consent_marketing),
                 # The first photo of a view is the reference the later ones are aligned to.
                 is_baseline=first_of_view,
+                # Its analysis is owed from this commit on, whatever becomes of the task.
+                **_analysis_owed(timezone.now()),
             )
             audit.record("photo.upload", actor=actor, patient=patient, obj=photo, detail={
                 "view": view, "sha256": img.sha256, "baseline": first_of_view,
                 "consent_marketing": photo.consent_marketing,
             })
-            # The database task backend writes the job in this same transaction, so a
-            # kept photo always has its analysis queued (another backend gets it on commit).
+            # The row says the analysis is owed; the task is queued with this commit, and
+            # again by the worker's sweep if it does not finish in time.
             _enqueue_analysis(photo.pk)
     except IntegrityError:
         default_storage.delete(name)
@@ -373,23 +376,57 @@ def _enqueue_analysis(photo_pk: int) -> None:
     """Queue the analysis of one photo so that it runs only on committed data. The database
     task backend writes the job in the caller's transaction (queued exactly when the change
     commits); any other backend (Redis at scale) is handed the job once the transaction has
-    committed, or its worker could read the photo and baseline as they were before."""
+    committed, or its worker could read the photo and baseline as they were before. The
+    photo row already says the analysis is owed (`_analysis_owed`, same transaction), so a
+    hand-over that fails after the commit is logged, not raised: the sweep queues it."""
     from django_tasks_db import DatabaseBackend
 
     from touchup.jobs.photo_analysis import analyze_photo
 
     if isinstance(analyze_photo.get_backend(), DatabaseBackend):
-        analyze_photo.enqueue(photo_pk)
+        analyze_photo.enqueue(photo_pk, only_if_pending=True)
     else:
-        transaction.on_commit(lambda: analyze_photo.enqueue(photo_pk))
+        transaction.on_commit(lambda: _hand_over_analysis(photo_pk))
+
+
+def _hand_over_analysis(photo_pk: int) -> bool:
+    """Queue the task now; False (logged with the row id only) when the queue refuses it."""
+    from touchup.jobs.photo_analysis import analyze_photo
+
+    try:
+        analyze_photo.enqueue(photo_pk, only_if_pending=True)
+    except Exception as exc:  # noqa: BLE001 - any backend's failure (Redis down, say)
+        logger.warning("analyze_photo for photo row %s not queued (the sweep will retry): %s", photo_pk,
+                       type(exc).__name__)
+        return False
+    return True
+
+
+def _analysis_owed(now: dt.datetime) -> dict[str, Any]:
+    """The fields that make a photo's analysis owed from `now` (a new request: the sweep's
+    back-off and the count of started runs begin again)."""
+    return {"analysis_status": AnalysisStatus.PENDING, "analysis_requested_at": now,
+            "analysis_retry_at": now + ANALYSIS_RETRY_AFTER, "analysis_attempts": 0}
+
+
+_OWED_FIELDS = ["analysis_status", "analysis_requested_at", "analysis_retry_at", "analysis_attempts"]
+
+
+def _nothing_owed(photo: Photo) -> None:
+    """Set on `photo` (the caller saves "analysis_retry_at", "analysis_attempts"): no analysis is
+    owed any more, so the sweep leaves it."""
+    photo.analysis_retry_at = None
+    photo.analysis_attempts = 0
 
 
 def _measure_again(actor: Any, photos: list[Photo], *, why: str) -> None:
     """Queue the analysis of `photos` again; each result replaces the photo's measurements
     when the worker stores it."""
+    now = timezone.now()
     for p in photos:
-        p.analysis_status = AnalysisStatus.PENDING
-        p.save(update_fields=["analysis_status"])
+        for name, value in _analysis_owed(now).items():
+            setattr(p, name, value)
+        p.save(update_fields=_OWED_FIELDS)
         _enqueue_analysis(p.pk)
     if photos:
         audit.record("photo.reanalyse", actor=actor, patient=photos[0].patient, detail={
@@ -450,9 +487,11 @@ def photo_set_consent(
     effects = photo_rules.consent_effects(consent, given, is_baseline=photo.is_baseline)
     setattr(photo, field_name, given)
     dropped = _drop_measurements(photo) if effects.stop_measuring else []
+    if effects.stop_measuring:
+        _nothing_owed(photo)  # a photo that may not be measured is not analysed either
     if effects.leave_baseline:
         photo.is_baseline = False
-    photo.save(update_fields=[field_name, "is_baseline"])
+    photo.save(update_fields=[field_name, "is_baseline", "analysis_retry_at", "analysis_attempts"])
     change = PhotoConsentChange.objects.create(
         photo=photo, consent=consent, given_before=before, given_after=given, channel=channel,
         changed_by=actor, changed_at=timezone.now(),
@@ -532,8 +571,9 @@ def photo_remove(*, actor: Any, photo: Photo, reason: str, note: str = "") -> Ph
         photo.file = ""
         photo.analysis = None
         photo.is_baseline = False
+        _nothing_owed(photo)
         photo.save(update_fields=["removed_at", "removed_by", "removal_reason", "removal_note", "file",
-                                  "analysis", "is_baseline"])
+                                  "analysis", "is_baseline", "analysis_retry_at", "analysis_attempts"])
         audit.record("photo.remove", actor=actor, patient=photo.patient, obj=photo, detail={
             "reason": reason, "view": photo.view, "sha256": photo.sha256,
             "observations_removed": dropped, "was_baseline": was_baseline,
@@ -589,6 +629,9 @@ def photo_record_analysis(
         if (current.pk if current is not None else None) != baseline_id:
             stale = "baseline_changed"
     if stale:
+        if stale != "baseline_changed":  # (a newer request is owed then: it stays for the sweep)
+            _nothing_owed(photo)
+            photo.save(update_fields=["analysis_retry_at", "analysis_attempts"])
         audit.record("photo.analysis", patient=photo.patient, obj=photo, detail={"status": "discarded", "why": stale})
         return photo
     dropped = _drop_measurements(photo)
@@ -612,7 +655,8 @@ def photo_record_analysis(
                     source="photo", photo=photo,
                 )
                 written.append(area)
-    photo.save(update_fields=["analysis", "analysis_status"])
+    _nothing_owed(photo)  # this result (or failure) is what was owed: the sweep leaves the photo
+    photo.save(update_fields=["analysis", "analysis_status", "analysis_retry_at", "analysis_attempts"])
     if written or dropped:  # the measurements changed: the patient's forecast learns from them
         from touchup.maintenance.services.forecasts import request_recompute
 
@@ -621,3 +665,110 @@ def photo_record_analysis(
         "status": photo.analysis_status, "observations": written, "replaced": dropped,
     })
     return photo
+
+
+# --- an analysis is never lost (docs/photos.md) --------------------------------------------
+
+# A photo still owed its analysis this long after the last hand-over is queued again by
+# the worker's sweep: its task was never handed over (the process died after the commit,
+# Redis was down), or died with its worker (django-tasks' database backend leaves such a
+# task RUNNING for good; RQ marks it failed). An analysis takes a second or less, so this
+# leaves room for an ordinary queue's wait; a duplicate costs one query (see the task).
+ANALYSIS_RETRY_AFTER = dt.timedelta(minutes=5)
+# The wait doubles with the request's age (5, 10, 20, 40 minutes...) up to this, so a long
+# backlog is not queued over and over.
+ANALYSIS_RETRY_AFTER_MAX = dt.timedelta(hours=1)
+# Runs started that never finished: a photo that takes its worker down this many times
+# (out of memory in the landmark model, say) is recorded as failed rather than retried for
+# ever. Only started runs count: a photo merely waiting in a queue, or whose hand-over was
+# lost, is never its own fault, so it is queued again for as long as it waits.
+ANALYSIS_MAX_STARTS = 3
+ANALYSIS_GAVE_UP = ("The analysis did not finish: it stopped {n} times before storing a result (the worker running "
+                    "it was stopped). Try the analysis again; if it keeps failing, upload the photo again.")
+
+
+def analysis_started(photo_id: int) -> bool:
+    """The task's first step: count a started run of the photo's owed analysis (committed
+    before the analysis, so a worker killed mid-run leaves the count). False when no
+    analysis is owed: another run has stored it, or the photo was removed or withdrawn."""
+    return bool(Photo.objects.filter(pk=photo_id, analysis_retry_at__isnull=False)
+                .update(analysis_attempts=F("analysis_attempts") + 1))
+
+
+def analysis_not_owed(photo_id: int) -> None:
+    """The task found nothing to analyse (photo removed or without clinical consent)."""
+    Photo.objects.filter(pk=photo_id).filter(Q(removed_at__isnull=False) | Q(consent_clinical=False)).update(
+        analysis_retry_at=None, analysis_attempts=0)
+
+
+@dataclass
+class SweepCounts:
+    queued: int = 0  # handed to the queue again
+    failed: int = 0  # given up after ANALYSIS_MAX_STARTS runs that never finished
+
+    def __bool__(self) -> bool:
+        return bool(self.queued or self.failed)
+
+
+def requeue_stalled_analyses(*, now: dt.datetime | None = None, batch: int = 500) -> SweepCounts:
+    """The worker's sweep: queue again every photo analysis still owed when its
+    `analysis_retry_at` has passed, or record it failed once ANALYSIS_MAX_STARTS runs have
+    started without finishing. Several workers may sweep at once: each photo is taken by
+    one of them with a compare-and-set UPDATE that moves its retry_at (as reminders are
+    claimed), committed before the task is handed over. Reads the partial index of owed
+    analyses only for what is due: one query when nothing is. Run it outside a transaction."""
+    now = now or timezone.now()
+    counts = SweepCounts()
+    rows = Photo.objects.filter(analysis_retry_at__isnull=False)
+    while True:
+        due = list(rows.filter(analysis_retry_at__lte=now).order_by("analysis_retry_at")
+                   .values_list("pk", "analysis_requested_at", "analysis_attempts")[:batch])
+        for pk, requested_at, started in due:
+            if started >= ANALYSIS_MAX_STARTS:
+                if _give_up(pk, now):
+                    counts.failed += 1
+                continue
+            # Twice the request's age, so 5, 10, 20, 40 minutes... apart, at most an hour.
+            age = now - (requested_at or now)
+            wait = min(max(age, ANALYSIS_RETRY_AFTER), ANALYSIS_RETRY_AFTER_MAX)
+            if rows.filter(pk=pk, analysis_retry_at__lte=now).update(analysis_retry_at=now + wait):
+                if not _hand_over_analysis(pk):
+                    return counts  # the queue is down: the rest wait for the next sweep
+                counts.queued += 1
+        # Every row read is now due later or no longer owed (taken here or by another
+        # worker), so the next batch holds only rows not seen yet.
+        if len(due) < batch:
+            break
+    return counts
+
+
+def _give_up(photo_id: int, now: dt.datetime) -> bool:
+    """Record the owed analysis failed (with the reason the photo page shows), if it is
+    still due and still at the limit under the row lock; False when another worker or a
+    result got there first."""
+    with transaction.atomic():
+        photo = (Photo.objects.select_for_update()
+                 .filter(pk=photo_id, analysis_retry_at__lte=now, analysis_attempts__gte=ANALYSIS_MAX_STARTS).first())
+        if photo is None:
+            return False
+        # Ids only in the log: no patient data.
+        logger.warning("analysis of photo row %s given up after %s runs that did not finish", photo_id,
+                       photo.analysis_attempts)
+        photo_record_analysis(photo_id=photo_id, result=None,
+                              error=ANALYSIS_GAVE_UP.format(n=photo.analysis_attempts))
+    return True
+
+
+def photo_analyse_again(*, actor: Any, photo: Photo) -> bool:
+    """A clinician asks for the photo to be analysed again (after a failure): owed and
+    queued as a new request, audited as `photo.reanalyse` (why "asked"). False, with
+    nothing written, when its analysis is already under way."""
+    with transaction.atomic():
+        photo = _lock_view(photo)
+        _refuse_removed(photo, "there is nothing to analyse")
+        if not photo.consent_clinical:
+            raise InvalidInput("photo", "The patient withdrew clinical use of this photo, so it is not analysed.")
+        if photo.analysis_retry_at is not None:
+            return False
+        _measure_again(actor, [photo], why="asked")
+    return True
