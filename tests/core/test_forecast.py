@@ -1,12 +1,21 @@
 """The maintenance forecast per area (touchup.core.forecast)."""
 
+import dataclasses
 import datetime as dt
 import math
 
 import pytest
 
 from touchup.core.catalogue import load_catalogue
-from touchup.core.forecast import Forecast, RetreatmentRule, earliest_allowed, forecast, forecast_many
+from touchup.core.forecast import (
+    Baseline,
+    Forecast,
+    RetreatmentRule,
+    earliest_allowed,
+    forecast,
+    forecast_many,
+    reading_baselines,
+)
 from touchup.core.history import parse_history
 from touchup.core.wearoff import improvement, load_priors
 
@@ -149,6 +158,60 @@ def test_photos_without_a_treatment_day_photo_are_read_against_the_reference():
                     obs("2025-11-01", "glabella", "wrinkle_index", 0.2)]
     a = forecast(history(treatments, observations, as_of="2025-11-02")).areas[0]
     assert a.basis == "1 photo this cycle"
+
+
+def _two_cycles(gap_days, second_photo=0.22):
+    second = (D("2025-06-01") + dt.timedelta(days=gap_days)).isoformat()
+    after = (D(second) + dt.timedelta(days=20)).isoformat()
+    return history(
+        [treatment("2025-06-01", ("glabella", 20)), treatment(second, ("glabella", 20))],
+        [obs("2025-06-01", "glabella", "wrinkle_index", 0.40), obs("2025-06-21", "glabella", "wrinkle_index", 0.12),
+         obs(second, "glabella", "wrinkle_index", second_photo), obs(after, "glabella", "wrinkle_index", 0.15)],
+        as_of=(D(second) + dt.timedelta(days=30)).isoformat(),
+    ), D(second)
+
+
+def test_reading_baselines_give_a_return_before_wear_off_the_untreated_reference():
+    h, second = _two_cycles(100)
+    assert reading_baselines(h) == {
+        ("glabella", "wrinkle_index", D("2025-06-01")): Baseline(0.40, D("2025-06-01"), reference=False),
+        # The treatment-day photo (0.22) is still flattered by the first cycle.
+        ("glabella", "wrinkle_index", second): Baseline(0.40, D("2025-06-01"), reference=True),
+    }
+
+
+def test_reading_baselines_re_base_after_a_long_break():
+    h, second = _two_cycles(400, second_photo=0.42)
+    assert reading_baselines(h)[("glabella", "wrinkle_index", second)] == Baseline(0.42, second, reference=False)
+
+
+def test_reading_baselines_follow_the_priors_residual_threshold():
+    # The same return on day 100 counts as worn off when any residual is allowed: the rule
+    # is the model's, read from the priors, not a copy of it.
+    h, second = _two_cycles(100)
+    lax = dataclasses.replace(PRIORS, reference_residual_max=1.0)
+    assert reading_baselines(h, priors=lax)[("glabella", "wrinkle_index", second)] == Baseline(0.22, second, False)
+
+
+def test_reading_baselines_name_the_diary_they_were_read_against():
+    # A diary is read against the latest one on or before the treatment day: its own date,
+    # which a chart shows, need not be a treatment day.
+    h = history(
+        [treatment("2025-06-01", ("migraine", 155)), treatment("2025-08-15", ("migraine", 155)),
+         treatment("2026-06-01", ("migraine", 155)), treatment("2026-08-01", ("migraine", 155))],
+        [obs("2025-06-01", "migraine", "headache_days", 18), obs("2025-07-01", "migraine", "headache_days", 8),
+         obs("2025-08-14", "migraine", "headache_days", 9), obs("2025-09-20", "migraine", "headache_days", 6),
+         obs("2026-05-20", "migraine", "headache_days", 17), obs("2026-06-20", "migraine", "headache_days", 7),
+         obs("2026-07-31", "migraine", "headache_days", 8), obs("2026-08-20", "migraine", "headache_days", 6)],
+        as_of="2026-08-25",
+    )
+    assert reading_baselines(h) == {
+        ("migraine", "headache_days", D("2025-06-01")): Baseline(18, D("2025-06-01"), False),
+        ("migraine", "headache_days", D("2025-08-15")): Baseline(18, D("2025-06-01"), True),
+        # After the long break the diary of 20 May is the new reference.
+        ("migraine", "headache_days", D("2026-06-01")): Baseline(17, D("2026-05-20"), False),
+        ("migraine", "headache_days", D("2026-08-01")): Baseline(17, D("2026-05-20"), True),
+    }
 
 
 def test_the_basis_says_what_the_forecast_rests_on():

@@ -6,6 +6,8 @@ product's rules allow.
     from touchup.core.forecast import forecast, forecast_many
     forecast(history)            -> Forecast (one History)
     forecast_many([h1, h2, ...]) -> [Forecast, ...]  (vectorised; same order)
+    reading_baselines(history)   -> {(area, kind, cycle start): Baseline}: the value each
+                                    cycle's readings are read against (for the chart)
 
 Dates, per area (A = the area's most recent treatment date):
 - wear_off_date: A + the posterior median of the wear-off day D (the first day after the
@@ -92,6 +94,21 @@ class Forecast:
 
 
 @dataclass(frozen=True, slots=True)
+class Baseline:
+    """The value one cycle's readings of one kind are read against (effect = 1 - value /
+    baseline for a photo).
+
+    `reference` True: the area's untreated reference, read on `read_on` in an earlier
+    cycle, because this cycle's own treatment-day value is still flattered by the previous
+    cycle. False: the cycle's own value on or before its treatment day (the area's first
+    cycle, or one begun after the previous had worn off; it is then the new reference)."""
+
+    value: float
+    read_on: dt.date
+    reference: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RetreatmentRule:
     """A product's label limits (from the catalogue): days between treatments of an area,
     and at most `cumulative_limit_units` within any `cumulative_window_days`."""
@@ -166,6 +183,18 @@ def _forecast_block(histories, priors, rules) -> list[Forecast]:
     return results
 
 
+def reading_baselines(history: History, *, priors: Priors | None = None
+                      ) -> dict[tuple[str, str, dt.date], Baseline]:
+    """For each (area, kind, cycle's treatment date) with readings the model uses, the
+    Baseline they are read against. It is the forecast's own walk over the history (the
+    batch it fills is dropped), so a chart drawn from it can never read a reading
+    differently from the model."""
+    priors = priors or load_priors()
+    seen: dict[tuple[str, str, dt.date], Baseline] = {}
+    _plan(history, priors, WearoffBatch(priors), {}, seen)
+    return seen
+
+
 def build_batch(histories: Iterable[History], priors: Priors) -> tuple[WearoffBatch, list[tuple[int, str]]]:
     """The model's batch for these histories, unsolved, and per area slot (in slot order)
     the index of its history and the area's name: for calibration, which compares the
@@ -196,9 +225,11 @@ class _AreaPlan:
 _BY_DATE = operator.attrgetter("date")
 
 
-def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict) -> list[_AreaPlan]:
+def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict,
+          seen: dict | None = None) -> list[_AreaPlan]:
     """Add one patient's areas, cycles and readings to the batch. `medians` caches the
-    log median per (area, product, units, sex, earlier cycles) across patients."""
+    log median per (area, product, units, sex, earlier cycles) across patients. `seen`,
+    when given, collects each cycle's Baseline per kind (reading_baselines)."""
     as_of = history.as_of.toordinal()
     sex = history.patient.sex
     # area -> [(date ordinal, product, units)] in date order; areas most recent first.
@@ -232,7 +263,8 @@ def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict) 
         prev_mu = 0.0
         counts: dict[str, int] = {}
         unusable: set[str] = set()
-        reference: dict[str, tuple[float, int]] = {}  # kind -> untreated reading, its cycle's day
+        # kind -> untreated reading, its cycle's treatment day, the reading's own day
+        reference: dict[str, tuple[float, int, int]] = {}
         for j, (start, product, units) in enumerate(area_cycles):
             current = j == n - 1
             end = as_of if current else area_cycles[j + 1][0]
@@ -250,14 +282,15 @@ def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict) 
                 checkins = kind == "wearing_off_reported"
                 if not checkins:
                     baseline = _baseline(kind, dates, values, lo, start)
-                    resid, drift = residual, 0.0
+                    resid, drift, ref = residual, 0.0, None
                     if baseline is not None and residual <= priors.reference_residual_max:
-                        reference[kind] = (baseline, start)
+                        reference[kind] = (baseline, start, dates[lo - 1])
                     elif kind in reference:
                         # Read against the untreated reference rather than a baseline the
                         # previous cycle still flatters by an unknown amount: the readings'
                         # level then says how much effect is left, not only their trend.
-                        baseline, taken = reference[kind]
+                        ref = reference[kind]
+                        baseline, taken, _ = ref
                         resid = 0.0
                         drift = priors.reference_drift_sd_per_year * (start - taken) / 365.25
                 if lo == hi:
@@ -275,6 +308,9 @@ def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict) 
                     else:
                         batch.add_readings(cycle, kind, start, dates[lo:hi], values[lo:hi], baseline, resid, drift)
                         k = hi - lo
+                        if seen is not None:
+                            read_on = ref[2] if ref is not None else dates[lo - 1]
+                            seen[(area, kind, _date(start))] = Baseline(baseline, _date(read_on), ref is not None)
                 used += k
                 if current and k:
                     counts[kind] = k
