@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "photo.consent": frozenset({Role.CLINICIAN, Role.MANAGER}),
     "photo.remove": frozenset({Role.CLINICIAN, Role.MANAGER}),
     "photo.baseline": frozenset({Role.CLINICIAN}),
+    # Asking for a failed analysis to be run again (docs/photos.md "An analysis is never
+    # lost"): the clinician who reads the measurements.
+    "photo.reanalyse": frozenset({Role.CLINICIAN}),
 }
 
 

@@ -44,6 +44,7 @@ urlpatterns = [
     path("photos/<uuid:public_id>/consent/", photos.photo_consent, name="photo_consent"),
     path("photos/<uuid:public_id>/baseline/", photos.photo_baseline, name="photo_baseline"),
     path("photos/<uuid:public_id>/remove/", photos.photo_remove, name="photo_remove"),
+    path("photos/<uuid:public_id>/reanalyse/", photos.photo_reanalyse, name="photo_reanalyse"),
 ]
 
 # The clinic's side of the patient portal: invitations and what patients sent.

@@ -221,7 +221,7 @@ def _detail_page(request: HttpRequest, photo: Photo, *, status: int = 200, **for
         "channels": photo_rules.CHANNELS, "consents": photo_rules.CONSENTS,
         "removal_reason": photo_rules.REMOVAL_REASONS.get(photo.removal_reason),
         "may_consent": access.can(user, "photo.consent"), "may_remove": access.can(user, "photo.remove"),
-        "may_baseline": access.can(user, "photo.baseline"),
+        "may_baseline": access.can(user, "photo.baseline"), "may_reanalyse": access.can(user, "photo.reanalyse"),
         "consent_form": forms_.get("consent_form") or ConsentChangeForm(), "consent_offers": _consent_offers(photo),
         "remove_form": forms_.get("remove_form") or PhotoRemoveForm(),
     }, status=status)
@@ -237,7 +237,24 @@ def photo_status(request: HttpRequest, public_id) -> HttpResponse:
     photo = access.photo_for(request.user, public_id, purpose="status")
     return render(request, "web/photos/_analysis.html", {
         "photo": photo, "regions": _region_rows(photo), "measured_areas": _measured(photo),
+        "may_reanalyse": access.can(request.user, "photo.reanalyse"),
     })
+
+
+@require_POST
+def photo_reanalyse(request: HttpRequest, public_id) -> HttpResponse:
+    """Try the analysis again (after it failed): a clinician's request, audited."""
+    photo = access.photo_for(request.user, public_id, need="photo.reanalyse", purpose="reanalyse", removed_ok=True)
+    try:
+        queued = photo_services.photo_analyse_again(actor=request.user, photo=photo)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        if queued:
+            messages.success(request, "The photo is being analysed again; the result appears here when it is ready.")
+        else:
+            messages.info(request, "The analysis of this photo is already under way.")
+    return redirect("photo", public_id=photo.public_id)
 
 
 @require_POST
