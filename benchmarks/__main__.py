@@ -12,6 +12,7 @@ BENCHMARKS = {
     "photo_speed": "benchmarks.photo_speed",
     "pages": "benchmarks.pages",
     "worklist": "benchmarks.worklist",
+    "worker_throughput": "benchmarks.worker_throughput",
     "calibration": "benchmarks.calibration",
 }
 

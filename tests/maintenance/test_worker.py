@@ -74,3 +74,108 @@ def test_two_workers_send_each_reminder_exactly_once(worker_env, tmp_path):
     assert state["attempts"] == [1]  # no reminder was claimed twice
     assert set(state["by"]) <= {"w1", "w2"}
     print("reminders sent by", state["by"])
+
+
+BACKLOG = """
+import datetime as dt, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
+import django; django.setup()
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from touchup.clinic.models import Clinic, InjectionPoint, Membership, Patient, Treatment
+from touchup.maintenance.tasks import recompute_forecasts
+clinic = Clinic.objects.create(name="Backlog Clinic", slug="backlog")
+doc = get_user_model().objects.create_user(username="doc")
+Membership.objects.create(user=doc, clinic=clinic, role="clinician")
+now = timezone.now()
+for i in range(%(n)d):
+    p = Patient.objects.create(clinic=clinic, given_name="P", family_name=str(i), birth_date=dt.date(1980, 1, 1),
+                               sex="female")
+    t = Treatment.objects.create(patient=p, clinic=clinic, clinician=doc, treated_on=now.date() - dt.timedelta(days=30),
+                                 product="onabotulinumtoxinA", indication="glabellar_lines", status="signed",
+                                 signed_at=now, signed_by=doc)
+    InjectionPoint.objects.create(treatment=t, area="glabella", units=20, x=0.5, y=0.3)
+    recompute_forecasts.enqueue(p.pk)
+"""
+
+TASKS_BY_WORKER = """
+import collections, json, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
+import django; django.setup()
+from django_tasks_db.models import DBTaskResult
+from touchup.maintenance.models import AreaForecast
+rows = DBTaskResult.objects.values_list("status", "worker_ids")
+print(json.dumps({"status": sorted({s for s, _ in rows}),
+                  "by": collections.Counter(w[-1] for _, w in rows if w),
+                  "forecasts": AreaForecast.objects.count()}))
+"""
+
+
+def _running(worker_id: str) -> bool:
+    """Is a `touchup worker --worker-id worker_id` process alive (from /proc)?"""
+    from pathlib import Path
+
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if b"worker" in args and b"--worker-id" in args and worker_id.encode() in args:
+            status = (cmdline.parent / "status").read_text(errors="replace") if cmdline.parent.exists() else ""
+            if "State:\tZ" not in status:
+                return True
+    return False
+
+
+def test_one_worker_runs_tasks_in_a_process_per_cpu_and_stops_them_with_it(worker_env, tmp_path):
+    """`--processes 2`: a backlog of tasks is shared by two processes (the worker and a
+    helper it started), and stopping the worker stops the helper after its task."""
+    import signal
+    import time
+    import uuid
+
+    assert _run(worker_env, "-m", "touchup.cli", "manage", "migrate", "--verbosity", "0").returncode == 0
+    seed = _run(worker_env, "-c", BACKLOG % {"n": 300})
+    assert seed.returncode == 0, seed.stderr
+
+    wid = f"w-{uuid.uuid4().hex[:8]}"
+    worker = subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker", "--processes", "2", "--worker-id", wid,
+                               "--interval", "0.5"], env=worker_env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            state = json.loads(_run(worker_env, "-c", TASKS_BY_WORKER).stdout)
+            if state["status"] == ["SUCCESSFUL"]:
+                break
+            time.sleep(1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert "with 2 task processes" in err
+    assert state["status"] == ["SUCCESSFUL"] and state["forecasts"] == 300
+    assert set(state["by"]) == {wid, f"{wid}/1"}, state["by"]  # both processes took tasks
+    assert not _running(f"{wid}/1"), "the helper outlived its worker"
+
+
+def test_a_helper_leaves_when_its_worker_is_killed(worker_env):
+    import signal
+    import time
+    import uuid
+
+    assert _run(worker_env, "-m", "touchup.cli", "manage", "migrate", "--verbosity", "0").returncode == 0
+    wid = f"k-{uuid.uuid4().hex[:8]}"
+    worker = subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker", "--processes", "2", "--worker-id", wid,
+                               "--interval", "0.2"], env=worker_env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _running(f"{wid}/1"):
+            time.sleep(0.2)
+        assert _running(f"{wid}/1"), "no helper started"
+    finally:
+        worker.send_signal(signal.SIGKILL)  # no chance to stop its helper
+        worker.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _running(f"{wid}/1"):
+        time.sleep(0.2)
+    assert not _running(f"{wid}/1"), "orphaned helper"

@@ -8,6 +8,11 @@ are always claimed in the database by a compare-and-set on their row
 (touchup.maintenance.services.reminders). Start as many as you like: each task runs, and
 each reminder is sent, once.
 
+Tasks use every core: `--processes` (by default one per CPU the worker may use) starts
+that many task processes, this one and helpers that run tasks only (photo analysis is
+one core's work per photo, so a backlog of uploads goes through N times as fast); the
+reminders are sent by this process alone. A helper that exits is started again.
+
 A worker that runs tasks also sweeps the forecast recompute requests, when it starts and
 then every minute: one whose task has not finished in time (never queued, lost, or killed
 with its worker) is queued again (touchup.maintenance.services.forecasts.requeue_due).
@@ -21,6 +26,7 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -39,7 +45,59 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--worker-id", default=None, help="a name unique among running workers (default host:pid)")
     p.add_argument("--no-tasks", action="store_true", help="send reminders only")
     p.add_argument("--no-reminders", action="store_true", help="run tasks only")
+    p.add_argument("--processes", type=int, default=0,
+                   help="processes that run tasks (default: one per CPU this worker may use; "
+                        "1 with --once or --no-tasks)")
+    # Set on the helpers a worker starts: they leave when that worker is gone.
+    p.add_argument("--helper-of", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # what this process may use (containers, taskset)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class _Helpers:
+    """The extra task processes: `touchup worker --processes 1 --no-reminders`, each with
+    its own worker id, started again when one exits, stopped with this one."""
+
+    def __init__(self, count: int, args: argparse.Namespace, worker_id: str) -> None:
+        self.ids = [f"{worker_id}/{k}" for k in range(1, count + 1)]
+        self.args = args
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def _start(self, wid: str) -> None:
+        cmd = [sys.executable, "-m", "touchup.cli", "worker", "--processes", "1", "--no-reminders",
+               "--interval", str(self.args.interval), "--worker-id", wid, "--helper-of", str(os.getpid())]
+        # Its own process group: a Ctrl+C in the terminal reaches this process, which
+        # stops the helpers itself (and waits for the task in hand).
+        self.procs[wid] = subprocess.Popen(cmd, start_new_session=True)
+
+    def start(self) -> None:
+        for wid in self.ids:
+            self._start(wid)
+
+    def revive(self) -> None:
+        for wid, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                print(f"touchup worker {wid}: exited with {proc.returncode}; starting it again",
+                      file=sys.stderr, flush=True)
+                self._start(wid)
+
+    def stop(self, grace: float = 60.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # finish the task in hand, then leave
+        deadline = time.monotonic() + grace
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 class _Stop:
@@ -148,19 +206,41 @@ def run(args: argparse.Namespace) -> int:
     if args.interval < 0:
         print("touchup worker: --interval must be 0 or more", file=sys.stderr)
         return 2
+    if args.processes < 0:
+        print("touchup worker: --processes must be 1 or more (0: one per CPU)", file=sys.stderr)
+        return 2
+    processes = 1 if args.once or args.no_tasks else (args.processes or _cpus())
     setup()
-    from django.db import close_old_connections
-
-    from touchup.maintenance.services.forecasts import requeue_due
-    from touchup.maintenance.services.reminders import dispatch_due
 
     worker_id = args.worker_id or f"{socket.gethostname()}:{os.getpid()}"
     stop = _Stop()
     run_tasks = None if args.no_tasks else _task_runner(stop)
     stop.install()
-    print(f"touchup worker {worker_id}: running (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    helpers = _Helpers(processes - 1, args, worker_id)
+    helpers.start()
+    print(f"touchup worker {worker_id}: running"
+          f"{f' with {processes} task processes' if processes > 1 else ''} (Ctrl+C to stop)",
+          file=sys.stderr, flush=True)
+    try:
+        _loop(args, worker_id, stop, run_tasks, helpers)
+    finally:
+        helpers.stop()
+    return 0
+
+
+def _loop(args: argparse.Namespace, worker_id: str, stop: _Stop, run_tasks, helpers: _Helpers) -> None:
+    from django.db import close_old_connections
+
+    from touchup.maintenance.services.forecasts import requeue_due
+    from touchup.maintenance.services.reminders import dispatch_due
+
     next_sweep = 0.0  # at once: a restart after a crash picks up what the crash left
     while not stop.requested:
+        if args.helper_of is not None and os.getppid() != args.helper_of:
+            # The worker that started this helper was killed without stopping it.
+            print(f"touchup worker {worker_id}: its parent worker is gone; leaving", file=sys.stderr, flush=True)
+            break
+        helpers.revive()
         close_old_connections()
         if run_tasks is not None:
             if time.monotonic() >= next_sweep:
@@ -185,4 +265,3 @@ def run(args: argparse.Namespace) -> int:
             deadline = time.monotonic() + args.interval
             while not stop.requested and (left := deadline - time.monotonic()) > 0:
                 time.sleep(min(left, 0.25))  # a stop signal does not wait out the interval
-    return 0
