@@ -15,7 +15,8 @@ reminders are sent by this process alone. A helper that exits is started again.
 
 A worker that runs tasks also sweeps the forecast recompute requests, when it starts and
 then every minute: one whose task has not finished in time (never queued, lost, or killed
-with its worker) is queued again (touchup.maintenance.services.forecasts.requeue_due).
+with its worker) is queued again (touchup.maintenance.services.forecasts.requeue_due), and
+so is a photo analysis still owed (touchup.clinic.services.photos.requeue_stalled_analyses).
 """
 
 from __future__ import annotations
@@ -231,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
 def _loop(args: argparse.Namespace, worker_id: str, stop: _Stop, run_tasks, helpers: _Helpers) -> None:
     from django.db import close_old_connections
 
+    from touchup.clinic.services.photos import requeue_stalled_analyses
     from touchup.maintenance.services.forecasts import requeue_due
     from touchup.maintenance.services.reminders import dispatch_due
 
@@ -248,6 +250,9 @@ def _loop(args: argparse.Namespace, worker_id: str, stop: _Stop, run_tasks, help
                 if requeued := requeue_due():
                     print(f"touchup worker {worker_id}: recomputes queued again {requeued}",
                           file=sys.stderr, flush=True)
+                if photos := requeue_stalled_analyses():
+                    print(f"touchup worker {worker_id}: photo analyses given up {photos.failed}, "
+                          f"photo analyses queued again {photos.queued}", file=sys.stderr, flush=True)
                 next_sweep = time.monotonic() + SWEEP_EVERY
             run_tasks(worker_id)
         busy = False
