@@ -1,5 +1,5 @@
-"""The effect chart on the patient page: readings against the treatment day, past
-cycles, the forecast and its band, as inline SVG."""
+"""The effect chart on the patient page: readings against the baseline the forecast reads
+them against, past cycles, the forecast and its band, as inline SVG."""
 
 import datetime as dt
 import xml.etree.ElementTree as ET
@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from touchup.clinic.models import Observation
-from touchup.maintenance.chart import effect_chart
+from touchup.maintenance.chart import EFFECT_AGAINST_REFERENCE, EFFECT_AGAINST_TREATMENT_DAY, effect_chart
 from touchup.maintenance.services.forecasts import recompute
 
 from .conftest import signed_treatment
@@ -34,8 +34,12 @@ def test_chart_shows_readings_cycles_and_the_forecast_band(patient, clinician):
     assert chart.area == "glabella"
     assert len(chart.treatments) == 2
     # A treatment-day photo is taken before the injections: the end of the cycle before
-    # (+5%: nearly worn off) and the baseline of the next; the first one is only a baseline.
-    assert [r["label"].rsplit("(", 1)[1][:4] for r in chart.readings] == ["+75%", "+5% ", "+68%", "+47%"]
+    # (+5%: nearly worn off); the first one is only a baseline. 190 days is too soon for
+    # the population curve to have left nothing, so the second cycle is read, as the model
+    # reads it, against the untreated 0.40, not its own treatment day's 0.38.
+    assert [r["label"].rsplit("(", 1)[1][:4] for r in chart.readings] == ["+75%", "+5% ", "+70%", "+50%"]
+    assert [r["label"].endswith(f"vs the untreated reading of {first:%d %b %Y})") for r in chart.readings] == [
+        False, False, True, True]
     assert [c["yes"] for c in chart.checkins] == [False]
     assert chart.forecast["row"] == row and chart.forecast["band_w"] > 0
     assert chart.curve  # the expected course, scaled to this cycle's readings
@@ -71,3 +75,70 @@ def test_the_patient_page_shows_the_chart_to_clinicians_only(client, patient, cl
     client.login(username=front_desk.username, password=PASSWORD)
     page = client.get(f"/patients/{patient.public_id}/")
     assert page.status_code == 200 and "Effect and forecast" not in page.content.decode()
+
+
+def _photos(patient, *readings):
+    for day, value in readings:
+        Observation.objects.create(patient=patient, area="glabella", observed_on=day, kind="wrinkle_index",
+                                   value=value, source="photo")
+
+
+def test_a_return_before_wear_off_is_read_against_the_untreated_reading(patient, clinician):
+    today = timezone.localdate()
+    first, second = today - dt.timedelta(days=160), today - dt.timedelta(days=60)
+    signed_treatment(patient, clinician, first, {"glabella": 20})
+    signed_treatment(patient, clinician, second, {"glabella": 20})
+    # Back after 100 days with the lines still well below untreated (0.22 against 0.40).
+    _photos(patient, (first, 0.40), (first + dt.timedelta(days=20), 0.12), (second, 0.22),
+            (second + dt.timedelta(days=20), 0.12), (today - dt.timedelta(days=5), 0.30))
+    recompute(patient)
+    [chart] = effect_chart(patient, today=today)["areas"]
+    second_cycle = chart.readings[-2:]
+    # Against its own 0.22 the last photo would read -36%: below "no effect" while a
+    # quarter of the lines' reduction is still there.
+    assert [r["label"].rsplit("(", 1)[1] for r in second_cycle] == [
+        f"+70% vs the untreated reading of {first:%d %b %Y})",
+        f"+25% vs the untreated reading of {first:%d %b %Y})",
+    ]
+    assert chart.effect_note == EFFECT_AGAINST_REFERENCE
+    html = render_to_string("web/maintenance/_effect_chart.html", {"hidden": False, "areas": [chart], "plot": {}})
+    assert "Effect = improvement against the untreated reading" in html
+
+
+def test_after_a_long_break_the_cycle_is_read_against_its_own_treatment_day(patient, clinician):
+    today = timezone.localdate()
+    first, second = today - dt.timedelta(days=460), today - dt.timedelta(days=60)
+    signed_treatment(patient, clinician, first, {"glabella": 20})
+    signed_treatment(patient, clinician, second, {"glabella": 20})
+    _photos(patient, (first, 0.40), (first + dt.timedelta(days=20), 0.12), (second, 0.44),
+            (second + dt.timedelta(days=20), 0.11))
+    recompute(patient)
+    [chart] = effect_chart(patient, today=today)["areas"]
+    assert chart.readings[-1]["label"].endswith("(+75% vs the treatment day)")  # 1 - 0.11 / 0.44
+    assert chart.effect_note == EFFECT_AGAINST_TREATMENT_DAY
+
+
+def test_the_chart_costs_a_few_queries_however_long_the_history(patient, clinician, django_assert_max_num_queries):
+    today = timezone.localdate()
+    for k in range(6):
+        day = today - dt.timedelta(days=100 * (6 - k))
+        signed_treatment(patient, clinician, day, {"glabella": 20, "forehead": 10}, indication="upper_face_lines")
+        for area in ("glabella", "forehead"):
+            for d, v in ((0, 0.4), (20, 0.1), (60, 0.2)):
+                Observation.objects.create(patient=patient, area=area, observed_on=day + dt.timedelta(days=d),
+                                           kind="wrinkle_index", value=v, source="photo")
+    recompute(patient)
+    # The history (treatments, their points, observations), the forecasts, the clinic's
+    # calibration: the same number for any number of areas, cycles and readings.
+    with django_assert_max_num_queries(5):
+        ctx = effect_chart(patient, today=today)
+    assert len(ctx["areas"]) == 2 and all(len(c.readings) == 17 for c in ctx["areas"])
+
+
+def test_a_chart_the_model_cannot_read_says_why(patient, clinician):
+    # Forehead units on a frown-lines chart: not a history the forecast (or the chart) reads.
+    signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=30), {"glabella": 20, "forehead": 10})
+    ctx = effect_chart(patient)
+    assert ctx["areas"] == [] and "'forehead' is not an area of indication" in ctx["unavailable"]
+    html = render_to_string("web/maintenance/_effect_chart.html", {"hidden": False, **ctx})
+    assert "The chart cannot be drawn" in html and "No signed treatment yet" not in html

@@ -5,11 +5,13 @@ past cycles, and the forecast wear-off date with its 80% band, as inline SVG geo
 `effect_chart(patient)` returns the template context; the view that shows it has already
 read the patient through the gate (and audited that read).
 
-Effect = improvement against the cycle's baseline, as the model reads it
-(touchup.core.forecast): photos and FWS grades against the same area's value on the
-treatment day, headache diaries and symptom scores against the latest value on or
-before it; y = 1 - value / baseline. 100% = the lines (or headache days, or symptoms)
-gone entirely, 0% = back where they started. Check-in answers are ticks along the top.
+Effect = improvement against the value the model reads the reading against
+(touchup.core.forecast.reading_baselines, from the same history the forecast is built
+from): the area's untreated reference for a cycle begun before the previous one wore off
+(its own treatment-day value is still flattered by that cycle), else the cycle's own value
+on the treatment day (photos, FWS grades) or the latest on or before it (diaries,
+scores); y = 1 - value / baseline. 100% = the lines (or headache days, or symptoms) gone
+entirely, 0% = untreated. Check-in answers are ticks along the top.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from typing import Any
 
 from django.utils import timezone
 
-from touchup.clinic.models import InjectionPoint, Observation, Patient, TreatmentStatus
+from touchup.clinic.models import Patient
+from touchup.core.forecast import reading_baselines
 
 from .models import AreaForecast
+from .services.calibration import priors_for
+from .services.forecasts import ForecastUnavailable, history_data, parse_chart
 
 WIDTH, HEIGHT = 720, 210
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 22, 34
@@ -33,10 +38,16 @@ Y_MIN, Y_MAX = -0.2, 1.0
 # Show at most the last few years of an area with a long history.
 MAX_SPAN_DAYS = 3 * 365
 
-SAME_DAY_BASELINE = {"wrinkle_index": True, "fws_grade": True, "headache_days": False, "symptom_score": False}
 KIND_LABEL = {"wrinkle_index": "Photo (wrinkle index)", "fws_grade": "FWS grade (clinician)",
               "headache_days": "Headache days", "symptom_score": "Symptom score"}
 KIND_SHAPE = {"wrinkle_index": "circle", "fws_grade": "square", "headache_days": "diamond", "symptom_score": "diamond"}
+
+EFFECT_AGAINST_TREATMENT_DAY = "Effect = improvement against the value on each cycle's treatment day."
+EFFECT_AGAINST_REFERENCE = (
+    "Effect = improvement against the untreated reading (its date in each point's tooltip) for a cycle "
+    "begun before the previous one had worn off, whose treatment-day value is still improved; otherwise "
+    "against the treatment day's value."
+)
 
 
 @dataclass
@@ -54,6 +65,7 @@ class AreaChart:
     y_ticks: list[dict] = field(default_factory=list)
     kinds: list[dict] = field(default_factory=list)
     summary: str = ""
+    effect_note: str = ""  # the caption: what the effect is measured against
     width: int = WIDTH
     height: int = HEIGHT
 
@@ -80,37 +92,32 @@ def _month_ticks(start: dt.date, end: dt.date) -> list[dict]:
     return ticks
 
 
-def _baseline(kind: str, dates: list[dt.date], values: list[float], start: dt.date) -> float | None:
-    i = bisect_right(dates, start)
-    if i == 0:
-        return None
-    if SAME_DAY_BASELINE[kind] and dates[i - 1] != start:
-        return None
-    b = values[i - 1]
-    return b if b > 0 else None
-
-
 def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str, Any]:
-    """Context for web/maintenance/_effect_chart.html: {"areas": [AreaChart, ...]}."""
-    from touchup.core.wearoff import load_priors
-
+    """Context for web/maintenance/_effect_chart.html: {"areas": [AreaChart, ...]} (and
+    "unavailable", the reason, when the chart cannot be read as a history)."""
     today = today or timezone.localdate()
+    # The history the forecast reads (same queries, same merging of split charts), so the
+    # chart reads each reading against the same baseline as the model.
+    data = history_data(patient, today)
+    if data is None:
+        return {"areas": []}
+    try:
+        history = parse_chart(data)
+    except ForecastUnavailable as exc:
+        return {"areas": [], "unavailable": str(exc)}
+    priors = priors_for(patient.clinic_id)  # the clinic's medians decide when a cycle has worn off
+    baselines = reading_baselines(history, priors=priors)
     cycles: dict[str, list[dt.date]] = defaultdict(list)
-    for area, day in (
-        InjectionPoint.objects.filter(treatment__patient=patient, treatment__status=TreatmentStatus.SIGNED)
-        .values_list("area", "treatment__treated_on").distinct().order_by("treatment__treated_on")
-    ):
-        if day not in cycles[area]:
-            cycles[area].append(day)
+    for t in history.treatments:
+        for dose in t.areas:
+            if dose.area not in cycles or cycles[dose.area][-1] != t.date:
+                cycles[dose.area].append(t.date)
     series: dict[str, dict[str, tuple[list, list]]] = defaultdict(dict)
-    for area, kind, day, value in Observation.objects.filter(patient=patient).order_by("observed_on", "pk").values_list(
-        "area", "kind", "observed_on", "value"
-    ):
-        dates, values = series[area].setdefault(kind, ([], []))
-        dates.append(day)
-        values.append(value)
+    for o in history.observations:  # in date order (history_data)
+        dates, values = series[o.area].setdefault(o.kind, ([], []))
+        dates.append(o.date)
+        values.append(o.value)
     forecasts = {f.area: f for f in AreaForecast.objects.filter(patient=patient)}
-    priors = load_priors()
 
     charts = []
     for area in sorted(cycles, key=lambda a: -cycles[a][-1].toordinal()):
@@ -121,6 +128,7 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
         chart = AreaChart(area=area, start=start, end=end)
         chart.treatments = [{"x": _x(d, start, end), "label": d.strftime("%d %b %y")} for d in days if d >= start]
         kinds_seen = set()
+        referenced = False
         for kind, (dates, values) in series.get(area, {}).items():
             if kind == "wearing_off_reported":
                 chart.checkins = [
@@ -129,20 +137,25 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
                 ]
                 continue
             for d, v in zip(dates, values):
-                i = bisect_right(days, d - dt.timedelta(days=1))  # the cycle the reading belongs to
+                # The cycle the reading belongs to: a reading on a treatment day was taken
+                # before the injections, so it closes the cycle before.
+                i = bisect_right(days, d - dt.timedelta(days=1))
                 if i == 0 or d < start:
                     continue  # before the first treatment, or off the chart
-                b = _baseline(kind, dates, values, days[i - 1])
-                if b is None or d == days[i - 1]:
-                    continue
-                effect = 1 - v / b
+                b = baselines.get((area, kind, days[i - 1]))
+                if b is None:
+                    continue  # nothing to read it against: the model does not use it either
+                effect = 1 - v / b.value
+                against = f"the untreated reading of {b.read_on:%d %b %Y}" if b.reference else "the treatment day"
                 kinds_seen.add(kind)
+                referenced = referenced or b.reference
                 x, y = _x(d, start, end), _y(effect)
                 chart.readings.append({
                     "x": x, "y": y, "x0": round(x - 3.5, 1), "y0": round(y - 3.5, 1),
                     "shape": KIND_SHAPE[kind], "kind": kind,
-                    "label": f"{d:%d %b %Y}: {KIND_LABEL[kind].lower()} {v:g} ({effect:+.0%} vs the treatment day)",
+                    "label": f"{d:%d %b %Y}: {KIND_LABEL[kind].lower()} {v:g} ({effect:+.0%} vs {against})",
                 })
+        chart.effect_note = EFFECT_AGAINST_REFERENCE if referenced else EFFECT_AGAINST_TREATMENT_DAY
         chart.kinds = [{"kind": k, "label": KIND_LABEL[k], "shape": KIND_SHAPE[k]} for k in KIND_LABEL if k in kinds_seen]
         if f is not None:
             chart.forecast = {
