@@ -132,3 +132,23 @@ def test_the_check_and_the_stored_analysis_name_a_wrong_expression(media, clinic
     assert "The mouth is smiling; for this view relax the mouth (no smile)." in photo.analysis["quality"]["problems"]
     assert photo.analysis["quality"]["usable"] is False
     assert not Observation.objects.exists()
+
+
+def test_a_baseline_is_prepared_once_for_many_follow_ups_with_the_same_result(media, clinician, patient,
+                                                                             monkeypatch):
+    """The worker keeps a prepared baseline (per process): the second follow-up does not
+    read or decode the baseline file again, and measures exactly what a fresh run does."""
+    base = keep(clinician, patient, images.neutral_face())
+    first = keep(clinician, patient, images.neutral_face(dx=6))
+    second = keep(clinician, patient, images.neutral_face(dx=-6))
+    svc._PREPARED.clear()
+    reads = []
+    real = svc.photo_bytes
+    monkeypatch.setattr(svc, "photo_bytes", lambda p: reads.append(p.pk) or real(p))
+    a = svc.analyse(real(first), base, "frown")
+    b = svc.analyse(real(second), base, "frown")
+    assert reads.count(base.pk) == 1
+    svc._PREPARED.clear()  # the same result from a baseline prepared afresh
+    assert svc.analyse(real(second), base, "frown") == b
+    assert reads.count(base.pk) == 2
+    assert a["regions"] != b["regions"] or a["quality"] != b["quality"]  # two different photos
