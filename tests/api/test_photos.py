@@ -380,3 +380,36 @@ def test_a_password_login_session_reads_photos(clinician, patient, photo):
     r = client.get(f"/api/photos/{photo.public_id}")
     assert r.status_code == 200 and r.json()["state"] == "kept"
     assert Photo.objects.get(pk=photo.pk).is_baseline
+
+
+# --- analysing again -------------------------------------------------------------------------
+
+
+def test_a_clinician_has_a_failed_analysis_run_again_once(api_clinician, api_manager, api_other, later_photo,
+                                                          clinician, denied):
+    Photo.objects.filter(pk=later_photo.pk).update(analysis_status="failed", analysis={"error": "OSError: gone"},
+                                                   analysis_retry_at=None)
+    clear_queue()
+    r = api_clinician.post(f"/photos/{later_photo.public_id}/reanalyse")
+    assert r.status_code == 200, r.json()
+    assert r.json()["queued"] is True and r.json()["photo"]["analysis"]["status"] == "pending"
+    assert queued_analyses() == [later_photo.pk]
+    event = AuditEvent.objects.filter(action="photo.reanalyse").latest("id")
+    assert event.actor == clinician and event.detail["photos"] == [str(later_photo.public_id)]
+    assert event.detail["why"] == "asked"
+    # Asked again while it is under way: nothing more is queued or written.
+    before = counts()
+    r = api_clinician.post(f"/photos/{later_photo.public_id}/reanalyse")
+    assert r.status_code == 200 and r.json()["queued"] is False
+    assert queued_analyses() == [later_photo.pk] and counts() == before
+    with denied():
+        assert api_manager.post(f"/photos/{later_photo.public_id}/reanalyse").status_code == 403
+        assert api_other.post(f"/photos/{later_photo.public_id}/reanalyse").status_code == 404
+
+
+def test_a_removed_photo_is_not_analysed_again(api_clinician, later_photo):
+    assert remove(api_clinician, later_photo).status_code == 200
+    before = counts()
+    r = api_clinician.post(f"/photos/{later_photo.public_id}/reanalyse")
+    assert r.status_code == 409 and "nothing to analyse" in r.json()["detail"]
+    assert counts() == before

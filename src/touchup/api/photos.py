@@ -162,6 +162,11 @@ class ConsentResultOut(Schema):
     photo: PhotoOut
 
 
+class ReanalyseOut(Schema):
+    queued: bool = Field(description="False when an analysis was already under way (nothing was written)")
+    photo: PhotoOut
+
+
 def _state(p: Photo) -> str:
     if p.removed_at is not None:
         return "removed"
@@ -323,3 +328,15 @@ def make_baseline(request: HttpRequest, photo_id: uuid.UUID) -> dict[str, Any]:
     with _state_conflicts():
         photo_services.photo_set_baseline(actor=request.user, photo=photo)
     return photo_out(_as_it_is_now(photo))
+
+
+@router.post("/photos/{photo_id}/reanalyse", response={200: ReanalyseOut, 409: DetailOut, **OBJECT_ERRORS})
+def reanalyse_photo(request: HttpRequest, photo_id: uuid.UUID) -> dict[str, Any]:
+    """Analyse the photo again (after a failed analysis; clinicians): queued as a new
+    request, the result arrives as GET reads it. `queued` is false when an analysis is
+    already under way (nothing changes). 409 for a removed photo or one whose clinical
+    use was withdrawn."""
+    photo = access.photo_for(request.user, photo_id, need="photo.reanalyse", purpose="reanalyse", removed_ok=True)
+    with _state_conflicts():
+        queued = photo_services.photo_analyse_again(actor=request.user, photo=photo)
+    return {"queued": queued, "photo": photo_out(_as_it_is_now(photo))}
