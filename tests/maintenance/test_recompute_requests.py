@@ -19,6 +19,8 @@ from touchup.maintenance.services import forecasts
 from touchup.maintenance.tasks import recompute_forecasts
 from tests.web.conftest import clean_answers
 
+from tests.subprocess_seeds import SETUP
+
 from .conftest import signed_treatment
 from .test_worker_rq import redis_client, rq_env  # noqa: F401 - fixtures of the Redis tests
 
@@ -225,29 +227,12 @@ def test_calibrate_apply_on_the_command_line_recomputes_in_place(clinic_a, clini
 
 # Real `touchup worker` processes on their own database (SQLite file, throwaway PostgreSQL).
 
-SEED = """
-import datetime as dt, os, sys
-os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
-import django; django.setup()
-from decimal import Decimal
-from django.contrib.auth import get_user_model
-from django.utils import timezone
-from touchup.clinic import audit
-from touchup.clinic.models import Clinic, InjectionPoint, Membership, Patient, Treatment
+SEED = SETUP + """
 from touchup.maintenance.models import RecomputeRequest
 from touchup.maintenance.tasks import recompute_forecasts
-clinic = Clinic.objects.create(name="Lost Clinic", slug="lost")
-audit.record("test.seed", clinic=clinic)
-doc = get_user_model().objects.create_user(username="doc")
-Membership.objects.create(user=doc, clinic=clinic, role="clinician")
-now = timezone.now()
+clinic, doc = seed_clinic("Lost Clinic", "lost")
 for i in range(int(sys.argv[1])):
-    p = Patient.objects.create(clinic=clinic, given_name="P", family_name=str(i), birth_date=dt.date(1980, 1, 1),
-                               sex="female")
-    t = Treatment.objects.create(patient=p, clinic=clinic, clinician=doc, treated_on=now.date() - dt.timedelta(days=30),
-                                 product="onabotulinumtoxinA", indication="glabellar_lines", status="signed",
-                                 signed_at=now, signed_by=doc)
-    InjectionPoint.objects.create(treatment=t, area="glabella", units=Decimal("20"), x=200, y=100)
+    p, t = treated_patient(clinic, doc, str(i))
     # What a crash leaves: the request committed with the chart ten minutes ago, and either
     # no task at all (the process died before its on-commit hook) or, for every other one,
     # a task claimed by a worker that was killed while running it (django-tasks' database
@@ -308,29 +293,12 @@ def test_two_workers_starting_after_a_crash_recompute_every_lost_request_once(wo
     assert requeued == n
 
 
-RQ_SEED = """
-import datetime as dt, json, os
-os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
-import django; django.setup()
-from decimal import Decimal
-from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.utils import timezone
-from touchup.clinic import audit
-from touchup.clinic.models import Clinic, InjectionPoint, Membership, Patient, Treatment
+RQ_SEED = SETUP + """
 from touchup.maintenance.models import RecomputeRequest
 from touchup.maintenance.services.forecasts import request_recompute
-clinic = Clinic.objects.create(name="Queue Clinic", slug="queue")
-audit.record("test.seed", clinic=clinic)
-doc = get_user_model().objects.create_user(username="doc")
-Membership.objects.create(user=doc, clinic=clinic, role="clinician")
-now = timezone.now()
-p = Patient.objects.create(clinic=clinic, given_name="P", family_name="Q", birth_date=dt.date(1980, 1, 1), sex="female")
+clinic, doc = seed_clinic("Queue Clinic", "queue")
 with transaction.atomic():
-    t = Treatment.objects.create(patient=p, clinic=clinic, clinician=doc, treated_on=now.date() - dt.timedelta(days=30),
-                                 product="onabotulinumtoxinA", indication="glabellar_lines", status="signed",
-                                 signed_at=now, signed_by=doc)
-    InjectionPoint.objects.create(treatment=t, area="glabella", units=Decimal("20"), x=200, y=100)
+    p, t = treated_patient(clinic, doc)
     request_recompute(p)  # Redis is down when this commits
 # Five minutes on.
 RecomputeRequest.objects.filter(patient=p).update(retry_at=now - dt.timedelta(seconds=1))

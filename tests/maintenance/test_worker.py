@@ -6,30 +6,15 @@ import json
 import subprocess
 import sys
 
+from tests.subprocess_seeds import SETUP
+
 REMINDERS = 400
 
-SEED = """
-import datetime as dt, os
-os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
-import django; django.setup()
-from decimal import Decimal
-from django.contrib.auth import get_user_model
-from django.utils import timezone
-from touchup.clinic.models import Clinic, InjectionPoint, Membership, Patient, Treatment
+SEED = SETUP + """
 from touchup.maintenance.models import Reminder
-from touchup.clinic import audit
-clinic = Clinic.objects.create(name="Race Clinic", slug="race")
-# A live install's audit chain has a head already (the very first append is not what is tested here).
-audit.record("test.seed", clinic=clinic)
-doc = get_user_model().objects.create_user(username="doc")
-Membership.objects.create(user=doc, clinic=clinic, role="clinician")
-now = timezone.now()
+clinic, doc = seed_clinic("Race Clinic", "race")
 for i in range(%(n)d):
-    p = Patient.objects.create(clinic=clinic, given_name="P", family_name=str(i), birth_date=dt.date(1980, 1, 1),
-                               sex="female", phone="+4470000%%05d" %% i)
-    t = Treatment.objects.create(patient=p, clinic=clinic, clinician=doc, treated_on=now.date() - dt.timedelta(days=30),
-                                 product="onabotulinumtoxinA", indication="glabellar_lines", status="signed",
-                                 signed_at=now, signed_by=doc)
+    p, t = treated_patient(clinic, doc, str(i), phone="+4470000%%05d" %% i)
     Reminder.objects.create(patient=p, clinic=clinic, treatment=t, area="glabella", kind="checkin",
                             step="checkin_peak", channel="sms", due_at=now - dt.timedelta(minutes=1))
 """
@@ -76,25 +61,11 @@ def test_two_workers_send_each_reminder_exactly_once(worker_env, tmp_path):
     print("reminders sent by", state["by"])
 
 
-BACKLOG = """
-import datetime as dt, os
-os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
-import django; django.setup()
-from django.contrib.auth import get_user_model
-from django.utils import timezone
-from touchup.clinic.models import Clinic, InjectionPoint, Membership, Patient, Treatment
+BACKLOG = SETUP + """
 from touchup.maintenance.tasks import recompute_forecasts
-clinic = Clinic.objects.create(name="Backlog Clinic", slug="backlog")
-doc = get_user_model().objects.create_user(username="doc")
-Membership.objects.create(user=doc, clinic=clinic, role="clinician")
-now = timezone.now()
+clinic, doc = seed_clinic("Backlog Clinic", "backlog")
 for i in range(%(n)d):
-    p = Patient.objects.create(clinic=clinic, given_name="P", family_name=str(i), birth_date=dt.date(1980, 1, 1),
-                               sex="female")
-    t = Treatment.objects.create(patient=p, clinic=clinic, clinician=doc, treated_on=now.date() - dt.timedelta(days=30),
-                                 product="onabotulinumtoxinA", indication="glabellar_lines", status="signed",
-                                 signed_at=now, signed_by=doc)
-    InjectionPoint.objects.create(treatment=t, area="glabella", units=20, x=0.5, y=0.3)
+    p, _ = treated_patient(clinic, doc, str(i))
     recompute_forecasts.enqueue(p.pk)
 """
 

@@ -15,37 +15,21 @@ import time
 
 import pytest
 
+from tests.subprocess_seeds import SETUP
+
 # A database number of its own, emptied before and after each test.
 REDIS_URL = os.environ.get("TOUCHUP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 LOCK = "touchup-tests:lock"
 
-SEED = """
-import datetime as dt, json, os
-os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
-import django; django.setup()
-from decimal import Decimal
-from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.utils import timezone
+SEED = SETUP + """
 from django_tasks.signals import task_enqueued
-from touchup.clinic import audit
-from touchup.clinic.models import Clinic, InjectionPoint, Membership, Patient, Treatment
 from touchup.maintenance.models import Reminder
 from touchup.maintenance.services.forecasts import request_recompute
 
 enqueued = []
 task_enqueued.connect(lambda sender, task_result, **kw: enqueued.append(task_result), weak=False)
-clinic = Clinic.objects.create(name="Queue Clinic", slug="queue")
-audit.record("test.seed", clinic=clinic)
-doc = get_user_model().objects.create_user(username="doc")
-Membership.objects.create(user=doc, clinic=clinic, role="clinician")
-now = timezone.now()
-p = Patient.objects.create(clinic=clinic, given_name="P", family_name="Q", birth_date=dt.date(1980, 1, 1),
-                           sex="female", phone="+447700900123")
-t = Treatment.objects.create(patient=p, clinic=clinic, clinician=doc, treated_on=now.date() - dt.timedelta(days=30),
-                             product="onabotulinumtoxinA", indication="glabellar_lines", status="signed",
-                             signed_at=now, signed_by=doc)
-InjectionPoint.objects.create(treatment=t, area="glabella", units=Decimal("20"), x=200, y=100)
+clinic, doc = seed_clinic("Queue Clinic", "queue")
+p, t = treated_patient(clinic, doc, phone="+447700900123")
 if %(reminder)s:
     Reminder.objects.create(patient=p, clinic=clinic, treatment=t, area="glabella", kind="checkin",
                             step="checkin_peak", channel="sms", due_at=now - dt.timedelta(minutes=1))

@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from tests.subprocess_seeds import SETUP
 from tests.maintenance.conftest import worker_env  # noqa: F401 - fixture: `touchup` processes on their own database
 from touchup.clinic.models import AuditEvent, Observation, Photo
 from touchup.clinic.services import photos as svc
@@ -251,23 +252,12 @@ def test_a_result_against_a_replaced_baseline_leaves_the_newer_request_owed(medi
 
 # Real `touchup worker` processes on their own database (SQLite file, throwaway PostgreSQL).
 
-SEED = """
-import datetime as dt, os, sys
-os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
-import django; django.setup()
-from django.contrib.auth import get_user_model
-from django.utils import timezone
+SEED = SETUP + """
 from django_tasks_db.models import DBTaskResult
-from touchup.clinic import audit
-from touchup.clinic.models import Clinic, Membership, Patient, Photo
+from touchup.clinic.models import Photo
 from touchup.clinic.services.photos import photo_upload
-clinic = Clinic.objects.create(name="Lost Clinic", slug="lost")
-audit.record("test.seed", clinic=clinic)
-doc = get_user_model().objects.create_user(username="doc")
-Membership.objects.create(user=doc, clinic=clinic, role="clinician")
-patient = Patient.objects.create(clinic=clinic, given_name="P", family_name="Q", birth_date=dt.date(1980, 1, 1),
-                                 sex="female")
-now = timezone.now()
+clinic, doc = seed_clinic("Lost Clinic", "lost")
+patient = new_patient(clinic)
 for i, path in enumerate(sys.argv[1:]):
     with open(path, "rb") as fh:
         photo = photo_upload(actor=doc, patient=patient, view="frown", upload=fh.read(), consent_clinical=True)
