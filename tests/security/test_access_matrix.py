@@ -119,6 +119,7 @@ MATRIX: dict[tuple[str, str], Op] = {
         "photo.remove", target="photo", writes=True, body=lambda w: {"reason": "other", "note": "Matrix."},
     ),
     ("POST", "/api/photos/{photo_id}/baseline"): Op("photo.baseline", target="later_photo", writes=True),
+    ("POST", "/api/photos/{photo_id}/reanalyse"): Op("photo.reanalyse", target="photo", writes=True),
     # --- vials ---------------------------------------------------------------------
     ("GET", "/api/vials"): Op("vial.view", target="list"),
     ("POST", "/api/vials"): Op(
