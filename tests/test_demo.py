@@ -142,3 +142,65 @@ def test_the_demo_relays_the_workers_errors_but_not_mediapipes_start_up_chatter(
     ))
     assert capsys.readouterr().err == "Traceback (most recent call last):\nValueError: a real problem\n"
 
+
+
+def test_stopping_the_demo_stops_its_worker_and_the_workers_helpers(tmp_path):
+    """`kill` (SIGTERM) as well as Ctrl+C: no worker process outlives the demo."""
+    import signal
+    import socket
+    import time
+
+    from tests.maintenance.test_worker import _running
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TOUCHUP_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    demo = subprocess.Popen([sys.executable, "-m", "touchup.cli", "demo", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # The worker, and on a machine with more than one CPU its helper (--processes).
+        wanted = min(2, len(os.sched_getaffinity(0)))
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and len(_running_under(demo.pid)) < wanted:
+            time.sleep(0.5)
+        workers = _running_under(demo.pid)
+        assert len(workers) >= wanted, "the demo started no worker (or the worker no helper)"
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) == 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.5)
+        assert not any(_alive(pid) for pid in workers), "a worker outlived the demo"
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+
+
+def _running_under(pid: int) -> list[int]:
+    """The worker processes started by `pid` and by them (from /proc)."""
+    from pathlib import Path
+
+    found, parents = [], {pid}
+    for _ in range(2):  # the worker, then its helpers
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cmd = (stat.parent / "cmdline").read_bytes()
+            except OSError:
+                continue
+            child = int(stat.parent.name)
+            if int(fields[1]) in parents and b"worker" in cmd and child not in found:
+                found.append(child)
+        parents = set(found) | {pid}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        return "State:\tZ" not in (Path("/proc") / str(pid) / "status").read_text()
+    except OSError:
+        return False

@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
         worker = subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker"], stderr=subprocess.PIPE,
                                   text=True, errors="replace")
         threading.Thread(target=_relay_stderr, args=(worker.stderr,), daemon=True).start()
+    # `kill` (SIGTERM) stops the demo the way Ctrl+C does, so the worker is stopped with it
+    # instead of being left running on its own.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         call_command("runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True)
+    except KeyboardInterrupt:
+        pass
     finally:
         if worker is not None:
             worker.terminate()
@@ -82,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 worker.kill()
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 # What MediaPipe's native code (TFLite, absl) prints on its own stderr the first time the
