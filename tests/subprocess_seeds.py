@@ -40,3 +40,22 @@ def treated_patient(clinic, doc, family_name="Q", **fields):
     InjectionPoint.objects.create(treatment=t, area="glabella", units=Decimal("20"), x=200, y=100)
     return p, t
 '''
+
+
+def race_two_workers(env: dict, *flags: str) -> list[str]:
+    """Two `touchup worker --once` processes (w1, w2) started together on `env`'s database,
+    as after a crash or with two machines; both must exit cleanly. Their stderr, in order."""
+    import subprocess
+    import sys
+
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker", "--once", *flags, "--worker-id", w],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for w in ("w1", "w2")
+    ]
+    errs = []
+    for w in workers:
+        _out, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+        errs.append(err)
+    return errs

@@ -19,7 +19,7 @@ from touchup.maintenance.services import forecasts
 from touchup.maintenance.tasks import recompute_forecasts
 from tests.web.conftest import clean_answers
 
-from tests.subprocess_seeds import SETUP
+from tests.subprocess_seeds import SETUP, race_two_workers
 
 from .conftest import signed_treatment
 from .test_worker_rq import redis_client, rq_env  # noqa: F401 - fixtures of the Redis tests
@@ -271,16 +271,7 @@ def test_two_workers_starting_after_a_crash_recompute_every_lost_request_once(wo
     seed = _run(worker_env, "-c", SEED, str(n))
     assert seed.returncode == 0, seed.stderr
 
-    workers = [
-        subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker", "--once", "--no-reminders", "--worker-id", w],
-                         env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for w in ("w1", "w2")
-    ]
-    errs = []
-    for w in workers:
-        out, err = w.communicate(timeout=300)
-        assert w.returncode == 0, err
-        errs.append(err)
+    errs = race_two_workers(worker_env, "--no-reminders")
     report = _run(worker_env, "-c", REPORT)
     assert report.returncode == 0, report.stderr
     state = json.loads(report.stdout)

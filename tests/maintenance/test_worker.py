@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.subprocess_seeds import SETUP
+from tests.subprocess_seeds import SETUP, race_two_workers
 
 REMINDERS = 400
 
@@ -40,14 +40,7 @@ def test_two_workers_send_each_reminder_exactly_once(worker_env, tmp_path):
     seed = _run(worker_env, "-c", SEED % {"n": REMINDERS})
     assert seed.returncode == 0, seed.stderr
 
-    workers = [
-        subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker", "--once", "--no-tasks", "--worker-id", w],
-                         env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for w in ("w1", "w2")
-    ]
-    for w in workers:
-        out, err = w.communicate(timeout=300)
-        assert w.returncode == 0, err
+    race_two_workers(worker_env, "--no-tasks")
 
     sent = [json.loads(line)["to"] for line in (tmp_path / "sms.log").read_text().splitlines()]
     assert len(sent) == REMINDERS

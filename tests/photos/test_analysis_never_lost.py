@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from tests.subprocess_seeds import SETUP
+from tests.subprocess_seeds import SETUP, race_two_workers
 from tests.maintenance.conftest import worker_env  # noqa: F401 - fixture: `touchup` processes on their own database
 from touchup.clinic.models import AuditEvent, Observation, Photo
 from touchup.clinic.services import photos as svc
@@ -304,16 +304,7 @@ def test_two_workers_starting_after_a_crash_analyse_every_lost_photo_once(worker
     seed = run("-c", SEED, *files)
     assert seed.returncode == 0, seed.stderr
 
-    workers = [
-        subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker", "--once", "--no-reminders", "--worker-id", w],
-                         env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for w in ("w1", "w2")
-    ]
-    errs = []
-    for w in workers:
-        _out, err = w.communicate(timeout=300)
-        assert w.returncode == 0, err
-        errs.append(err)
+    errs = race_two_workers(worker_env, "--no-reminders")
     report = run("-c", REPORT)
     assert report.returncode == 0, report.stderr
     state = json.loads(report.stdout)
