@@ -6,6 +6,7 @@ Charlie is a clinician at clinic B and must never see clinic A's patients.
 
 import datetime as dt
 import os
+import threading
 
 import pytest
 
@@ -14,6 +15,71 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct horse battery staple"
+
+
+_LIVE_SERVER_LOCK = threading.Lock()
+
+
+def _one_request_at_a_time():
+    """The live server answers one request at a time.
+
+    On in-memory SQLite, pytest-django hands the test's own connection to every thread of
+    Django's threaded live server. A page that loads several photos at once then runs two
+    requests on one sqlite3 connection, and one of them fails with "cannot open savepoint -
+    SQL statements in progress" (a 500 the browser test reports as a console error). Real
+    deployments give each thread its own connection, so the tests serialise requests
+    rather than the product. Connections stay threaded (keep-alive still works); only the
+    application call, with its whole response body, holds the lock.
+    """
+    import threading
+
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test.testcases import LiveServerThread
+
+    lock = threading.Lock()
+
+    class OneRequestAtATime(ThreadedWSGIServer):
+        def set_app(self, application):
+            def serialised(environ, start_response):
+                with lock:
+                    result = application(environ, start_response)
+                    try:
+                        return [b"".join(result)]
+                    finally:
+                        if hasattr(result, "close"):
+                            result.close()
+
+            super().set_app(serialised)
+
+    LiveServerThread.server_class = OneRequestAtATime
+
+
+_one_request_at_a_time()
+
+
+@pytest.fixture
+def live_server(live_server):
+    """pytest-django's live server; on in-memory SQLite the test's own queries also wait
+    for the request in flight (the test and the server share one connection there)."""
+    from django.db import connections
+
+    conn = connections["default"]
+    if not (conn.vendor == "sqlite" and conn.is_in_memory_db()):
+        yield live_server
+        return
+    test_thread = threading.current_thread()
+
+    def wait_for_requests(execute, sql, params, many, context):
+        if threading.current_thread() is not test_thread:  # a request: it holds the lock already
+            return execute(sql, params, many, context)
+        with _LIVE_SERVER_LOCK:
+            return execute(sql, params, many, context)
+
+    conn.execute_wrappers.append(wait_for_requests)
+    try:
+        yield live_server
+    finally:
+        conn.execute_wrappers.remove(wait_for_requests)
 
 
 def _user(django_user_model, username, clinic, role, is_doctor=False):
