@@ -1,4 +1,5 @@
-"""decode_image / clean_jpeg on real bytes: every refusal, orientation, metadata removal."""
+"""decode_image / clean_jpeg on real bytes: every refusal, orientation, metadata removal.
+HEIC files are real ones, written by pillow-heif's encoder (x265) as a phone would."""
 
 import hashlib
 import io
@@ -8,6 +9,7 @@ import zlib
 
 import cv2
 import numpy as np
+import pillow_heif
 import pytest
 import simplejpeg
 from PIL import Image, ImageOps
@@ -27,6 +29,14 @@ def jpeg(im: Image.Image | None = None, **save) -> bytes:
 def png(im: Image.Image | None = None, **save) -> bytes:
     buf = io.BytesIO()
     (im or pattern()).save(buf, "PNG", **save)
+    return buf.getvalue()
+
+
+def heic(im: Image.Image | None = None, quality=90, **save) -> bytes:
+    """A real HEIC file. An EXIF orientation in `exif=` is written as the encoder (and an
+    iPhone) does: the pixels as shot, the turn as an irot/imir property, and the tag kept."""
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(im or pattern()).save(buf, quality=quality, **save)
     return buf.getvalue()
 
 
@@ -134,11 +144,13 @@ def test_too_many_bytes():
 
 
 @pytest.mark.parametrize("data,words", [
-    (b"hello, this is a text file\n", "not a JPEG or PNG"),
+    (b"hello, this is a text file\n", "not a JPEG, PNG or HEIC"),
     (b"GIF89a" + b"\x00" * 30, "GIF"),
-    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC photo is cut short"),
+    (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\x00" * 64, "AVIF"),
+    (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 64, "video"),
     (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "WebP"),
-    (b"<html><body>hi</body></html>", "not a JPEG or PNG"),
+    (b"<html><body>hi</body></html>", "not a JPEG, PNG or HEIC"),
 ])
 def test_not_a_photo(data, words):
     assert words in rejected(data)
@@ -199,7 +211,7 @@ def zip_bytes() -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("make", [jpeg, png])
+@pytest.mark.parametrize("make", [jpeg, png, heic])
 @pytest.mark.parametrize("tail,words", [
     (zip_bytes(), "ZIP"),
     (b"<html><script>alert(1)</script></html>", "HTML"),
@@ -412,3 +424,242 @@ def test_a_jpeg_neither_decoder_reads_is_refused():
     dht = data.index(b"\xff\xc4")
     data[dht + 5:dht + 21] = bytes(16)  # a Huffman table with no codes
     assert "damaged or uses an unsupported encoding" in rejected(bytes(data))
+
+
+# --- HEIC ---------------------------------------------------------------------------------
+# Written by pillow-heif's encoder (x265) as a phone writes them: ftyp, a meta box with the
+# items and their properties, the HEVC data in mdat; tile_size= gives the grid of tiles an
+# iPhone writes, and an EXIF orientation becomes an irot/imir property with the tag kept.
+
+def marked(w=96, h=64) -> Image.Image:
+    """Colour gradients and a white top-left corner: every turn and mirror changes it."""
+    y, x = np.mgrid[0:h, 0:w]
+    a = np.stack([x * 255 // w, y * 255 // h, np.full_like(x, 60)], axis=-1).astype(np.uint8)
+    a[: h // 4, : w // 4] = 250
+    return Image.fromarray(a)
+
+
+def upright(im: Image.Image, orientation: int) -> np.ndarray:
+    method = _PIL_ORIENT[orientation]
+    return np.asarray(im if method is None else im.transpose(method)).astype(int)
+
+
+def exif_orientation_in(data: bytes) -> int | None:
+    exif = Image.Exif()
+    exif.load(pillow_heif.open_heif(data).info["exif"])
+    return exif.get(0x0112)
+
+
+def with_exif_orientation(data: bytes, orientation: int) -> bytes:
+    """The file with the value of its EXIF orientation tag changed in place (same length)."""
+    for entry in (b"\x01\x12\x00\x03\x00\x00\x00\x01\x00", b"\x12\x01\x03\x00\x01\x00\x00\x00"):
+        at = data.find(entry)
+        if at >= 0:
+            value = struct.pack(">H" if entry[0] == 1 else "<H", orientation)
+            at += len(entry) - (1 if entry[0] == 1 else 0)
+            return data[:at] + value + data[at + 2:]
+    raise AssertionError("no EXIF orientation tag")
+
+
+def patched_ispe(data: bytes, size: tuple[int, int], *, only: tuple[int, int] | None = None) -> bytes:
+    """Every ispe property (or those that read `only`) made to claim `size`."""
+    out = bytearray(data)
+    at = out.find(b"ispe")
+    while at >= 0:
+        if only is None or struct.unpack(">II", out[at + 8:at + 16]) == only:
+            out[at + 8:at + 16] = struct.pack(">II", *size)
+        at = out.find(b"ispe", at + 4)
+    return bytes(out)
+
+
+def test_heic_decodes_to_rgb_with_size_format_and_hash():
+    data = heic()
+    assert data[4:12] == b"ftypheic"
+    img = decode_image(data)
+    assert (img.format, img.width, img.height) == ("heic", 64, 32)
+    assert img.rgb.shape == (32, 64, 3) and img.rgb.dtype == np.uint8
+    assert img.sha256 == hashlib.sha256(data).hexdigest()
+    left, right = img.rgb[:, :20].mean(axis=(0, 1)), img.rgb[:, 44:].mean(axis=(0, 1))
+    assert left[0] > 180 and left[2] < 60  # RGB order
+    assert right[2] > 180 and right[0] < 60
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_iphone_style_heic_is_turned_upright_exactly_once(orientation):
+    # As an iPhone writes it: the pixels as shot, the turn as irot/imir AND as the EXIF tag.
+    # libheif applies irot/imir; applying the tag as well would turn the photo twice.
+    data = heic(marked(), exif=exif_with_gps(orientation).tobytes())
+    assert exif_orientation_in(data) == orientation
+    assert (b"irot" in data or b"imir" in data) == (orientation != 1)
+    expected = upright(marked(), orientation)
+    img = decode_image(data)
+    assert img.rgb.shape == expected.shape
+    assert np.abs(img.rgb - expected).mean() < 3
+    assert (img.full_width, img.full_height) == (img.width, img.height)
+    bgr, header, full = decode_bgr(data)
+    assert np.array_equal(bgr, img.rgb[..., ::-1]) and full == (img.width, img.height)
+
+
+@pytest.mark.parametrize("orientation", [2, 3, 6, 8])
+def test_heic_with_only_an_exif_orientation_is_turned_by_it(orientation):
+    # Some Android phones write the turn only as the EXIF tag: then the tag is applied.
+    data = with_exif_orientation(heic(marked(), exif=exif_with_gps(1).tobytes()), orientation)
+    assert b"irot" not in data and b"imir" not in data
+    assert exif_orientation_in(data) == orientation
+    expected = upright(marked(), orientation)
+    img = decode_image(data)
+    assert img.rgb.shape == expected.shape
+    assert np.abs(img.rgb - expected).mean() < 3
+    assert (img.full_width, img.full_height) == (expected.shape[1], expected.shape[0])
+
+
+def test_heic_reduced_decode_is_smaller_and_remembers_full_size():
+    data = heic(marked(192, 128), exif=exif_with_gps(6).tobytes())
+    img = decode_image(data, reduce=2)
+    assert (img.width, img.height, img.full_width, img.full_height) == (64, 96, 128, 192)
+    assert img.reduce == 2
+    small = cv2.resize(decode_image(data).rgb, (64, 96), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(img.rgb, small)
+
+
+def test_ten_bit_hdr_heic_becomes_8_bit_rgb():
+    # iPhones shoot 10-bit HDR HEICs; libheif scales them to 8 bits.
+    rgb16 = np.asarray(marked()).astype(np.uint16) * 257
+    buf = io.BytesIO()
+    pillow_heif.from_bytes("RGB;16", (96, 64), rgb16.tobytes()).save(buf, quality=90)
+    data = buf.getvalue()
+    assert pillow_heif.open_heif(data, convert_hdr_to_8bit=False).info["bit_depth"] == 10
+    img = decode_image(data)
+    assert img.rgb.dtype == np.uint8 and img.rgb.shape == (64, 96, 3)
+    assert np.abs(img.rgb - upright(marked(), 1)).mean() < 3
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+def test_grey_and_alpha_heic_become_rgb(mode):
+    img = decode_image(heic(marked().convert(mode)))
+    assert img.rgb.shape == (64, 96, 3) and img.rgb.dtype == np.uint8
+    expected = np.asarray(marked().convert(mode).convert("RGB")).astype(int)
+    assert np.abs(img.rgb - expected).mean() < 3
+
+
+def test_iphone_style_grid_of_tiles_is_one_picture():
+    data = heic(odd_photo(320, 240), tile_size=64)  # 5 x 4 tiles of 64 px
+    assert b"grid" in data
+    img = decode_image(data)
+    assert img.rgb.shape == (240, 320, 3)
+    assert np.abs(img.rgb.astype(int) - np.asarray(odd_photo(320, 240))).mean() < 6
+
+
+def test_a_heic_holding_several_pictures_gives_the_primary_one():
+    heif = pillow_heif.from_pillow(pattern(64, 32))
+    heif.add_from_pillow(marked())
+    buf = io.BytesIO()
+    heif.save(buf, quality=90, primary_index=1)
+    img = decode_image(buf.getvalue())
+    assert (img.width, img.height) == (96, 64)
+    assert np.abs(img.rgb - upright(marked(), 1)).mean() < 3
+
+
+def test_clean_jpeg_from_an_iphone_heic_has_no_exif_or_gps_and_is_upright():
+    original = heic(marked(), exif=exif_with_gps(6).tobytes())
+    exif = Image.Exif()
+    exif.load(pillow_heif.open_heif(original).info["exif"])
+    assert exif.get_ifd(0x8825) and b"PhoneMaker" in original  # GPS and maker in the upload
+    img = decode_image(original)
+    clean = clean_jpeg(img)
+    assert clean.startswith(b"\xff\xd8\xff")
+    assert b"Exif" not in clean and b"PhoneMaker" not in clean and b"\xff\xe1" not in clean
+    reread = Image.open(io.BytesIO(clean))
+    assert reread.format == "JPEG" and len(reread.getexif()) == 0
+    assert reread.info.get("exif") is None and "icc_profile" not in reread.info
+    back = decode_image(clean)
+    assert (back.format, back.width, back.height) == ("jpeg", 64, 96)
+    assert np.abs(back.rgb.astype(int) - img.rgb).mean() < 4
+
+
+@pytest.mark.parametrize("cut", [0.02, 0.3, 0.7, 0.99])
+def test_truncated_heic(cut):
+    data = heic(odd_photo(160, 120))
+    assert "HEIC photo is cut short (truncated)" in rejected(data[: int(len(data) * cut)])
+
+
+def test_heic_cut_where_its_picture_data_starts():
+    data = heic(odd_photo(160, 120))
+    assert "truncated" in rejected(data[: data.index(b"mdat") - 4])
+
+
+def test_heic_whose_decoder_set_up_is_damaged():
+    data = bytearray(heic(odd_photo(160, 120)))
+    at = data.index(b"hvcC")
+    data[at + 30:at + 42] = bytes(b ^ 0xFF for b in data[at + 30:at + 42])
+    assert "This HEIC photo is damaged or incomplete" in rejected(bytes(data))
+
+
+def test_heic_naming_a_primary_picture_it_does_not_have():
+    data = bytearray(heic())
+    at = data.index(b"pitm")
+    data[at + 8:at + 10] = struct.pack(">H", 999)
+    assert "This HEIC photo is damaged or incomplete" in rejected(bytes(data))
+
+
+@pytest.mark.parametrize("tile_size", [0, 64])
+def test_heic_decompression_bomb_is_refused_from_the_header(tile_size):
+    data = patched_ispe(heic(odd_photo(160, 128), tile_size=tile_size), (60000, 60000))
+    assert "60000 x 60000" in rejected(data) and "megapixels" in rejected(data)
+
+
+def test_heic_max_pixels_is_configurable():
+    assert "megapixels" in rejected(heic(pattern(64, 32)), max_pixels=1000)
+
+
+def test_heic_whose_tiles_add_up_to_far_more_than_its_picture():
+    # A 64 x 64 picture (header and grid) made of four 64 x 64 tiles: four times the
+    # pixels to decode. Within the limit each, refused together.
+    data = patched_ispe(heic(odd_photo(128, 128), tile_size=64), (64, 64), only=(128, 128))
+    at = data.index(b"idat") + 4
+    data = data[:at + 4] + struct.pack(">HH", 64, 64) + data[at + 8:]
+    assert "megapixels of tiles" in rejected(data, max_pixels=10_000)
+
+
+def exif_description(text: str) -> bytes:
+    ex = exif_with_gps(1)
+    ex[0x010E] = text  # ImageDescription
+    return ex.tobytes()
+
+
+@pytest.mark.parametrize("save,words", [
+    ({"exif": exif_description("<script>alert(1)</script>")}, "script"),
+    ({"xmp": b"<x:xmpmeta><?php system($_GET['c']); ?></x:xmpmeta>"}, "PHP"),
+])
+def test_something_hidden_in_heic_metadata(save, words):
+    reason = rejected(heic(**save))
+    assert words in reason and "metadata" in reason
+
+
+def test_html_in_a_box_after_the_picture_is_refused_and_zero_padding_is_not():
+    def free(body: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(body)) + b"free" + body
+
+    assert "HTML page in its metadata" in rejected(heic() + free(b"<html><script>1</script></html>"))
+    assert decode_image(heic() + free(b"\x00" * 100)).format == "heic"
+
+
+def test_avif_is_refused_with_what_to_do():
+    # This pillow-heif wheel has no AV1 decoder: an AV1-coded picture is refused by name.
+    data = bytearray(heic())
+    at = data.index(b"hvc1")
+    data[at:at + 4] = b"av01"
+    reason = rejected(bytes(data))
+    assert "AVIF" in reason and "Export the photo as JPEG" in reason
+
+
+def test_a_heif_picture_coded_otherwise_is_refused_by_name():
+    data = bytearray(heic())
+    at = data.index(b"hvc1")
+    data[at:at + 4] = b"jpeg"
+    assert "coded as 'jpeg', which cannot be read here" in rejected(bytes(data))
+
+
+def test_a_heif_image_sequence_without_a_still_picture():
+    data = b"\x00\x00\x00\x18ftypmsf1\x00\x00\x00\x00msf1hevs" + b"\x00\x00\x00\x10moov" + bytes(8)
+    assert "image sequence" in rejected(data)

@@ -1,16 +1,19 @@
 """Decode an uploaded photo safely, and make the clean copy that is stored.
 
 The file is judged by its bytes, never by its name. Before any pixel is decoded the
-container is walked (JPEG segments and entropy-coded scans, PNG chunks with their CRCs):
-that gives the dimensions for the decompression-bomb check, proves the file is complete,
-and shows anything glued on after the picture (a ZIP, HTML or script appended to make a
-"polyglot" file). Every refusal is an `ImageRejected` whose `.reason` is a sentence the
-person who uploaded the photo can act on.
+container is walked (JPEG segments and entropy-coded scans, PNG chunks with their CRCs,
+HEIF boxes with their item locations): that gives the dimensions for the decompression-bomb
+check, proves the file is complete, and shows anything glued on after the picture (a ZIP,
+HTML or script appended to make a "polyglot" file). Every refusal is an `ImageRejected`
+whose `.reason` is a sentence the person who uploaded the photo can act on.
 
 JPEG pixels are decoded by libjpeg-turbo through simplejpeg (its TurboJPEG API): the same
 pixels as OpenCV's decoder, at full size in about 0.6 of the time. A file it will not
 decode cleanly (it is strict: a corrupt-data warning is an error) goes to OpenCV, which
 decoded every photo before and still decides what is refused. PNGs are decoded by OpenCV.
+HEIC (HEIF with HEVC-coded pictures: what iPhones shoot) is decoded by libheif through
+pillow-heif, only after the box walk here has checked it; AVIF is refused (the wheel has no
+AV1 decoder).
 
 The stored copy (`clean_jpeg`) is re-encoded from the pixels, so no EXIF, GPS, maker
 notes, XMP or comments survive.
@@ -57,6 +60,22 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
                 b"mif1", b"msf1", b"avif", b"avis"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+_HEVC_BRANDS = _HEIF_BRANDS - _AVIF_BRANDS - {b"mif1", b"msf1"}
+# Boxes that may stand at the top level of a HEIF file. Anything else where a box should
+# start is taken as data after the picture (a ZIP's "PK\3\4" or "<html" read as a box).
+_HEIF_TOP_BOXES = {b"ftyp", b"meta", b"mdat", b"free", b"skip", b"uuid", b"wide", b"moov",
+                   b"moof", b"mfra", b"meco", b"pdin", b"styp", b"sidx", b"prft", b"etyp"}
+# Item types that are pictures (their ispe counts for the decompression-bomb check), and
+# the derived ones libheif assembles from other pictures (the tiles of an iPhone photo).
+_HEIF_IMAGE_ITEMS = {b"hvc1", b"av01", b"grid", b"iden", b"iovl", b"jpeg", b"unci", b"j2k1",
+                     b"avc1", b"vvc1", b"mski", b"tmap", b"evc1"}
+_HEIF_DERIVED = {b"grid", b"iden", b"iovl"}
+# Items that hold text or metadata: searched for foreign files like JPEG metadata segments.
+_HEIF_META_ITEMS = {b"Exif", b"mime", b"uri "}
+# The pixels libheif may have to decode for one picture (its tiles, alpha and gain map), as a
+# multiple of the picture's size limit: tiles overhang the edges, a gain map adds a quarter.
+_HEIF_DECODE_BUDGET = 1.5
 _OTHER_FORMATS = (
     (b"GIF87a", "a GIF"), (b"GIF89a", "a GIF"), (b"BM", "a BMP"),
     (b"II*\x00", "a TIFF"), (b"MM\x00*", "a TIFF"), (b"%PDF", "a PDF document"),
@@ -81,7 +100,7 @@ class ImageRejected(Exception):
 @dataclass(frozen=True)
 class DecodedImage:
     rgb: np.ndarray = field(repr=False)  # H x W x 3 uint8, EXIF orientation applied
-    format: str  # "jpeg" | "png"
+    format: str  # "jpeg" | "png" | "heic"
     width: int  # of `rgb`
     height: int
     sha256: str  # hex digest of the original bytes
@@ -117,6 +136,8 @@ def probe(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXE
         header = _walk_jpeg(data)
     elif data.startswith(_PNG_MAGIC):
         header = _walk_png(data)
+    elif _heif_brands(data) & _HEIF_BRANDS:
+        header = _walk_heif(data, max_pixels)
     else:
         raise ImageRejected(_not_accepted(data))
     if header.width <= 0 or header.height <= 0:
@@ -136,11 +157,11 @@ def decode_image(
     max_pixels: int = MAX_PIXELS,
     reduce: int = 1,
 ) -> DecodedImage:
-    """Validate and decode a JPEG or PNG photo.
+    """Validate and decode a JPEG, PNG or HEIC photo.
 
     `reduce` (1, 2, 4 or 8) decodes a JPEG at that fraction of its size directly in the
-    decoder, which is several times faster than decoding in full and shrinking; PNGs are
-    always decoded in full and then shrunk.
+    decoder, which is several times faster than decoding in full and shrinking; PNGs and
+    HEICs are always decoded in full and then shrunk.
     """
     rgb, header, (full_w, full_h) = _decode(data, max_bytes=max_bytes, max_pixels=max_pixels,
                                             reduce=reduce, order="RGB")
@@ -170,7 +191,11 @@ def _decode(data: bytes, *, max_bytes: int, max_pixels: int, reduce: int,
     # Below 8 px the next scale down can round up to the same size: OpenCV decodes those.
     if header.format == "jpeg" and max(header.width, header.height) >= 8:
         pixels = _turbo_decode(data, expect, order)
-    if pixels is None:
+    if header.format == "heic":
+        pixels = _heif_decode(data, header, order)
+        if reduce > 1:
+            pixels = cv2.resize(pixels, (expect[1], expect[0]), interpolation=cv2.INTER_AREA)
+    elif pixels is None:
         pixels = _opencv_decode(data, header, reduce, expect)
         if order == "RGB":
             pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
@@ -241,15 +266,16 @@ def clean_jpeg(img: DecodedImage, quality: int = 92) -> bytes:
 # --- container walking ------------------------------------------------------------------
 
 def _not_accepted(data: bytes) -> str:
-    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
-        return ("HEIC/HEIF photos are not accepted yet. Set the camera to 'Most Compatible' "
-                "(JPEG) or export the photo as JPEG.")
+    if data[4:8] == b"ftyp":
+        # ISO media that is not HEIF: a video (MP4, a Live Photo's MOV) or a raw file.
+        return ("This is a video or another kind of media file, not a still photo; only JPEG, "
+                "PNG and HEIC photos are accepted.")
     if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return "This is a WebP image; only JPEG and PNG photos are accepted."
+        return "This is a WebP image; only JPEG, PNG and HEIC photos are accepted."
     for magic, name in _OTHER_FORMATS:
         if data.startswith(magic):
-            return f"This is {name}, not a photo; only JPEG and PNG photos are accepted."
-    return "The file is not a JPEG or PNG image."
+            return f"This is {name}, not a photo; only JPEG, PNG and HEIC photos are accepted."
+    return "The file is not a JPEG, PNG or HEIC image."
 
 
 def _foreign(chunk: bytes, *, short: bool = True) -> str | None:
@@ -286,7 +312,7 @@ def _check_trailing(rest: bytes) -> None:
         return
     raise ImageRejected(
         f"The file carries {len(rest)} bytes of extra data after the picture (for example "
-        "a motion-photo video); it is refused. Export it as a still JPEG or PNG."
+        "a motion-photo video); it is refused. Export it as a still JPEG, PNG or HEIC."
     )
 
 
@@ -425,6 +451,411 @@ def _walk_png(data: bytes) -> _Header:
         raise ImageRejected("The PNG file has no picture data.")
     _check_trailing(data[pos:])
     return _Header("png", width, height, orientation)
+
+
+# --- HEIF (HEIC) -------------------------------------------------------------------------
+# An ISO base media file: top-level boxes (ftyp, meta, mdat), and in `meta` the items (the
+# primary picture, its tiles, thumbnails, EXIF), where their bytes are (iloc) and their
+# properties (size ispe, rotation irot, mirror imir). libheif reads all that again to decode;
+# it is walked here first so that the size limits, completeness and polyglot checks hold
+# before any of the file reaches the decoder, as for JPEG and PNG.
+
+def _heif_damaged() -> ImageRejected:
+    return ImageRejected(
+        "This HEIC photo is damaged or incomplete; export it again from the phone or photo "
+        "app, or send it as JPEG."
+    )
+
+
+def _heif_truncated() -> ImageRejected:
+    return ImageRejected("This HEIC photo is cut short (truncated); upload the complete photo again.")
+
+
+def _avif() -> ImageRejected:
+    return ImageRejected(
+        "This is an AVIF image; only JPEG, PNG and HEIC photos are accepted. Export the photo "
+        "as JPEG."
+    )
+
+
+def _heif_brands(data: bytes) -> set[bytes]:
+    """The major and compatible brands of the leading ftyp box; empty when there is none."""
+    if len(data) < 16 or data[4:8] != b"ftyp":
+        return set()
+    (size,) = struct.unpack(">I", data[:4])
+    end = min(size, len(data), 16 + 4 * 64)
+    return {data[8:12]} | {data[i:i + 4] for i in range(16, end - 3, 4)}
+
+
+class _Reader:
+    """Big-endian integers from data[pos:end]; running past `end` means a damaged box."""
+
+    def __init__(self, data: bytes, pos: int, end: int):
+        self.data, self.pos, self.end = data, pos, end
+
+    def u(self, size: int) -> int:
+        if self.pos + size > self.end:
+            raise _heif_damaged()
+        value = int.from_bytes(self.data[self.pos:self.pos + size], "big")
+        self.pos += size
+        return value
+
+    def four(self) -> bytes:
+        if self.pos + 4 > self.end:
+            raise _heif_damaged()
+        self.pos += 4
+        return self.data[self.pos - 4:self.pos]
+
+
+def _heif_children(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, body start, body end) of each box inside data[start:end]. The outer box is
+    complete, so a child running past it is damage, not truncation."""
+    out = []
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        head = 8
+        if size == 1:
+            if pos + 16 > end:
+                raise _heif_damaged()
+            (size,) = struct.unpack(">Q", data[pos + 8:pos + 16])
+            head = 16
+        elif size == 0:
+            size = end - pos
+        if size < head or pos + size > end:
+            raise _heif_damaged()
+        out.append((kind, pos + head, pos + size))
+        pos += size
+    return out
+
+
+@dataclass
+class _HeifMeta:
+    primary: int | None = None
+    types: dict[int, bytes] = field(default_factory=dict)
+    # (construction method, extents): file offsets for method 0, idat offsets for 1. Read as
+    # (offset, length); _walk_heif checks them and turns them into (start, end).
+    locations: dict[int, tuple[int, list[tuple[int, int]]]] = field(default_factory=dict)
+    properties: list[tuple[bytes, int, int]] = field(default_factory=list)
+    associations: dict[int, list[int]] = field(default_factory=dict)  # 1-based into properties
+    refs: dict[bytes, dict[int, list[int]]] = field(default_factory=dict)
+    idat: tuple[int, int] | None = None
+
+    def prop(self, item: int, kind: bytes) -> tuple[int, int] | None:
+        for index in self.associations.get(item, ()):
+            if 1 <= index <= len(self.properties) and self.properties[index - 1][0] == kind:
+                return self.properties[index - 1][1:]
+        return None
+
+    def ispe(self, data: bytes, item: int) -> tuple[int, int] | None:
+        span = self.prop(item, b"ispe")
+        if span is None:
+            return None
+        r = _Reader(data, *span)
+        r.u(4)  # version, flags
+        return r.u(4), r.u(4)
+
+    def item_bytes(self, data: bytes, item: int) -> bytes:
+        method, extents = self.locations.get(item, (0, []))
+        base = 0
+        if method == 1:
+            if self.idat is None:
+                raise _heif_damaged()
+            base = self.idat[0]
+        elif method != 0:
+            return b""
+        return b"".join(data[base + a:base + b] for a, b in extents)
+
+
+def _heif_meta(data: bytes, start: int, end: int) -> _HeifMeta:
+    meta = _HeifMeta()
+    for kind, a, b in _heif_children(data, start + 4, end):  # meta is a full box
+        r = _Reader(data, a, b)
+        if kind == b"pitm":
+            version = r.u(1)
+            r.u(3)
+            meta.primary = r.u(2 if version == 0 else 4)
+        elif kind == b"iinf":
+            version = r.u(1)
+            r.u(3)
+            r.u(2 if version == 0 else 4)  # entry count: the infe boxes follow
+            for sub, sa, sb in _heif_children(data, r.pos, b):
+                if sub != b"infe":
+                    continue
+                e = _Reader(data, sa, sb)
+                version = e.u(1)
+                e.u(3)
+                if version >= 2:
+                    item = e.u(2 if version == 2 else 4)
+                    e.u(2)  # protection index
+                    meta.types[item] = e.four()
+        elif kind == b"iloc":
+            _heif_iloc(data, r, meta)
+        elif kind == b"iprp":
+            for sub, sa, sb in _heif_children(data, a, b):
+                if sub == b"ipco":
+                    meta.properties = _heif_children(data, sa, sb)
+                elif sub == b"ipma":
+                    e = _Reader(data, sa, sb)
+                    version = e.u(1)
+                    flags = e.u(3)
+                    for _ in range(e.u(4)):
+                        item = e.u(2 if version < 1 else 4)
+                        wide = flags & 1
+                        meta.associations.setdefault(item, []).extend(
+                            e.u(2 if wide else 1) & (0x7FFF if wide else 0x7F)
+                            for _ in range(e.u(1)))
+        elif kind == b"iref":
+            version = r.u(1)
+            r.u(3)
+            id_size = 2 if version == 0 else 4
+            for sub, sa, sb in _heif_children(data, r.pos, b):
+                e = _Reader(data, sa, sb)
+                source = e.u(id_size)
+                targets = [e.u(id_size) for _ in range(e.u(2))]
+                meta.refs.setdefault(sub, {}).setdefault(source, []).extend(targets)
+        elif kind == b"idat":
+            meta.idat = (a, b)
+    return meta
+
+
+def _heif_iloc(data: bytes, r: _Reader, meta: _HeifMeta) -> None:
+    version = r.u(1)
+    r.u(3)
+    sizes = r.u(1)
+    offset_size, length_size = sizes >> 4, sizes & 15
+    sizes = r.u(1)
+    base_size, index_size = sizes >> 4, (sizes & 15) if version in (1, 2) else 0
+    if version > 2 or not {offset_size, length_size, base_size, index_size} <= {0, 4, 8}:
+        raise _heif_damaged()
+    for _ in range(r.u(2 if version < 2 else 4)):
+        item = r.u(2 if version < 2 else 4)
+        method = r.u(2) & 15 if version in (1, 2) else 0
+        r.u(2)  # data reference index: 0, this file
+        base = r.u(base_size)
+        extents = []
+        for _ in range(r.u(2)):
+            r.u(index_size)
+            offset, length = base + r.u(offset_size), r.u(length_size)
+            extents.append((offset, length))
+        meta.locations[item] = (method, extents)
+
+
+def _walk_heif(data: bytes, max_pixels: int) -> _Header:
+    n = len(data)
+    brands = _heif_brands(data)
+    if data[8:12] in _AVIF_BRANDS and not brands & _HEVC_BRANDS:
+        raise _avif()
+    # Top-level boxes. Where no box of a known kind starts, the picture has ended.
+    pos = 0
+    meta_box = None
+    mdats: list[tuple[int, int]] = []
+    saw_moov = False
+    while pos + 8 <= n:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind not in _HEIF_TOP_BOXES:
+            break
+        head = 8
+        if size == 1:
+            if pos + 16 > n:
+                raise _heif_truncated()
+            (size,) = struct.unpack(">Q", data[pos + 8:pos + 16])
+            head = 16
+        elif size == 0:  # the last box runs to the end of the file
+            size = n - pos
+        if size < head:
+            raise _heif_damaged()
+        if pos + size > n:
+            raise _heif_truncated()
+        body = (pos + head, pos + size)
+        if kind == b"meta":
+            if meta_box is not None:
+                raise _heif_damaged()
+            meta_box = body
+        elif kind == b"mdat":
+            mdats.append(body)
+        elif kind == b"moov":
+            saw_moov = True
+        elif kind in (b"free", b"skip", b"uuid", b"wide"):
+            _check_embedded(data[body[0]:body[1]], "metadata")
+        pos += size
+    _check_trailing(data[pos:])
+    if meta_box is None:
+        if saw_moov:
+            raise ImageRejected(
+                "This HEIF file is an image sequence (a burst or an animation) with no still "
+                "picture; export the photo as a still HEIC or JPEG."
+            )
+        raise _heif_truncated()
+    meta = _heif_meta(data, *meta_box)
+    if meta.primary is None or meta.primary not in meta.types:
+        raise _heif_damaged()
+
+    # Where every item's bytes are: inside the file (else it was cut short) or inside idat.
+    file_spans = []
+    for item, (method, extents) in meta.locations.items():
+        spans = []
+        for offset, length in extents:
+            if method == 0:
+                end = n if length == 0 else offset + length
+                if end > n:
+                    raise _heif_truncated()
+                file_spans.append((offset, end))
+            elif method == 1:
+                idat_len = meta.idat[1] - meta.idat[0] if meta.idat else 0
+                end = idat_len if length == 0 else offset + length
+                if end > idat_len:
+                    raise _heif_damaged()
+            else:
+                end = offset + length
+            spans.append((offset, end))
+        meta.locations[item] = (method, spans)
+
+    # The pictures libheif decodes for the primary one: it, the inputs of a derived picture
+    # (an iPhone photo is a grid of 512 px tiles), and their auxiliary images (alpha, a gain
+    # map). Only HEVC-coded pictures can be decoded by this build of libheif.
+    coded, seen, todo = [], set(), [meta.primary]
+    while todo:
+        item = todo.pop()
+        if item in seen:
+            continue
+        seen.add(item)
+        kind = meta.types.get(item)
+        if kind in _HEIF_DERIVED:
+            inputs = meta.refs.get(b"dimg", {}).get(item)
+            if not inputs or len(seen) > 4096:
+                raise _heif_damaged()
+            todo.extend(inputs)
+            if kind == b"grid":
+                grid_data = meta.item_bytes(data, item)
+                grid = _Reader(grid_data, 0, len(grid_data))
+                grid.u(1)
+                wide = grid.u(1) & 1
+                grid.u(2)  # rows and columns, minus one each
+                gw, gh = grid.u(4 if wide else 2), grid.u(4 if wide else 2)
+                if gw * gh > max_pixels:
+                    raise ImageRejected(
+                        f"The picture is {gw} x {gh} pixels, more than the "
+                        f"{max_pixels / 1e6:.0f} megapixels accepted."
+                    )
+        elif kind == b"hvc1":
+            method, spans = meta.locations.get(item, (0, []))
+            if not any(b > a for a, b in spans):
+                raise _heif_damaged()
+            coded.append(item)
+        elif kind == b"av01":
+            raise _avif()
+        else:
+            name = (kind or b"?").decode("latin-1").strip()
+            raise ImageRejected(
+                f"This HEIF file holds a picture coded as '{name}', which cannot be read here; "
+                "export the photo as JPEG."
+            )
+    auxiliary = [source for source, targets in meta.refs.get(b"auxl", {}).items()
+                 if seen.intersection(targets)]
+
+    # Decompression bombs, from the headers: no picture in the file may be larger than the
+    # limit, and the pictures decoded for the primary one may not add up to much more.
+    for item, kind in meta.types.items():
+        size = meta.ispe(data, item) if kind in _HEIF_IMAGE_ITEMS else None
+        if size and size[0] * size[1] > max_pixels:
+            raise ImageRejected(
+                f"The picture is {size[0]} x {size[1]} pixels, more than the "
+                f"{max_pixels / 1e6:.0f} megapixels accepted."
+            )
+    total = sum(w * h for w, h in (meta.ispe(data, i) or (0, 0) for i in {*coded, *auxiliary}))
+    if total > _HEIF_DECODE_BUDGET * max_pixels:
+        raise ImageRejected(
+            f"The picture is stored as {total / 1e6:.0f} megapixels of tiles and layers, more "
+            f"than the {max_pixels / 1e6:.0f} megapixels accepted."
+        )
+
+    # Polyglots: text and metadata items are searched like JPEG metadata segments, and so
+    # is any part of the picture data that no item uses.
+    for item, kind in meta.types.items():
+        if kind in _HEIF_META_ITEMS:
+            _check_embedded(meta.item_bytes(data, item), "metadata")
+    file_spans.sort()
+    for start, end in mdats:
+        gaps, at = [], start
+        for a, b in file_spans:
+            if b <= at or a >= end:
+                continue
+            if a > at:
+                gaps.append(data[at:a])
+            at = max(at, b)
+        if at < end:
+            gaps.append(data[at:end])
+        for gap in gaps:
+            _check_embedded(gap, "picture data")
+
+    if meta.ispe(data, meta.primary) is None:  # the standard requires it on every picture
+        raise ImageRejected("The picture has no size in its header; the file is damaged.")
+    # Upright exactly once. libheif applies the rotation, mirroring and crop the file asks
+    # for (irot, imir, clap) when it decodes, and reports the size after them. iPhones write
+    # the same turn as irot and as an EXIF orientation tag, so the tag is then ignored (the
+    # HEIF standard makes irot/imir the rule; applying both would turn the photo twice).
+    # Some Android phones write only the EXIF tag: with no irot/imir it is applied, as for
+    # a JPEG, after libheif's decode.
+    orientation = 1
+    if meta.prop(meta.primary, b"irot") is None and meta.prop(meta.primary, b"imir") is None:
+        orientation = _heif_exif_orientation(data, meta) or 1
+    width, height = _heif_open(data).size
+    return _Header("heic", width, height, orientation)
+
+
+def _heif_exif_orientation(data: bytes, meta: _HeifMeta) -> int | None:
+    """The EXIF orientation of the primary picture: from the Exif item that describes it
+    (cdsc), whose bytes start with the offset of the TIFF header."""
+    for item, kind in meta.types.items():
+        targets = meta.refs.get(b"cdsc", {}).get(item)
+        if kind != b"Exif" or (targets and meta.primary not in targets):
+            continue
+        raw = meta.item_bytes(data, item)
+        if len(raw) < 4:
+            continue
+        tiff = raw[4 + struct.unpack(">I", raw[:4])[0]:]
+        if tiff.startswith(b"Exif\x00\x00"):
+            tiff = tiff[6:]
+        return _exif_orientation(tiff)
+    return None
+
+
+def _heif_open(data: bytes, *, bgr: bool = False):
+    """The file opened by libheif (pillow-heif); nothing is decoded until pixels are read.
+    Imported here: only HEIC uploads need it."""
+    import pillow_heif
+
+    try:
+        heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True, bgr_mode=bgr)
+        heif.size  # noqa: B018 - raises when there is no picture
+    except (ValueError, EOFError, SyntaxError, RuntimeError, OSError, IndexError):
+        raise _heif_damaged() from None
+    return heif
+
+
+def _heif_decode(data: bytes, header: _Header, order: str) -> np.ndarray:
+    """The primary picture with irot/imir/clap applied by libheif, as 8-bit RGB or BGR:
+    10- and 12-bit HDR pictures are scaled to 8 bits by libheif, grey ones are expanded and
+    an alpha channel is dropped (as OpenCV does for a PNG)."""
+    heif = _heif_open(data, bgr=order == "BGR")
+    try:
+        image = heif[heif.primary_index]
+        pixels = np.array(image)  # a copy: libheif's buffer is read-only
+    except (ValueError, EOFError, SyntaxError, RuntimeError, OSError, IndexError):
+        raise _heif_damaged() from None
+    if pixels.dtype == np.uint16:  # grey pictures above 8 bits come scaled to 16 bits
+        pixels = (pixels >> 8).astype(np.uint8)
+    if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey with alpha
+        pixels = pixels[..., 0]
+    if pixels.ndim == 2:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    elif pixels.ndim == 3 and pixels.shape[2] == 4:
+        pixels = np.ascontiguousarray(pixels[..., :3])
+    if (pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8
+            or pixels.shape[:2] != (header.height, header.width)):
+        raise ImageRejected("The picture data does not match its header; the file is damaged.")
+    return pixels
 
 
 def exif_thumbnail(data: bytes) -> np.ndarray | None:
