@@ -292,3 +292,17 @@ class ClinicRecomputeRequest(OwedRecompute):
 
     class Meta:
         indexes = [models.Index(fields=["retry_at"], name="clinic_recompute_retry")]
+
+
+class CalibrationFitRequest(OwedRecompute):
+    """A manager asked for a fit of the clinic's medians (services.calibration.request_fit):
+    kept until a fit has read the charts, so a fit lost with its worker is queued again by
+    the sweep, and the calibration page can say that one is under way and who asked."""
+
+    clinic = models.OneToOneField(Clinic, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["retry_at"], name="calibration_fit_retry")]

@@ -44,22 +44,16 @@ def recompute_forecasts(patient_id: int, only_if_requested: bool = False) -> lis
 
 
 @task()
-def propose_calibration(clinic_id: int, actor_id: int | None = None) -> dict:
-    """Fit the clinic's medians to its charts (services.calibration.propose): the page
-    shows the proposal when it is ready."""
+def propose_calibration(clinic_id: int, actor_id: int | None = None, only_if_requested: bool = False) -> dict:
+    """Fit the clinic's medians to its charts (services.calibration.run_requested_fit): the
+    page shows the proposal when it is ready. `actor_id` is only read by tasks queued before
+    the fit request kept who asked."""
     from django.contrib.auth import get_user_model
-
-    from touchup.clinic.models import Clinic
 
     from .services import calibration
 
-    clinic = Clinic.objects.get(pk=clinic_id)
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    try:
-        row = calibration.propose(clinic, actor=actor)
-    except calibration.NothingToCalibrate:
-        return {"patients": 0}
-    return {"calibration": row.pk, "patients": row.patients}
+    return calibration.run_requested_fit(clinic_id, actor=actor, only_if_requested=only_if_requested)
 
 
 @task()

@@ -4,6 +4,10 @@
                                      to every patient's chart, audited as one bulk read
     apply(calibration, actor)     -> marks it the clinic's active one (audited); the caller
                                      then recomputes the clinic's forecasts (recompute_many)
+    request_fit(clinic_id, actor) -> a fit in the background (the manager's "Fit now"): a
+                                     CalibrationFitRequest row until a fit has run, so it is
+                                     never lost with its worker (forecasts.requeue_due)
+    run_requested_fit(clinic_id)  -> what that task does
     priors_for(clinic_id)         -> the priors the clinic's forecasts use: the published
                                      ones with the active calibration's shifts, if any
 
@@ -26,7 +30,7 @@ from touchup.clinic import audit
 from touchup.clinic.models import Clinic, Patient, Treatment, TreatmentStatus
 from touchup.core.wearoff import Priors, load_priors
 
-from ..models import MedianCalibration
+from ..models import CalibrationFitRequest, MedianCalibration
 from .forecasts import ForecastUnavailable, histories_data, parse_chart
 
 _CHUNK = 2000  # charts read per three queries
@@ -90,6 +94,48 @@ def apply(calibration: MedianCalibration, *, actor: Any = None, queue: bool = Tr
         request_clinic_recompute(calibration.clinic_id, queue=queue)
     _cached.clear()
     return calibration
+
+
+def can_fit(clinic_id: int) -> bool:
+    """Whether the clinic has anything to fit to (a signed treatment)."""
+    return Treatment.objects.filter(patient__clinic_id=clinic_id, status=TreatmentStatus.SIGNED).exists()
+
+
+def request_fit(clinic_id: int, actor: Any) -> None:
+    """Fit the clinic's medians in the background once the current transaction commits.
+    Asking again while a fit is under way asks for one more after it (a new token), so
+    charts signed meanwhile are read."""
+    from .forecasts import FIT, _request
+
+    with transaction.atomic():
+        _request(FIT, clinic_id, requested_by=_user(actor))
+        audit.record("forecast.calibration.request", actor=actor, clinic=clinic_id)
+
+
+def pending_fit(clinic_id: int) -> CalibrationFitRequest | None:
+    """The fit asked for and not yet done, if any (for the page)."""
+    return CalibrationFitRequest.objects.select_related("requested_by").filter(pk=clinic_id).first()
+
+
+def run_requested_fit(clinic_id: int, *, actor: Any = None, only_if_requested: bool = False) -> dict:
+    """The fit task: propose() for whoever asked, then the request done (unless asked for
+    again meanwhile). A clinic with nothing to fit drops the request too: the page says
+    why before offering the button, and asking again would fail the same way."""
+    from .forecasts import FIT, request_done
+
+    pending = pending_fit(clinic_id)
+    if pending is None and only_if_requested:
+        return {}  # another run has done it
+    if pending is not None and pending.requested_by is not None:
+        actor = pending.requested_by
+    clinic = Clinic.objects.get(pk=clinic_id)
+    try:
+        row = propose(clinic, actor=actor)
+        outcome = {"calibration": row.pk, "patients": row.patients}
+    except NothingToCalibrate:
+        outcome = {"patients": 0}
+    request_done(clinic_id, pending.token if pending else None, FIT)
+    return outcome
 
 
 def _applied(clinic_id: int):

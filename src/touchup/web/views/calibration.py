@@ -4,14 +4,12 @@ to the clinic's patients, and applying it (touchup.maintenance.services.calibrat
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from touchup.maintenance.access import require_calibration
 from touchup.maintenance.services import calibration as svc
-from touchup.maintenance.tasks import propose_calibration
 
 
 def calibration_page(request: HttpRequest) -> HttpResponse:
@@ -21,14 +19,18 @@ def calibration_page(request: HttpRequest) -> HttpResponse:
     return render(request, "web/maintenance/calibration.html", {
         "nav": "calibration", "active": active, "active_rows": _rows(active),
         "proposal": proposal, "proposal_rows": _rows(proposal),
+        "pending": svc.pending_fit(m.clinic_id), "can_fit": svc.can_fit(m.clinic_id),
     })
 
 
 @require_POST
 def calibration_fit(request: HttpRequest) -> HttpResponse:
     m = require_calibration(request.user)
-    transaction.on_commit(lambda: propose_calibration.enqueue(m.clinic_id, request.user.pk))
-    messages.success(request, "The fit is running in the background: reload this page in a minute to see it.")
+    if not svc.can_fit(m.clinic_id):
+        messages.error(request, "There is nothing to fit yet: the clinic has no signed treatments.")
+        return redirect("calibration")
+    svc.request_fit(m.clinic_id, request.user)
+    messages.success(request, "The fit is running in the background: this page shows it when it is ready.")
     return redirect("calibration")
 
 
