@@ -1,5 +1,6 @@
 """The time-course model and the per-patient posterior (touchup.core.wearoff)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -163,3 +164,39 @@ def test_a_batch_gives_the_same_answers_as_one_at_a_time():
     together = batch.solve(LEVELS)
     for row, (prior, cycles) in zip(together, areas):
         assert row == pytest.approx(solve_one(cycles, prior))
+
+
+# --- what a reading says (the rule the model and the effect chart share) ---
+
+def test_the_effect_of_a_reading_is_its_change_in_units_of_the_baseline_for_every_kind():
+    m = PRIORS.measures
+    assert m["wrinkle_index"].effect(0.10, 0.40) == pytest.approx(0.75)  # 1 - value / baseline
+    assert m["fws_grade"].effect(1, 3) == pytest.approx(2 / 3)  # (baseline - value) / baseline
+    assert m["headache_days"].effect(6, 18) == pytest.approx(2 / 3)
+    assert m["symptom_score"].effect(30, 40) == pytest.approx(0.25)
+    # Worse than untreated counts at most one baseline's worth, as the model counts it:
+    # 9 -> 27 headache days is -100%, not -200%; lines "tripled" on a botched photo too.
+    assert m["headache_days"].effect(27, 9) == -1.0
+    assert m["wrinkle_index"].effect(1.20, 0.40) == -1.0
+    # The rule follows the priors file: a difference kind not relative to its baseline
+    # is read in its own units.
+    absolute = dataclasses.replace(m["symptom_score"], relative=False)
+    assert absolute.effect(39.5, 40) == pytest.approx(0.5)
+
+
+def test_the_effect_is_what_the_model_reads_from_each_reading():
+    # The model's own y per reading (WearoffBatch), divided by its amplitude's scale, is
+    # MeasurePrior.effect of that reading: the effect chart cannot read one differently.
+    cases = [("wrinkle_index", 0.40, [0.10, 0.30, 1.30]), ("fws_grade", 3, [1, 3, 0]),
+             ("headache_days", 18, [6, 17, 40]), ("symptom_score", 40, [30, 52, 95])]
+    batch = WearoffBatch(PRIORS)
+    slot = batch.add_area(GLABELLA.sd_log_person, GLABELLA.sd_log_cycle)
+    cycle = batch.add_cycle(slot, mu(), GLABELLA, True)
+    for kind, base, values in cases:
+        batch.add_readings(cycle, kind, 0, [20, 60, 100], values, base)
+    _, _, _, y = batch._series()
+    m = PRIORS.measures
+    expected = [m[kind].effect(v, base) * (base if m[kind].relative else 1.0)
+                for kind, base, values in cases for v in values]
+    assert y.tolist() == pytest.approx(expected)
+    assert min(y[:3]) == -1.0 and min(y[6:9]) == -18  # clipped at one baseline

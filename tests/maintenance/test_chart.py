@@ -142,3 +142,41 @@ def test_a_chart_the_model_cannot_read_says_why(patient, clinician):
     assert ctx["areas"] == [] and "'forehead' is not an area of indication" in ctx["unavailable"]
     html = render_to_string("web/maintenance/_effect_chart.html", {"hidden": False, **ctx})
     assert "The chart cannot be drawn" in html and "No signed treatment yet" not in html
+
+
+def test_diaries_and_scores_show_the_effect_the_model_reads(patient, clinician):
+    today = timezone.localdate()
+    treated = today - dt.timedelta(days=70)
+    signed_treatment(patient, clinician, treated, {"migraine": 155}, indication="chronic_migraine")
+    for days, value in ((0, 9), (30, 3), (60, 27)):
+        Observation.objects.create(patient=patient, area="migraine", observed_on=treated + dt.timedelta(days=days),
+                                   kind="headache_days", value=value, source="patient")
+    recompute(patient)
+    [chart] = effect_chart(patient, today=today)["areas"]
+    # The model reads a diary as baseline - value in units of the baseline (9 -> 3: +67%)
+    # and counts a month worse than untreated at most one baseline's worth: 27 days reads
+    # -100%, as in the model, not the -200% of 1 - 27/9.
+    assert [r["label"].split(": ", 1)[1] for r in chart.readings] == [
+        "headache days 3 (+67% vs the treatment day)", "headache days 27 (-100% vs the treatment day)"]
+    assert chart.kinds == [{"kind": "headache_days", "label": "Headache days", "shape": "diamond"}]
+
+
+def test_the_chart_reads_a_reading_with_the_models_rule(patient, clinician, monkeypatch):
+    # One rule: the chart asks the model's MeasurePrior what a reading says, whatever the
+    # priors file makes of the kind (here a symptom score read in absolute points).
+    import dataclasses
+
+    from touchup.maintenance import chart as chart_module
+
+    today = timezone.localdate()
+    treated = today - dt.timedelta(days=40)
+    signed_treatment(patient, clinician, treated, {"cervical_dystonia": 200}, indication="cervical_dystonia")
+    for days, value in ((0, 40), (30, 39.5)):
+        Observation.objects.create(patient=patient, area="cervical_dystonia", observed_on=treated + dt.timedelta(days=days),
+                                   kind="symptom_score", value=value, source="clinician")
+    priors = chart_module.priors_for(patient.clinic_id)
+    absolute = dataclasses.replace(priors, measures={
+        **priors.measures, "symptom_score": dataclasses.replace(priors.measures["symptom_score"], relative=False)})
+    monkeypatch.setattr(chart_module, "priors_for", lambda clinic_id: absolute)
+    [chart] = effect_chart(patient, today=today)["areas"]
+    assert [r["label"].split(": ", 1)[1] for r in chart.readings] == ["symptom score 39.5 (+50% vs the treatment day)"]

@@ -95,8 +95,8 @@ class Forecast:
 
 @dataclass(frozen=True, slots=True)
 class Baseline:
-    """The value one cycle's readings of one kind are read against (effect = 1 - value /
-    baseline for a photo).
+    """The value one cycle's readings of one kind are read against (the effect read from
+    a reading: touchup.core.wearoff.MeasurePrior.effect).
 
     `reference` True: the area's untreated reference, read on `read_on` in an earlier
     cycle, because this cycle's own treatment-day value is still flattered by the previous

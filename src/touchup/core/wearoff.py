@@ -118,6 +118,32 @@ class MeasurePrior:
     noise_sd_relative: float
     window_days: int  # > 0: the reading sums the last `window_days` days (headache diary)
 
+    def effect(self, value: float, baseline: float) -> float:
+        """The effect the model reads in one reading: its y (reading_y) in units of the
+        amplitude's scale, so 1 = the whole baseline gone and 0 = no change, for every
+        kind. Photos: 1 - value / baseline; grades, diaries and scores: (baseline - value)
+        / baseline. Clipped to +-1 as the model clips it. The effect chart plots this,
+        and scales the model's expected course by it."""
+        scale = reading_scale(self.relative, baseline)
+        return float(reading_y(self.ratio, scale, value, baseline) / scale)
+
+
+def reading_scale(relative, baseline):
+    """The unit a kind's readings and its amplitude are measured in: the baseline itself
+    for a relative kind (A = 0.45 is 45% of the baseline's headache days), else 1.
+    Scalars or NumPy arrays."""
+    return np.where(relative, baseline, 1.0)
+
+
+def reading_y(ratio, scale, value, baseline):
+    """How the model reads `value` against `baseline` (> 0), the one rule shared by the
+    model (WearoffBatch) and the effect chart (MeasurePrior.effect): a photo as a relative
+    change, 1 - value / baseline; the other kinds as a difference, baseline - value.
+    Clipped to +-1 `scale` (reading_scale): a botched photo (lines "tripled") or a
+    terrible month must not outvote the rest. Scalars or NumPy arrays."""
+    y = np.where(ratio, 1.0 - value / baseline, baseline - value)
+    return np.clip(y, -scale, scale)
+
 
 
 @dataclass(frozen=True)
@@ -408,7 +434,7 @@ class WearoffBatch:
         b = np.asarray(self._g_base, dtype=float)
         col = lambda name: np.asarray([getattr(m, name) for m in measures], dtype=float)[kind]  # noqa: E731
         ratio = col("ratio").astype(bool)
-        scale = np.where(col("relative").astype(bool), b, 1.0)
+        scale = reading_scale(col("relative").astype(bool), b)
         noise = col("noise_sd") + col("noise_sd_relative") * np.abs(b)
         # A baseline taken while the previous cycle still works is already improved by r:
         # readings against it are y = (A f - r) / (1 - r) in units of the untreated value.
@@ -429,10 +455,7 @@ class WearoffBatch:
         group = np.repeat(np.arange(kind.size), count)
         t = np.asarray(self._r_date, dtype=float) - np.repeat(np.asarray(self._g_start, dtype=float), count)
         v = np.asarray(self._r_value, dtype=float)
-        # Photos: a relative change against the treatment-day photo; scores: a difference.
-        # Clipped to +-1 baseline: a botched photo (lines "tripled") must not outvote the rest.
-        y = np.where(ratio[group], 1.0 - v / b[group], b[group] - v)
-        y = np.clip(y, -scale[group], scale[group])
+        y = reading_y(ratio[group], scale[group], v, b[group])
         return series, group, t, y
 
     def _add_gaussian(self, loglik: np.ndarray, days: np.ndarray, peak: np.ndarray) -> None:

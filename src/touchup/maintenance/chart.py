@@ -10,8 +10,11 @@ Effect = improvement against the value the model reads the reading against
 from): the area's untreated reference for a cycle begun before the previous one wore off
 (its own treatment-day value is still flattered by that cycle), else the cycle's own value
 on the treatment day (photos, FWS grades) or the latest on or before it (diaries,
-scores); y = 1 - value / baseline. 100% = the lines (or headache days, or symptoms) gone
-entirely, 0% = untreated. Check-in answers are ticks along the top.
+scores). The effect is the one the model reads (touchup.core.wearoff.MeasurePrior.effect,
+the rule the model's own arithmetic calls): a photo's relative change, a grade's, diary's
+or score's difference from the baseline in units of it, clipped to +-100% as the model
+clips it. 100% = the lines (or headache days, or symptoms) gone entirely, 0% = untreated.
+Check-in answers are ticks along the top.
 """
 
 from __future__ import annotations
@@ -145,7 +148,7 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
                 b = baselines.get((area, kind, days[i - 1]))
                 if b is None:
                     continue  # nothing to read it against: the model does not use it either
-                effect = 1 - v / b.value
+                effect = priors.measures[kind].effect(v, b.value)  # as the model reads it
                 against = f"the untreated reading of {b.read_on:%d %b %Y}" if b.reference else "the treatment day"
                 kinds_seen.add(kind)
                 referenced = referenced or b.reference
