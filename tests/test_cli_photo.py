@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vision.photos import astronaut, grace_hopper, jpeg_bytes, no_face
@@ -32,6 +33,14 @@ def files(tmp_path_factory):
     paths["text"].write_text("not a photo, despite the name\n")
     data = jpeg_bytes(grace_hopper())
     paths["cut"].write_bytes(data[: len(data) // 2])
+    # Grace Hopper as an iPhone HEIC held upright: laid on her side, orientation 6.
+    from tests.photos.images import heic
+
+    paths["heic"] = d / "IMG_0042.HEIC"
+    paths["heic"].write_bytes(heic(np.ascontiguousarray(np.rot90(grace_hopper())), orientation=6))
+    data = paths["heic"].read_bytes()
+    paths["heic_cut"] = d / "IMG_0043.HEIC"
+    paths["heic_cut"].write_bytes(data[: len(data) // 2])
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -55,10 +64,22 @@ def test_several_photos_print_an_array_in_order_and_bad_files_get_an_error(files
     out = json.loads(r.stdout)
     assert [o["file"] for o in out] == order
     assert out[0]["face_found"] and out[2]["face_found"]
-    assert set(out[1]) == {"file", "error"} and "not a JPEG or PNG" in out[1]["error"]
+    assert set(out[1]) == {"file", "error"} and "not a JPEG, PNG or HEIC" in out[1]["error"]
     assert "truncated" in out[3]["error"]
     assert out[4]["face_found"] is False
     assert "does not exist" in out[5]["error"]
+
+
+def test_an_iphone_heic_is_analysed_like_the_same_photo_as_jpeg(files):
+    r = touchup(files["heic"], files["gh"], files["heic_cut"], "--json")
+    assert r.returncode == 0, r.stderr
+    heic, jpeg, cut = json.loads(r.stdout)
+    assert heic["file"] == files["heic"] and heic["face_found"] is True  # upright, found
+    assert heic["regions"]["crows_feet"] is None  # her glasses, as in the JPEG
+    assert abs(heic["quality"]["pose_deg"][2] - jpeg["quality"]["pose_deg"][2]) < 3  # not on her side
+    for area in ("forehead", "glabella"):
+        assert abs(heic["regions"][area]["wrinkle_index"] - jpeg["regions"][area]["wrinkle_index"]) < 0.05
+    assert set(cut) == {"file", "error"} and "HEIC photo is cut short" in cut["error"]
 
 
 def test_baseline_adds_the_pose_change(files):
@@ -71,7 +92,7 @@ def test_baseline_adds_the_pose_change(files):
 def test_unreadable_baseline_is_a_usage_error(files):
     r = touchup(files["gh"], "--baseline", files["text"], "--json")
     assert r.returncode == 2 and r.stdout == ""
-    assert "notes.jpg" in r.stderr and "not a JPEG or PNG" in r.stderr
+    assert "notes.jpg" in r.stderr and "not a JPEG, PNG or HEIC" in r.stderr
 
 
 def test_plain_text_output(files):

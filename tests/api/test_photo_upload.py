@@ -1,5 +1,5 @@
 """Uploading a photo over the API (multipart): the same gate and the same service as the staff
-capture page, real JPEG and PNG bytes, the new photo answered as GET /api/photos/{id}
+capture page, real JPEG, PNG and HEIC bytes, the new photo answered as GET /api/photos/{id}
 answers it, refused files and fields named with nothing left on disk or in the database,
 a duplicate refused as a 409 naming the photo on file."""
 
@@ -94,6 +94,31 @@ def test_a_png_is_kept_as_jpeg_and_the_second_of_a_view_is_not_the_baseline(api_
     assert len(stored_files(media)) == 2
 
 
+def test_an_iphone_heic_is_checked_kept_as_a_clean_jpeg_and_analysed(api_clinician, patient, media):
+    # A phone-sized, not smiling face as an iPhone HEIC held upright (irot and EXIF
+    # orientation 6, GPS): the quality check reads the HEIC itself, the analysis the stored JPEG.
+    from touchup.jobs.photo_analysis import analyze_photo
+
+    original = images.heic_phone_photo()
+    r = upload(api_clinician, patient, form(original, keep_only_if_usable=True))
+    assert r.status_code == 201, r.json()
+    body = r.json()
+    assert (body["width"], body["height"]) == (1536, 1800)  # upright, turned once
+    photo = Photo.objects.get()
+    [stored] = stored_files(media)
+    data = stored.read_bytes()
+    assert photo.sha256 == hashlib.sha256(original).hexdigest()
+    assert photo.file_sha256 == hashlib.sha256(data).hexdigest()
+    assert data[:3] == b"\xff\xd8\xff" and b"Exif" not in data and b"PhoneMaker" not in data
+    assert queued_analyses() == [photo.pk]
+
+    analyze_photo.call(photo.pk, only_if_pending=True)
+    analysed = api_clinician.get(f"/photos/{photo.public_id}").json()
+    assert analysed["analysis"]["status"] == "done", analysed["analysis"]
+    assert analysed["analysis"]["problems"] == []
+    assert analysed["analysis"]["regions"]["glabella"]["wrinkle_index"] is not None
+
+
 def test_taken_on_defaults_to_today_and_the_photo_joins_the_cycle(api_clinician, patient, signed, media):
     r = upload(api_clinician, patient, form())
     assert r.status_code == 201, r.json()
@@ -125,9 +150,12 @@ def test_a_token_uploads_and_a_session_upload_needs_csrf(clinician, patient, med
     (images.png_bomb(), "megapixels"),
     (images.truncated(), "truncated"),
     (images.polyglot(), "ZIP archive"),
-    (images.NOT_AN_IMAGE, "not a JPEG or PNG"),
+    (images.NOT_AN_IMAGE, "not a JPEG, PNG or HEIC"),
     (images.jpeg(comment=b"<script>alert(1)</script>"), "script"),
     (b"", "empty"),
+    (images.heic_bomb(), "megapixels"),
+    (images.heic_truncated(), "HEIC photo is cut short (truncated)"),
+    (images.heic_polyglot(), "ZIP archive"),
 ])
 def test_bad_files_are_refused_on_the_photo_field_and_leave_nothing(api_clinician, patient, media, data, words):
     before = counts()

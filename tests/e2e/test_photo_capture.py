@@ -39,13 +39,13 @@ def test_upload_a_photo_check_it_keep_it_and_see_it_listed(browser_page, live_se
     smiling = tmp_path / "smiling.jpg"
     smiling.write_bytes(images.jpeg(images.usable_face()))
     with page.expect_response(lambda r: r.url.endswith("/photos/check/")) as checked:
-        page.get_by_label(re.compile("^Photo \\(JPEG or PNG")).set_input_files(str(smiling))
+        page.get_by_label(re.compile("^Photo \\(JPEG, PNG or HEIC")).set_input_files(str(smiling))
     assert checked.value.ok
     expect(page.locator(".problems")).to_contain_text("relax the mouth (no smile)")
     photo_file = tmp_path / "frown.jpg"
     photo_file.write_bytes(images.jpeg(images.neutral_face()))
     with page.expect_response(lambda r: r.url.endswith("/photos/check/")) as checked:
-        page.get_by_label(re.compile("^Photo \\(JPEG or PNG")).set_input_files(str(photo_file))
+        page.get_by_label(re.compile("^Photo \\(JPEG, PNG or HEIC")).set_input_files(str(photo_file))
     assert checked.value.ok
     # The check answers before anything is kept.
     expect(page.locator("[data-check-ok]")).to_be_visible()
@@ -74,7 +74,7 @@ def test_a_disguised_file_is_explained_and_never_kept(browser_page, live_server,
     bad.write_bytes(images.polyglot())
     # The check answers 400 with the reason (the browser logs a failed fetch: expected).
     with page.expect_response(lambda r: r.url.endswith("/photos/check/")):
-        page.get_by_label(re.compile("^Photo \\(JPEG or PNG")).set_input_files(str(bad))
+        page.get_by_label(re.compile("^Photo \\(JPEG, PNG or HEIC")).set_input_files(str(bad))
     expect(page.locator("[data-check-error]")).to_contain_text("ZIP archive")
     expect(page.locator("[data-keep]")).to_be_disabled()
     # Chromium logs the check's 400 answer as a console error: expected here, nothing else is.

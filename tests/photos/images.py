@@ -1,6 +1,7 @@
 """Real image files for the photo tests, made from a real face photo that ships inside
 scikit-image (the astronaut portrait), written with Pillow like a camera would: with
-EXIF orientation and a GPS position that must not survive storage."""
+EXIF orientation and a GPS position that must not survive storage. HEIC files are
+written by pillow-heif's encoder (x265) as an iPhone writes them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import struct
 import zipfile
 import zlib
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -35,6 +37,56 @@ def jpeg(rgb: np.ndarray | None = None, *, orientation: int | None = None, gps: 
         kwargs["comment"] = comment
     img.save(out, "JPEG", **kwargs)
     return out.getvalue()
+
+
+def heic(rgb: np.ndarray | None = None, *, orientation: int | None = None, gps: bool = True,
+         quality: int = 90, tile_size: int = 0) -> bytes:
+    """A HEIC as an iPhone writes one: `rgb` are the pixels as shot, an orientation is
+    written as the HEIF rotation (irot/imir) and as the EXIF tag, with a GPS position."""
+    import pillow_heif
+
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    if orientation:
+        exif[0x0112] = orientation
+    if gps:
+        exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 21.0, 7.0)}
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.fromarray(face_rgb() if rgb is None else rgb)).save(
+        out, quality=quality, exif=exif.tobytes(), tile_size=tile_size)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=None)
+def heic_face() -> bytes:
+    """The astronaut as a HEIC (512 x 512, with GPS), written once per test run."""
+    return heic()
+
+
+@lru_cache(maxsize=None)
+def heic_phone_photo() -> bytes:
+    """A usable, not smiling face at phone-photo scale (`neutral_face`) as an iPhone HEIC
+    held upright: the pixels lie on their side and the file says to turn them (orientation
+    6). Decoded upright it is `neutral_face()`. Encoding takes a few seconds: written once."""
+    return heic(np.ascontiguousarray(np.rot90(neutral_face())), orientation=6, tile_size=512)
+
+
+def heic_truncated() -> bytes:
+    data = heic_face()
+    return data[: len(data) // 2]
+
+
+def heic_polyglot() -> bytes:
+    """A real HEIC with a ZIP archive appended."""
+    return heic_face() + zip_bytes()
+
+
+def heic_bomb(width: int = 30000, height: int = 30000) -> bytes:
+    """A real HEIC whose header (ispe) claims 900 megapixels: refused before decoding."""
+    data = bytearray(heic_face())
+    at = data.index(b"ispe")
+    data[at + 8:at + 16] = struct.pack(">II", width, height)
+    return bytes(data)
 
 
 def png(rgb: np.ndarray | None = None) -> bytes:

@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import io
 
+import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
@@ -50,6 +51,30 @@ def test_a_phone_jpeg_is_stored_clean_rotated_and_audited(media, clinician, pati
     assert event.object_id == str(photo.public_id) and event.patient_id_ref == patient.pk
     assert event.detail["sha256"] == photo.sha256
     assert "Dana" not in str(event.detail)
+
+
+def test_an_iphone_heic_is_stored_as_a_clean_upright_jpeg(media, clinician, patient):
+    # 512 x 400 as shot, held upright: irot and EXIF orientation 6, with GPS in its EXIF.
+    original = images.heic(images.face_rgb()[:400], orientation=6)
+    assert original[4:12] == b"ftypheic" and b"PhoneMaker" in original
+    photo = upload(clinician, patient, original, taken_on=dt.date.today())
+
+    assert (photo.width, photo.height) == (400, 512)  # turned once, not twice
+    # The same convention as for a JPEG: sha256 of the bytes as uploaded, file_sha256 of
+    # the clean copy that is stored.
+    assert photo.sha256 == hashlib.sha256(original).hexdigest()
+    [stored] = stored_files(media)
+    data = stored.read_bytes()
+    assert photo.file_sha256 == hashlib.sha256(data).hexdigest() and svc.photo_bytes(photo) == data
+    assert data[:3] == b"\xff\xd8\xff" and stored.suffix == ".jpg"
+    assert b"Exif" not in data and b"PhoneMaker" not in data
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.format == "JPEG" and im.size == (400, 512) and not im.getexif()
+        upright = np.asarray(im.convert("RGB")).astype(int)
+    # Upright: the face as it was before being laid on its side.
+    assert np.abs(upright - np.rot90(images.face_rgb()[:400], k=-1)).mean() < 6
+    assert photo.analysis_status == "pending"
+    assert AuditEvent.objects.get(action="photo.upload").detail["sha256"] == photo.sha256
 
 
 def test_upload_queues_the_analysis_in_the_same_transaction(media, clinician, patient):
@@ -101,12 +126,15 @@ def test_duplicate_upload_is_refused_clearly_and_stores_nothing_new(media, clini
 
 
 @pytest.mark.parametrize(("data", "words"), [
-    (images.NOT_AN_IMAGE, "not a JPEG or PNG"),
+    (images.NOT_AN_IMAGE, "not a JPEG, PNG or HEIC"),
     (images.polyglot(), "ZIP archive"),
     (images.truncated(), "truncated"),
     (images.png_bomb(), "megapixels"),
     (images.jpeg(comment=b"<script>alert(1)</script>"), "script"),
     (b"", "empty"),
+    (images.heic_polyglot(), "ZIP archive"),
+    (images.heic_truncated(), "HEIC photo is cut short (truncated)"),
+    (images.heic_bomb(), "30000 x 30000 pixels, more than the 40 megapixels"),
 ])
 def test_bad_files_are_refused_with_the_reason_and_leave_nothing(media, clinician, patient, data, words):
     with pytest.raises(InvalidInput) as exc:

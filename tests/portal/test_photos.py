@@ -18,6 +18,19 @@ def test_page_offers_the_views_for_the_treated_area(as_dana, treated):
     body = as_dana.get("/portal/photos/").content.decode()
     assert "Face at rest" in body and "Frown" in body and "Big smile" not in body
     assert 'capture="user"' in body and 'enctype="multipart/form-data"' in body
+    # An iPhone's HEIC can be chosen; WebP, which is refused, is not offered.
+    assert 'accept="image/jpeg,image/png,image/heic,image/heif,.heic,.heif"' in body
+
+
+def test_an_iphone_heic_is_checked_and_kept(as_dana, dana, treated, media):
+    heic = SimpleUploadedFile("IMG_0042.HEIC", images.heic_phone_photo(), content_type="image/heic")
+    r = as_dana.post("/portal/photos/", {"view": "frown", "consent": "yes", "photo": heic})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    photo = Photo.objects.get(patient=dana)
+    assert (photo.width, photo.height) == (1536, 1800)
+    [stored] = stored_files(media)
+    data = stored.read_bytes()
+    assert data[:3] == b"\xff\xd8\xff" and b"Exif" not in data and b"PhoneMaker" not in data
 
 
 def test_a_usable_photo_is_kept_and_the_patient_sees_only_their_own(as_dana, dana, treated, media, erin, clinician):

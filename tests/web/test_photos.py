@@ -37,6 +37,25 @@ def test_capture_page_offers_every_view_and_works_without_script(as_clinician, p
         assert label in html
     assert 'enctype="multipart/form-data"' in html and 'type="file"' in html
     assert "capture.js" in html
+    # A phone's HEIC can be chosen: by type, and by extension for browsers that give none.
+    assert 'accept="image/jpeg,image/png,image/heic,image/heif,.heic,.heif"' in html
+    assert "Photo (JPEG, PNG or HEIC, up to 25 MB)" in html
+
+
+def test_an_iphone_heic_is_checked_and_kept_through_the_page(as_clinician, patient, media):
+    original = images.heic_phone_photo()
+    f = io.BytesIO(original)
+    f.name = "IMG_0042.HEIC"
+    r = as_clinician.post(reverse("photo_check", args=[patient.public_id]), {"view": "frown", "photo": f})
+    assert r.status_code == 200 and "data-check-ok" in r.content.decode()
+    r = post_photo(as_clinician, patient, original, name="IMG_0042.HEIC", keep_only_if_usable="on")
+    photo = Photo.objects.get()
+    assert r.status_code == 302 and r["Location"] == reverse("photo", args=[photo.public_id])
+    assert (photo.width, photo.height) == (1536, 1800)
+    [stored] = stored_files(media)
+    assert stored.suffix == ".jpg" and stored.read_bytes()[:3] == b"\xff\xd8\xff"
+    served = as_clinician.get(reverse("photo_file", args=[photo.public_id]))
+    assert served.status_code == 200 and served["Content-Type"] == "image/jpeg"
 
 
 def test_upload_through_the_page_keeps_the_photo(as_clinician, patient, media):
@@ -51,9 +70,11 @@ def test_upload_through_the_page_keeps_the_photo(as_clinician, patient, media):
 
 
 @pytest.mark.parametrize(("data", "words"), [
-    (images.NOT_AN_IMAGE, "not a JPEG or PNG"),
+    (images.NOT_AN_IMAGE, "not a JPEG, PNG or HEIC"),
     (images.polyglot(), "ZIP archive"),
     (images.truncated(), "truncated"),
+    (images.heic_truncated(), "This HEIC photo is cut short (truncated)"),
+    (images.heic_polyglot(), "ZIP archive"),
 ])
 def test_bad_files_get_a_clear_message_and_nothing_is_kept(as_clinician, patient, media, data, words):
     r = post_photo(as_clinician, patient, data, name="photo.jpg")

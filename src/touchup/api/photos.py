@@ -262,11 +262,11 @@ def list_photos(request: HttpRequest, patient_id: uuid.UUID, params: Query[Photo
 def upload_photo(
     request: HttpRequest, patient_id: uuid.UUID, photo: File[UploadedFile], fields: Form[PhotoUploadIn],
 ) -> Status[Any]:
-    """Keep a photo (multipart/form-data: the file as `photo`, JPEG or PNG up to 25 MB, and
-    the fields below), as the staff capture page does. The file is judged by its bytes;
+    """Keep a photo (multipart/form-data: the file as `photo`, JPEG, PNG or HEIC up to 25 MB,
+    and the fields below), as the staff capture page does. The file is judged by its bytes;
     what is stored is a clean JPEG (orientation applied, EXIF and GPS gone). The answer is
-    the new photo with its analysis pending. A file that is not a complete, plain JPEG or
-    PNG within the limits is a 422 on `photo` and nothing is kept; the very same file
+    the new photo with its analysis pending. A file that is not a complete, plain JPEG, PNG
+    or HEIC within the limits is a 422 on `photo` and nothing is kept; the very same file
     already on the patient's record is a 409 naming that photo."""
     patient = access.patient_for(request.user, patient_id, need="clinical.view")
     treatment = None

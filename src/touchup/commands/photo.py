@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "exposure, head pose) and a wrinkle index and 0-3 grade for the forehead, glabella, "
         "crow's feet and platysma. A region that is not visible is null.",
     )
-    a.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG photo")
+    a.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG, PNG or HEIC photo")
     a.add_argument("--baseline", metavar="PHOTO",
                    help="the patient's baseline photo: align to it and compare the head pose")
     a.add_argument("--view", choices=VIEWS, metavar="VIEW",

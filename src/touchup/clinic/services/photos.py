@@ -1,7 +1,7 @@
 """Photos: check, keep, consent, baseline, removal, and the analysis result.
 
 A photo is judged by its bytes (touchup.vision.decode): anything that is not a complete,
-plain JPEG or PNG within the limits is refused with the decoder's reason, and nothing is
+plain JPEG, PNG or HEIC within the limits is refused with the decoder's reason, and nothing is
 left behind, neither a file nor a row. What is stored is a clean re-encoded JPEG under a
 random name (orientation applied, EXIF and GPS gone), through Django's storage API, so
 the same code writes to the local disk or to S3-compatible storage.

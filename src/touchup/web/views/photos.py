@@ -36,13 +36,17 @@ VIEW_HINTS = {
 }
 
 
+PHOTO_ACCEPT = "image/jpeg,image/png,image/heic,image/heif,.heic,.heif"
+
+
 class PhotoUploadForm(forms.Form):
     view = forms.ChoiceField(choices=PhotoView.choices, widget=forms.RadioSelect)
     taken_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Taken on")
     treatment = forms.ChoiceField(required=False, label="Treatment cycle")
     photo = forms.FileField(
-        label="Photo (JPEG or PNG, up to 25 MB)",
-        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png", "capture": "user"}),
+        label="Photo (JPEG, PNG or HEIC, up to 25 MB)",
+        # HEIC by type and by extension: some browsers give a phone's HEIC no type at all.
+        widget=forms.ClearableFileInput(attrs={"accept": PHOTO_ACCEPT, "capture": "user"}),
     )
     consent_clinical = forms.BooleanField(
         required=False, label="The patient consents to this photo being kept for their clinical record",

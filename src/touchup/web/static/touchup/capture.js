@@ -39,6 +39,10 @@
     var previewUrl = null;
     var sawProblems = false;
 
+    // Only some browsers (Safari) can show a HEIC; elsewhere the preview is left out and
+    // the check below still says whether the photo will do.
+    preview.addEventListener("error", function () { preview.hidden = true; });
+
     function selectedView() {
       var r = form.querySelector("input[name=view]:checked");
       return r ? r : null;
