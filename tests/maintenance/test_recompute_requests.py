@@ -120,6 +120,66 @@ def test_a_change_that_arrives_during_a_recompute_is_not_lost(patient, clinician
     assert recompute_forecasts.call(patient.pk, only_if_requested=True) == []
 
 
+def _patients(clinician, clinic, n):
+    from touchup.clinic.services.patients import patient_create
+
+    return [patient_create(actor=clinician, clinic=clinic, given_name="P", family_name=str(i),
+                           birth_date=dt.date(1980, 1, 1), sex="female") for i in range(n)]
+
+
+def test_recompute_many_drops_the_requests_it_has_done(patient, clinician, clinic_a):
+    from touchup.clinic.models import Observation
+
+    treated, unreadable, untreated, unasked = [patient, *_patients(clinician, clinic_a, 3)]
+    for p in (treated, unreadable, unasked):
+        signed_treatment(p, clinician, timezone.localdate() - dt.timedelta(days=30), {"glabella": 20})
+    Observation.objects.create(patient=unreadable, area="glabella", observed_on=timezone.localdate(),
+                               kind="fws_grade", value=9, source="clinician")
+    for p in (treated, unreadable, untreated):
+        forecasts.request_recompute(p)
+
+    counts = forecasts.recompute_many([treated, unreadable, untreated, unasked], chunk=3)
+    assert counts == {"forecast": 2, "no_treatment": 1, "unavailable": 1}
+    # Done as its own task would do it (an unreadable chart too, as the task drops it); a
+    # patient with no treatment keeps theirs: the task also clears their old rows.
+    assert list(RecomputeRequest.objects.values_list("patient_id", flat=True)) == [untreated.pk]
+    assert recompute_forecasts.call(treated.pk, only_if_requested=True) == []  # no second recompute
+
+
+def test_a_change_that_arrives_during_recompute_many_is_not_lost(patient, clinician, clinic_a, monkeypatch):
+    changed, asked_meanwhile, done = [patient, *_patients(clinician, clinic_a, 2)]
+    for p in (changed, asked_meanwhile, done):
+        signed_treatment(p, clinician, timezone.localdate() - dt.timedelta(days=30), {"glabella": 20})
+    for p in (changed, done):
+        forecasts.request_recompute(p)
+    first = RecomputeRequest.objects.get(patient=changed).token
+    real = forecasts.histories_data
+
+    def read_then_changes_arrive(patients, as_of):
+        charts = real(patients, as_of)  # the charts as they were when the batch was read
+        signed_treatment(changed, clinician, timezone.localdate() - dt.timedelta(days=1), {"forehead": 10},
+                         indication="upper_face_lines")
+        forecasts.request_recompute(changed)  # a newer token on a pending request
+        forecasts.request_recompute(asked_meanwhile)  # a request where there was none
+        return charts
+
+    monkeypatch.setattr(forecasts, "histories_data", read_then_changes_arrive)
+    assert forecasts.recompute_many([changed, asked_meanwhile, done])["forecast"] == 3
+    monkeypatch.undo()
+    pending = dict(RecomputeRequest.objects.values_list("patient_id", "token"))
+    assert set(pending) == {changed.pk, asked_meanwhile.pk} and pending[changed.pk] != first
+    assert not AreaForecast.objects.filter(patient=changed, area="forehead").exists()
+    assert sorted(recompute_forecasts.call(changed.pk, only_if_requested=True)) == ["forehead", "glabella"]
+
+
+def test_recompute_many_as_of_another_day_leaves_the_requests(patient, clinician):
+    signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=30), {"glabella": 20})
+    forecasts.request_recompute(patient)
+    # A forecast as of yesterday is not the one the request asks for (today's chart).
+    assert forecasts.recompute_many([patient], as_of=timezone.localdate() - dt.timedelta(days=1))["forecast"] == 1
+    assert RecomputeRequest.objects.filter(patient=patient).exists()
+
+
 def test_an_unreadable_chart_drops_its_request_and_other_errors_keep_it(patient, clinician, monkeypatch):
     from touchup.clinic.models import Observation
 
@@ -206,9 +266,11 @@ def test_applying_medians_owes_the_clinic_one_recompute_until_it_is_done(clinic_
 
     [task] = DBTaskResult.objects.filter(task_path="touchup.maintenance.tasks.recompute_clinic")
     assert task.args_kwargs == {"args": [clinic_a.pk], "kwargs": {"only_if_requested": True}}
+    forecasts.request_recompute(patients[0])  # a patient's own, pending when the clinic's runs
     assert recompute_clinic.call(clinic_a.pk, only_if_requested=True)["forecast"] == 24
     assert AreaForecast.objects.filter(patient__in=patients).count() == 24
     assert not ClinicRecomputeRequest.objects.exists()
+    assert not RecomputeRequest.objects.exists()  # done by the clinic's recompute, not twice
     assert recompute_clinic.call(clinic_a.pk, only_if_requested=True) == {}  # a duplicate: nothing to do
 
 

@@ -4,7 +4,8 @@
                                           and observations, as `touchup forecast` reads them)
     recompute(patient, actor=None)     -> the patient's new AreaForecast rows (one transaction,
                                           audited; reminders before/at the window follow)
-    recompute_many(patients)           -> the same for many (a backfill), the model batched
+    recompute_many(patients)           -> the same for many (a backfill), the model batched;
+                                          drops the pending requests it has done
     request_recompute(patient)         -> note the request in the caller's transaction and
                                           enqueue the background task once it commits (call
                                           it from any service that signs a treatment or
@@ -182,19 +183,31 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
 
 
 def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None, chunk: int = 2000) -> dict[str, int]:
-    """recompute() for many patients (a backfill, the demo): the model runs on a whole
-    chunk at once (core.forecast.forecast_many), each patient is written in a transaction
-    of its own. A chart the model cannot read is counted and left as it was."""
+    """recompute() for many patients (a backfill, the demo, a clinic's new medians): the
+    model runs on a whole chunk at once (core.forecast.forecast_many), each patient is
+    written in a transaction of its own. A chart the model cannot read is counted and left
+    as it was.
+
+    A patient's pending RecomputeRequest is done by this (as of today) exactly as its own
+    task would do it, so it is dropped, by the same compare-and-delete on its token
+    (request_done): written (or replaced) after the chart was read, it survives. A patient
+    without a signed treatment keeps it: the task also clears their old rows."""
     from touchup.core.forecast import forecast_many
 
     from .calibration import note_calibrated, priors_for
 
-    as_of = as_of or timezone.localdate()
+    today = timezone.localdate()
+    as_of = as_of or today
     counts = {"forecast": 0, "no_treatment": 0, "unavailable": 0}
     batch: list[Patient] = []
 
     def flush() -> None:
         ready = []
+        # The pending requests' tokens, read before the charts (see request_done); a
+        # recompute as of another day is not what a request asks for.
+        tokens = dict(
+            RecomputeRequest.objects.filter(pk__in=[p.pk for p in batch]).values_list("pk", "token")
+        ) if as_of == today else {}
         charts = histories_data(batch, as_of)
         for patient in batch:
             data = charts[patient.pk]
@@ -206,6 +219,8 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
             except ForecastUnavailable as exc:
                 counts["unavailable"] += 1
                 log.warning("forecast for patient row %s not computed: %s", patient.pk, exc)
+                # As the task does: the same chart would fail the same way every time.
+                request_done(patient.pk, tokens.get(patient.pk))
         # The model runs per clinic: each forecasts with its own calibrated medians.
         results = []
         for clinic_id in sorted({p.clinic_id for p, _, _ in ready}):
@@ -217,6 +232,8 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
             with transaction.atomic():
                 Patient.objects.select_for_update().filter(pk=patient.pk).first()
                 _store(patient, data, areas, actor=None, as_of=as_of)
+                # With the rows it satisfied: no second recompute by the patient's own task.
+                request_done(patient.pk, tokens.get(patient.pk))
             counts["forecast"] += 1
         batch.clear()
 
