@@ -176,6 +176,14 @@ def test_front_desk_cannot_set_a_clinicians_hours(as_front_desk, clinician):
     assert not WorkingHours.objects.exists()
 
 
+def test_front_desk_reads_the_hours_as_text_not_greyed_out_inputs(as_front_desk, hours, clinician):
+    html = as_front_desk.get(f"/schedule/?clinician={clinician.pk}").content.decode()
+    assert 'type="time"' not in html and "disabled" not in html and "Save hours" not in html
+    assert "<td>09:00</td><td>12:00</td><td>30</td>" in html  # Monday to Friday
+    assert "Not working" in html  # the weekend
+    assert "Only a manager, or" in html
+
+
 def test_slots_are_the_clinics_wall_clock_times(as_front_desk, due, clinic_a, clinician):
     from touchup.maintenance.services.booking import set_working_hours
 
