@@ -53,7 +53,8 @@ def test_filters_and_their_errors(as_front_desk, due, clinician, other_clinician
                          ("contact=maybe", "contact"), ("show=all", "show"), ("page=x", "page")):
         r = as_front_desk.get(f"/worklist/?{query}")
         assert r.status_code == 400, query
-        assert f"{field}:" in r.content.decode()
+        html = r.content.decode()
+        assert f'data-error-field="{field}">{field.capitalize()}:' in html, query  # its label, not its name
 
 
 def test_htmx_filtering_returns_only_the_results(as_front_desk, due):

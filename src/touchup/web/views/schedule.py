@@ -80,8 +80,8 @@ def schedule_hours(request: HttpRequest) -> HttpResponse:
             index = int(exc.field[7:exc.field.index("]")])
             day = blocks[index]["weekday"]
             part = exc.field.rsplit(".", 1)[-1]
-            exc = InvalidInput(f"{part.replace('slot_minutes', 'slot')}_{day}",
-                               f"{svc.WEEKDAYS[day]}: {exc.message}")
+            # The page labels the field with its weekday ("Monday, to"), so the message stays plain.
+            exc = InvalidInput(f"{part.replace('slot_minutes', 'slot')}_{day}", exc.message)
         return render(request, "web/schedule/week.html",
                       _context(request, membership, clinician, error=exc, posted=request.POST), status=400)
     messages.success(request, "Working hours saved.")
