@@ -44,6 +44,22 @@ def test_the_booking_page_offers_free_slots(as_front_desk, due, hours):
     assert "Glabella" in html
 
 
+def test_changing_the_clinician_or_date_swaps_the_slots_with_their_earlier_later_links(
+        as_front_desk, due, hours, clinician, clinic_a, django_user_model):
+    from tests.conftest import _user
+
+    nurse = _user(django_user_model, "nina", clinic_a, "clinician")
+    monday = slot().date()
+    r = as_front_desk.get(f"/patients/{due.public_id}/book/?clinician={nurse.pk}&from={monday}",
+                          HTTP_HX_REQUEST="true")
+    html = r.content.decode()
+    assert r.status_code == 200 and "<html" not in html
+    # The links come with the slots, so they page through the clinician and week just chosen.
+    later = monday + dt.timedelta(days=7)
+    assert f"?clinician={nurse.pk}&amp;from={later}" in html and "Later" in html
+    assert f"clinician={clinician.pk}&amp;" not in html
+
+
 def test_front_desk_books_and_gets_the_appointment_page(as_front_desk, due, hours, clinician):
     r = as_front_desk.post(f"/patients/{due.public_id}/book/",
                            {"clinician": clinician.pk, "starts_at": slot(10).isoformat(), "areas": ["glabella"]})

@@ -102,7 +102,7 @@ def book(request: HttpRequest, public_id) -> HttpResponse:
             return render(request, "web/booking/book.html", ctx, status=409)
         messages.success(request, f"Booked {appointment.starts_at.astimezone(svc.clinic_zone(patient.clinic)):%a %d %b %H:%M}.")
         return redirect("appointment", public_id=appointment.public_id)
-    template = "web/booking/_slots.html" if request.htmx else "web/booking/book.html"
+    template = "web/booking/_slot_picker.html" if request.htmx else "web/booking/book.html"
     return render(request, template, ctx)
 
 
