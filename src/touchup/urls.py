@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
 from touchup.api.main import api
+from touchup.web.views import health
 
 
 def _public(patterns):
@@ -17,6 +18,9 @@ def _public(patterns):
 api_urls, app_name, namespace = api.urls
 urlpatterns = [
     path("accounts/", include("allauth.urls")),
+    # For uptime monitors: no session, no patient data (web/views/health.py).
+    path("health/", health.health, name="health"),
+    path("health/worker/", health.worker_health, name="worker_health"),
     # The API answers 401 itself; LoginRequiredMiddleware would turn that into a redirect.
     path("api/", (_public(api_urls), app_name, namespace)),
     path("portal/", include("touchup.portal.urls")),

@@ -16,7 +16,10 @@ reminders are sent by this process alone. A helper that exits is started again.
 A worker that runs tasks also sweeps the forecast recompute requests, when it starts and
 then every minute: one whose task has not finished in time (never queued, lost, or killed
 with its worker) is queued again (touchup.maintenance.services.forecasts.requeue_due), and
-so is a photo analysis still owed (touchup.clinic.services.photos.requeue_stalled_analyses).
+so is a photo analysis still owed (touchup.clinic.services.photos.requeue_stalled_analyses),
+and a task left RUNNING by a dead worker is marked failed (services.workers). Every process
+reports itself every 30 s (a WorkerHeartbeat row): the health checks and the staff pages'
+"worker not running" notice read it.
 """
 
 from __future__ import annotations
@@ -217,6 +220,10 @@ def run(args: argparse.Namespace) -> int:
     stop = _Stop()
     run_tasks = None if args.no_tasks else _task_runner(stop)
     stop.install()
+    from touchup.maintenance.services.workers import Heartbeat
+
+    # Every process beats, helpers too: the sweep tells their RUNNING tasks from orphans.
+    heartbeat = Heartbeat(worker_id, sends_reminders=not args.no_reminders, runs_tasks=run_tasks is not None).start()
     helpers = _Helpers(processes - 1, args, worker_id)
     helpers.start()
     print(f"touchup worker {worker_id}: running"
@@ -226,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
         _loop(args, worker_id, stop, run_tasks, helpers)
     finally:
         helpers.stop()
+        heartbeat.stop()
     return 0
 
 
@@ -235,6 +243,7 @@ def _loop(args: argparse.Namespace, worker_id: str, stop: _Stop, run_tasks, help
     from touchup.clinic.services.photos import requeue_stalled_analyses
     from touchup.maintenance.services.forecasts import requeue_due
     from touchup.maintenance.services.reminders import dispatch_due
+    from touchup.maintenance.services.workers import fail_orphaned_tasks
 
     next_sweep = 0.0  # at once: a restart after a crash picks up what the crash left
     while not stop.requested:
@@ -253,6 +262,9 @@ def _loop(args: argparse.Namespace, worker_id: str, stop: _Stop, run_tasks, help
                 if photos := requeue_stalled_analyses():
                     print(f"touchup worker {worker_id}: photo analyses given up {photos.failed}, "
                           f"photo analyses queued again {photos.queued}", file=sys.stderr, flush=True)
+                if orphans := fail_orphaned_tasks():
+                    print(f"touchup worker {worker_id}: tasks of stopped workers marked failed {orphans}",
+                          file=sys.stderr, flush=True)
                 next_sweep = time.monotonic() + SWEEP_EVERY
             run_tasks(worker_id)
         busy = False

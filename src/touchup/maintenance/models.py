@@ -306,3 +306,21 @@ class CalibrationFitRequest(OwedRecompute):
 
     class Meta:
         indexes = [models.Index(fields=["retry_at"], name="calibration_fit_retry")]
+
+
+class WorkerHeartbeat(models.Model):
+    """A `touchup worker` process, as it last reported itself (services.workers): what the
+    health check and the staff pages' "worker not running" notice read, and how the sweep
+    tells a task left RUNNING by a dead worker from one still running."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)  # as the task rows record it
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)  # a clean stop; a crash leaves it empty
+    sends_reminders = models.BooleanField()
+    runs_tasks = models.BooleanField()
+
+    class Meta:
+        indexes = [models.Index(fields=["last_seen"], name="worker_last_seen")]

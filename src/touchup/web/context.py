@@ -24,6 +24,8 @@ def staff(request: Any) -> dict[str, Any]:
         getattr(user, "patient", None) is not None
     return {
         "layout_base": "portal/base.html" if patient_user else "web/base.html",
+        # Staff hear that the worker is down before patients miss their reminders.
+        "worker": _worker_status() if membership is not None else None,
         "membership": membership,
         "is_demo": demo,
         "may": {
@@ -38,3 +40,9 @@ def staff(request: Any) -> dict[str, Any]:
         if membership is not None
         else {},
     }
+
+
+def _worker_status() -> Any:
+    from touchup.maintenance.services.workers import status
+
+    return status()
