@@ -135,6 +135,10 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
     page.get_by_label("No, not yet").check()
     page.get_by_role("button", name=re.compile("Save check-in")).click()
     expect(page.get_by_text(re.compile("your check-in for .* is saved"))).to_be_visible()
+    # The swapped-in form gives its button the focus back (a keyboard user stays in place),
+    # and the long button label wraps inside the phone's width.
+    expect(page.get_by_role("button", name=re.compile("Save check-in"))).to_be_focused()
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     check(page, "diary")
     from touchup.clinic.models import Observation
 

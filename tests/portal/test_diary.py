@@ -55,6 +55,7 @@ def test_checkin_htmx_returns_the_fragment(as_dana, treated):
                                                 "c-glabella-wearing_off": "no"}, HTTP_HX_REQUEST="true")
     body = r.content.decode()
     assert "<html" not in body and "your check-in for Glabella (frown lines) is saved" in body
+    assert 'id="checkin-glabella-save"' in body  # the same id as before the swap: htmx refocuses it
 
 
 def test_headache_diary_with_hit6(as_dana, dana, migraine):
