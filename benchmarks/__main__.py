@@ -10,6 +10,7 @@ BENCHMARKS = {
     "forecast": "benchmarks.forecast_sim",
     "photo_accuracy": "benchmarks.photo_accuracy",
     "photo_speed": "benchmarks.photo_speed",
+    "heic_speed": "benchmarks.heic_speed",
     "pages": "benchmarks.pages",
     "worklist": "benchmarks.worklist",
     "worker_throughput": "benchmarks.worker_throughput",
