@@ -113,3 +113,46 @@ def test_idor_another_clinic_cannot_edit_or_start_a_treatment(as_other_clinician
 
 def test_a_malformed_id_is_a_404_not_an_error(as_clinician):
     assert as_clinician.get("/patients/not-a-uuid/").status_code == 404
+
+
+def test_patient_page_lists_booked_visits_and_offers_booking(as_front_desk, patient, clinician, front_desk):
+    """Whoever has the patient on the phone sees the next visit and can book one from here
+    (the front desk had no way from the patient to their appointments)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.maintenance.conftest import next_weekday
+    from touchup.maintenance.services.booking import book, set_working_hours
+
+    html = as_front_desk.get(f"/patients/{patient.public_id}/").content.decode()
+    assert "No visit booked." in html
+    assert f'href="/patients/{patient.public_id}/book/"' in html and "Book a visit" in html
+
+    set_working_hours(actor=clinician, clinic=patient.clinic, clinician=clinician,
+                      blocks=[{"weekday": 0, "start": "09:00", "end": "10:00", "slot_minutes": 30}])
+    monday = next_weekday(timezone.localdate() + dt.timedelta(days=1), 0)
+    starts = dt.datetime.combine(monday, dt.time(9, 30), tzinfo=dt.timezone.utc)
+    appt = book(actor=front_desk, patient=patient, clinician=clinician, starts_at=starts)
+    html = as_front_desk.get(f"/patients/{patient.public_id}/").content.decode()
+    assert "No visit booked." not in html
+    assert f'href="/appointments/{appt.public_id}/"' in html
+    assert f"{monday:%a} {monday.day} {monday:%b %Y}, 09:30" in html
+
+
+def test_a_cancelled_visit_is_not_listed(as_clinician, patient, clinician):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.maintenance.conftest import next_weekday
+    from touchup.maintenance.services.booking import book, cancel, set_working_hours
+
+    set_working_hours(actor=clinician, clinic=patient.clinic, clinician=clinician,
+                      blocks=[{"weekday": 0, "start": "09:00", "end": "10:00", "slot_minutes": 30}])
+    monday = next_weekday(timezone.localdate() + dt.timedelta(days=1), 0)
+    appt = book(actor=clinician, patient=patient, clinician=clinician,
+                starts_at=dt.datetime.combine(monday, dt.time(9), tzinfo=dt.timezone.utc))
+    cancel(actor=clinician, appointment=appt)
+    html = as_clinician.get(f"/patients/{patient.public_id}/").content.decode()
+    assert f"/appointments/{appt.public_id}/" not in html and "No visit booked." in html

@@ -124,6 +124,15 @@ def upcoming(clinic: Clinic, clinician: Any, *, days: int = 14, now: dt.datetime
     ).order_by("starts_at"))
 
 
+def upcoming_of_patient(patient: Patient, *, now: dt.datetime | None = None) -> list[Appointment]:
+    """The patient's booked visits still to come, soonest first (the patient page lists them,
+    so whoever has the patient on the phone sees the next visit)."""
+    now = now or timezone.now()
+    return list(Appointment.objects.select_related("clinician").filter(
+        patient=patient, status=AppointmentStatus.BOOKED, ends_at__gte=now,
+    ).order_by("starts_at")[:10])
+
+
 def hours_of(clinic: Clinic, clinician: Any) -> list[WorkingHours]:
     return list(WorkingHours.objects.filter(clinic=clinic, clinician=clinician))
 

@@ -76,10 +76,20 @@ def patient_edit(request: HttpRequest, public_id) -> HttpResponse:
     return render(request, "web/patients/form.html", {"nav": "patients", "form": form, "patient": patient})
 
 
+def _visits(patient) -> list[tuple]:
+    """Booked visits to come, each with its start in the clinic's time zone (the page shows
+    clinic wall-clock times, as the booking pages do)."""
+    from touchup.maintenance.services.booking import clinic_zone, upcoming_of_patient
+
+    zone = clinic_zone(patient.clinic)
+    return [(a, a.starts_at.astimezone(zone)) for a in upcoming_of_patient(patient)]
+
+
 def patient_detail(request: HttpRequest, public_id) -> HttpResponse:
     patient = access.patient_for(request.user, public_id)
     screening = latest_screening(patient)
-    ctx = {"nav": "patients", "patient": patient, "screening": describe_screening(screening)}
+    ctx = {"nav": "patients", "patient": patient, "screening": describe_screening(screening),
+           "visits": _visits(patient), "may_book": access.can(request.user, "patient.edit")}
     if access.can(request.user, "clinical.view"):
         latest = selectors.latest_signed_treatment(request.user, patient)
         ctx.update(
