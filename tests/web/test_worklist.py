@@ -120,3 +120,34 @@ def test_an_area_without_a_forecast_changes_nothing(as_front_desk, due_twice):
     assert r.status_code == 400 and b"area[1]:" in r.content
     assert set(AreaForecast.objects.filter(patient=due_twice).values_list("contact_status", flat=True)) == {""}
     assert as_front_desk.post(f"/worklist/{due_twice.public_id}/contact/", {"status": "reminded"}).status_code == 400
+
+
+def test_portal_call_requests_reach_the_front_desk_on_the_due_page(as_front_desk, due, front_desk):
+    """The front desk makes the calls, but the requests were only on "From patients", which
+    the front desk cannot open: they are on its Due page, with Book and Done."""
+    from django.contrib.auth import get_user_model
+
+    from touchup.portal.models import BookingRequest
+    from touchup.portal.services.booking_requests import booking_request_create
+
+    assert "Asked to be called" not in as_front_desk.get("/worklist/").content.decode()
+    assert not AuditEvent.objects.filter(action="portal.worklist.view").exists()  # nothing listed, nothing read
+
+    user = get_user_model().objects.create_user(username="dana", password="x-long-password-1")
+    due.user = user
+    due.save()
+    req = booking_request_create(actor=user, patient=due, areas=["glabella"], preferred="weekday mornings")
+    html = as_front_desk.get("/worklist/").content.decode()
+    assert "Asked to be called to book (1)" in html and "weekday mornings" in html
+    assert f'action="/from-patients/booking-requests/{req.public_id}/done/"' in html
+    assert AuditEvent.objects.filter(action="portal.worklist.view", actor=front_desk).count() == 1
+    # Filtering (htmx) swaps only the results: no second read of the requests.
+    as_front_desk.get("/worklist/?area=glabella", HTTP_HX_REQUEST="true")
+    assert AuditEvent.objects.filter(action="portal.worklist.view").count() == 1
+
+    r = as_front_desk.post(f"/from-patients/booking-requests/{req.public_id}/done/", {"back": "worklist"})
+    assert r.status_code == 302 and r["Location"] == "/worklist/"
+    req.refresh_from_db()
+    assert req.handled_by == front_desk
+    assert "Asked to be called" not in as_front_desk.get("/worklist/").content.decode()
+    assert BookingRequest.objects.filter(handled_at__isnull=True).count() == 0

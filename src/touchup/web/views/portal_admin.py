@@ -76,4 +76,5 @@ def booking_request_done(request: HttpRequest, public_id) -> HttpResponse:
         messages.info(request, str(exc))
     else:
         messages.success(request, "Marked as done.")
-    return redirect("portal_worklist")
+    # Back to the list it was pressed on: the front desk's Due page or "From patients".
+    return redirect("worklist" if request.POST.get("back") == "worklist" else "portal_worklist")

@@ -54,8 +54,24 @@ def worklist(request: HttpRequest) -> HttpResponse:
     items = [(e, {"patient": patient_url(e.first.patient_public_id), "book": book_url(e.first.patient_public_id),
                   "contact": contact_url(e.first.patient_public_id)}) for e in result.entries]
     ctx.update(worklist=result, items=items, query=query)
-    template = "web/worklist/_results.html" if request.htmx else "web/worklist/list.html"
-    return render(request, template, ctx)
+    if request.htmx:
+        return render(request, "web/worklist/_results.html", ctx)
+    ctx["call_requests"] = _call_requests(request, membership)
+    return render(request, "web/worklist/list.html", ctx)
+
+
+def _call_requests(request: HttpRequest, membership) -> list:
+    """Patients who asked in the portal to be called to book. The front desk makes those
+    calls, so they are on the front desk's page too (they were only on "From patients",
+    which the front desk cannot open). The read is audited, as on that page."""
+    if not access.can(request.user, "patient.edit"):
+        return []
+    from touchup.portal.services.worklist import audit_worklist_read, booking_requests_open
+
+    found = booking_requests_open(membership)
+    if found:
+        audit_worklist_read(request.user, membership, {"requests": len(found), "page": "worklist"})
+    return found
 
 
 @require_POST
