@@ -69,6 +69,8 @@ def test_front_desk_books_and_gets_the_appointment_page(as_front_desk, due, hour
     assert appt.starts_at == slot(10) and AreaForecast.objects.get().appointment == appt
     page = as_front_desk.get(r["Location"])
     assert page.status_code == 200 and "Dana Example" in page.content.decode()
+    day = slot(10)
+    assert f"Booked {day:%a} {day.day} {day:%b} 10:00." in page.content.decode()  # "5 Jan", as the pages write it
     # Booked patients leave the worklist.
     assert "Dana Example" not in as_front_desk.get("/worklist/").content.decode()
 

@@ -151,3 +151,14 @@ def test_portal_call_requests_reach_the_front_desk_on_the_due_page(as_front_desk
     assert req.handled_by == front_desk
     assert "Asked to be called" not in as_front_desk.get("/worklist/").content.decode()
     assert BookingRequest.objects.filter(handled_at__isnull=True).count() == 0
+
+
+def test_window_labels_write_dates_as_the_page_does():
+    """"1 Oct" beside "22 Sep – 1 Oct 2026", not "01 Oct"."""
+    from touchup.maintenance.services.worklist import _state
+
+    wed = dt.date(2026, 9, 30)
+    assert _state(dt.date(2026, 9, 1), dt.date(2026, 9, 5), wed) == ("overdue", "Overdue since 5 Sep")
+    assert _state(dt.date(2026, 9, 20), dt.date(2026, 10, 3), wed) == ("open", "Open until 3 Oct")
+    assert _state(dt.date(2026, 10, 2), dt.date(2026, 10, 9), wed) == ("this_week", "Opens Fri 2 Oct")
+    assert _state(dt.date(2026, 10, 6), dt.date(2026, 10, 9), wed) == ("next_week", "Opens Tue 6 Oct")

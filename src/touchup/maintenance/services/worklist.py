@@ -154,14 +154,15 @@ def parse_filters(params: Any, clinic: Any) -> WorklistFilters:
 
 
 def _state(book_from: dt.date, book_by: dt.date, today: dt.date) -> tuple[str, str]:
+    # Dates as the page writes them beside the label ("1 Oct", not "01 Oct").
     if book_by < today:
-        return "overdue", f"Overdue since {book_by:%d %b}"
+        return "overdue", f"Overdue since {book_by.day} {book_by:%b}"
     if book_from <= today:
-        return "open", f"Open until {book_by:%d %b}"
+        return "open", f"Open until {book_by.day} {book_by:%b}"
     this_sunday = today + dt.timedelta(days=6 - today.weekday())
     if book_from <= this_sunday:
-        return "this_week", f"Opens {book_from:%a %d %b}"
-    return "next_week", f"Opens {book_from:%a %d %b}"
+        return "this_week", f"Opens {book_from:%a} {book_from.day} {book_from:%b}"
+    return "next_week", f"Opens {book_from:%a} {book_from.day} {book_from:%b}"
 
 
 def due_for_maintenance(user: Any, filters: WorklistFilters | None = None, *,

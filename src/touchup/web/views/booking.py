@@ -100,7 +100,8 @@ def book(request: HttpRequest, public_id) -> HttpResponse:
             ctx["error"] = InvalidInput("starts_at", str(exc))
             ctx["days"] = _slot_days(patient.clinic, ctx["clinician"], ctx["start"])
             return render(request, "web/booking/book.html", ctx, status=409)
-        messages.success(request, f"Booked {appointment.starts_at.astimezone(svc.clinic_zone(patient.clinic)):%a %d %b %H:%M}.")
+        local = appointment.starts_at.astimezone(svc.clinic_zone(patient.clinic))
+        messages.success(request, f"Booked {local:%a} {local.day} {local:%b %H:%M}.")
         return redirect("appointment", public_id=appointment.public_id)
     template = "web/booking/_slot_picker.html" if request.htmx else "web/booking/book.html"
     return render(request, template, ctx)
