@@ -76,6 +76,12 @@ def test_aftercare_timeline_and_warning_signs(as_dana, treated):
     assert "Skip exercise" in body and "Trouble swallowing, speaking or breathing" in body
     assert "Get emergency care at once" in body
     assert "Done" in body  # the first hours are behind her (treated 3 days ago)
+    # Source codes lead to what they stand for, listed once at the foot (as on the Learn pages);
+    # no raw key reaches the patient.
+    assert '<a href="#src-S90">S90</a>' in body and '<li id="src-S90">' in body
+    assert body.count('<li id="src-S90">') == 1
+    assert "clinic_policy</" not in body and "(Sources: S" not in body
+    assert '<a href="#src-clinic_policy">Clinic</a>' in body
 
 
 def test_side_effect_reaches_the_worklist_at_once(as_dana, dana, treated, clinician, client):

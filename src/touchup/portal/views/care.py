@@ -82,10 +82,27 @@ def aftercare_index(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _cite(care: dict) -> None:
+    """The plan names its sources by key ("S90, S88"): resolve them to the catalogue's
+    sources, listed once at the foot of the page as on the Learn pages, so a code a patient
+    sees leads to what it stands for."""
+    sources = load_catalogue().sources
+    listed: dict = {}
+
+    def resolve(keys: str) -> list:
+        return [listed.setdefault(k, sources[k]) for k in (k.strip() for k in keys.split(",")) if k in sources]
+
+    for step in care["steps"]:
+        step["sources"] = resolve(step["source"])
+    care["sign_sources"] = resolve(care["plan"].source)
+    care["sources"] = list(listed.values())
+
+
 @portal_view
 def aftercare(request: HttpRequest, public_id) -> HttpResponse:
     treatment = access.own_treatment(request.user, public_id)
     care = _timeline(treatment)
+    _cite(care)
     return render(request, "portal/aftercare.html", {
         "nav": "aftercare", "t": treatment, "care": care, "indication": load_catalogue().indications[treatment.indication].name if treatment.indication in load_catalogue().indications else treatment.indication,
     })
