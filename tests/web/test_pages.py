@@ -113,3 +113,29 @@ def test_the_audit_page_shows_only_this_clinics_events(as_manager, patient, othe
     html = as_manager.get(reverse("audit")).content.decode()
     for e in events:
         assert f">{e.id}</td>" not in html
+
+
+
+def test_the_audit_page_lists_refusals_of_the_clinics_own_staff(client, manager, front_desk, clinician, patient,
+                                                                 other_clinician, django_capture_on_commit_callbacks):
+    """Outcome 'denied' never showed: refused attempts were filed under no clinic."""
+    from touchup.clinic import audit
+
+    with django_capture_on_commit_callbacks(execute=True):  # refusals are written after the failed request
+        client.force_login(front_desk)
+        assert client.get(reverse("audit")).status_code == 403
+        client.force_login(clinician)
+        assert client.get("/patients/00000000-0000-0000-0000-000000000001/").status_code == 404
+        client.force_login(other_clinician)  # another clinic probing this clinic's patient
+        assert client.get(f"/patients/{patient.public_id}/").status_code == 404
+
+    role = AuditEvent.objects.get(action="access.role", actor=front_desk)
+    probe = AuditEvent.objects.get(action="patient.not_found", actor=clinician)
+    foreign = AuditEvent.objects.get(action="patient.not_found", actor=other_clinician)
+    assert role.clinic_id_ref == probe.clinic_id_ref == patient.clinic_id
+    assert foreign.clinic_id_ref == other_clinician.memberships.get().clinic_id  # the asker's clinic, not ours
+    client.force_login(manager)
+    html = client.get(reverse("audit")).content.decode()
+    assert f">{role.id}</td>" in html and f">{probe.id}</td>" in html and "denied" in html
+    assert f">{foreign.id}</td>" not in html
+    assert audit.verify().ok

@@ -62,7 +62,9 @@ def require(user: Any, permission: str) -> Membership:
         audit.record_denied("access.no_membership", actor=user, detail={"permission": permission})
         raise PermissionDenied("You are not a member of a clinic.")
     if m.role not in PERMISSIONS[permission]:
-        audit.record_denied("access.role", actor=user, detail={"permission": permission, "role": m.role})
+        # Under the actor's clinic, so its manager sees the refusal on the audit page.
+        audit.record_denied("access.role", actor=user, detail={"permission": permission, "role": m.role},
+                            clinic=m.clinic_id)
         raise PermissionDenied(f"Your role ({m.get_role_display()}) cannot do this.")
     return m
 
@@ -81,7 +83,11 @@ def parse_uuid(value: Any) -> uuid.UUID | None:
 
 
 def _not_found(user: Any, kind: str, ident: Any) -> Http404:
-    audit.record_denied(f"{kind}.not_found", actor=user, detail={"id": str(ident)[:64]})
+    # Filed under the asker's own clinic (never the one the id may belong to): that is where
+    # a manager looks for someone probing ids.
+    m = membership_of(user)
+    audit.record_denied(f"{kind}.not_found", actor=user, detail={"id": str(ident)[:64]},
+                        clinic=m.clinic_id if m is not None else None)
     return Http404(f"No such {kind}.")
 
 

@@ -93,15 +93,16 @@ def record(
         return event
 
 
-def record_denied(action: str, *, actor: Any, detail: dict[str, Any] | None = None) -> None:
-    """Record a refused access attempt so it survives the failing request's rollback."""
+def record_denied(action: str, *, actor: Any, detail: dict[str, Any] | None = None, clinic: Any = None) -> None:
+    """Record a refused access attempt so it survives the failing request's rollback.
+    `clinic` is the actor's own clinic, when known: its manager's audit page lists the event."""
     # on_commit would never fire inside a rolled-back atomic block; a fresh connection-level
     # transaction is only possible outside one, so write now when we are outside, else after.
     conn = transaction.get_connection()
     if conn.in_atomic_block:
-        transaction.on_commit(lambda: record(action, actor=actor, outcome="denied", detail=detail))
+        transaction.on_commit(lambda: record(action, actor=actor, clinic=clinic, outcome="denied", detail=detail))
     else:
-        record(action, actor=actor, outcome="denied", detail=detail)
+        record(action, actor=actor, clinic=clinic, outcome="denied", detail=detail)
 
 
 @dataclass(frozen=True)
