@@ -53,6 +53,19 @@ def test_book_a_free_slot_in_the_window_and_get_the_invite(as_dana, dana, window
     assert ics["Content-Type"].startswith("text/calendar") and parse(ics.content)[0]["uid"] == f"{a.public_id}@touchup"
 
 
+def test_once_booked_the_pages_point_to_the_visit_not_to_booking(as_dana, dana, window, clinician):
+    results = as_dana.get("/portal/results/").content.decode()
+    assert "Book my next visit" in results
+    as_dana.post("/portal/book/", {"slot": slot_value(clinician, window.book_from)})
+    a = Appointment.objects.get(patient=dana)
+    results = as_dana.get("/portal/results/").content.decode()
+    assert "Book my next visit" not in results
+    assert f'href="/portal/visits/{a.public_id}/"' in results and "Your next visit:" in results
+    book = as_dana.get("/portal/book/").content.decode()
+    assert "<h1>Your next visit</h1>" in book and f"/portal/visits/{a.public_id}/" in book
+    assert "Ask the clinic to call me" not in book  # nothing left to book; the visit page moves or cancels
+
+
 def test_outside_the_window_or_taken_slot_is_refused_with_nothing_booked(as_dana, dana, window, clinician, erin):
     late = window.book_by + dt.timedelta(days=7)
     late = next_weekday(late, 0)

@@ -33,5 +33,8 @@ def results(request: HttpRequest) -> HttpResponse:
         if r.area == "migraine" and hit6 is not None:
             # HIT-6: 36-49 little or no impact, 50-55 some, 56-59 substantial, 60+ severe (S86).
             r.words.append(f"Your latest HIT-6 score: {hit6.value} of 78 ({hit6.observed_on.day} {hit6.observed_on:%B %Y}).")
-    return render(request, "portal/results.html", {"nav": "results", "rows": rows,
+    # A booked visit replaces "Book my next visit" at the foot (it led to a page with nothing to book).
+    next_visit = next((a for a in booking.appointments_of(patient) if a.is_booked), None) \
+        if booking.available() else None
+    return render(request, "portal/results.html", {"nav": "results", "rows": rows, "next_visit": next_visit,
                                                    "forecasts_available": booking.available()})
