@@ -96,7 +96,7 @@ def test_a_png_is_kept_as_jpeg_and_the_second_of_a_view_is_not_the_baseline(api_
 
 def test_an_iphone_heic_is_checked_kept_as_a_clean_jpeg_and_analysed(api_clinician, patient, media):
     # A phone-sized, not smiling face as an iPhone HEIC held upright (irot and EXIF
-    # orientation 6, GPS): the quality check reads the HEIC itself, the analysis the stored JPEG.
+    # orientation 6, GPS): the quality check and the analysis both read the stored JPEG.
     from touchup.jobs.photo_analysis import analyze_photo
 
     original = images.heic_phone_photo()
