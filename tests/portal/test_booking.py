@@ -87,7 +87,10 @@ def test_outside_the_window_or_taken_slot_is_refused_with_nothing_booked(as_dana
 def test_move_and_cancel(as_dana, dana, window, clinician):
     as_dana.post("/portal/book/", {"slot": slot_value(clinician, window.book_from)})
     a = Appointment.objects.get(patient=dana)
-    assert "Move" in as_dana.get(f"/portal/visits/{a.public_id}/").content.decode()
+    page = as_dana.get(f"/portal/visits/{a.public_id}/").content.decode()
+    assert "Move" in page
+    # Cancelling takes a second, deliberate step (a <details>), not one tap.
+    assert '<summary>Cancel this visit…</summary>' in page and "Yes, cancel this visit" in page
     r = as_dana.post(f"/portal/visits/{a.public_id}/move/", {"slot": slot_value(clinician, window.book_from, "11:00")})
     assert r.status_code == 302
     a.refresh_from_db()
