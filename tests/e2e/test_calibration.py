@@ -32,7 +32,7 @@ def test_manager_fits_and_applies_the_clinics_medians(browser_page, live_server,
     assert_accessible(page, "calibration, a fit under way")
     _run_tasks("e2e-worker")
     # No reload: the section polls every 5 s while the fit is under way.
-    row = page.get_by_role("row").filter(has_text="Glabella")
+    row = page.locator("#fit").get_by_role("row").filter(has_text="Glabella")
     expect(row).to_contain_text("22", timeout=15_000)
     expect(page.get_by_role("status").filter(has_text="Fitting")).to_have_count(0)
     expect(row).to_contain_text("130 days")

@@ -21,6 +21,10 @@ def test_the_manager_fits_then_applies_and_the_forecasts_follow(as_manager, clin
     page = as_manager.get("/forecast/calibration/")
     assert page.status_code == 200
     assert "The published medians" in page.content.decode() and "No fit waiting" in page.content.decode()
+    # What the forecasts start from, with its sources, on the page itself.
+    published = page.content.decode().split('id="fit-h"')[0]
+    assert "Glabella (frown lines)" in published and "130 days" in published
+    assert "Carruthers J et al." in published and 'href="https://pmc.ncbi.nlm.nih.gov/articles/PMC10374180"' in published
 
     r = as_manager.post("/forecast/calibration/fit/")
     assert r.status_code == 302

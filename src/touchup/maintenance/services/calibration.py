@@ -96,6 +96,23 @@ def apply(calibration: MedianCalibration, *, actor: Any = None, queue: bool = Tr
     return calibration
 
 
+def published_medians() -> list[dict[str, Any]]:
+    """What the forecasts start from before any fit: each area's published median with the
+    catalogue sources it rests on (for the manager's page, which cannot link into docs/)."""
+    from touchup.core.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    rows = []
+    for key, prior in load_priors().areas.items():
+        area = catalogue.areas.get(key)
+        rows.append({
+            "area": area.name if area else key.replace("_", " ").capitalize(),
+            "median_days": prior.median_days,
+            "sources": [catalogue.sources[k] for k in prior.source if k in catalogue.sources],
+        })
+    return rows
+
+
 def can_fit(clinic_id: int) -> bool:
     """Whether the clinic has anything to fit to (a signed treatment)."""
     return Treatment.objects.filter(patient__clinic_id=clinic_id, status=TreatmentStatus.SIGNED).exists()

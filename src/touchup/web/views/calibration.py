@@ -11,6 +11,8 @@ from django.views.decorators.http import require_POST
 from touchup.maintenance.access import require_calibration
 from touchup.maintenance.services import calibration as svc
 
+from ..clinical import name_of
+
 
 def calibration_page(request: HttpRequest) -> HttpResponse:
     m = require_calibration(request.user)
@@ -20,6 +22,7 @@ def calibration_page(request: HttpRequest) -> HttpResponse:
         "nav": "calibration", "active": active, "active_rows": _rows(active),
         "proposal": proposal, "proposal_rows": _rows(proposal),
         "pending": svc.pending_fit(m.clinic_id), "can_fit": svc.can_fit(m.clinic_id),
+        "published": svc.published_medians() if active is None else [],
     })
 
 
@@ -50,7 +53,7 @@ def _rows(row) -> list[dict]:
     if row is None:
         return []
     return [
-        {"area": area.replace("_", " "), "patients": r["patients"], "before": r["before"],
+        {"area": name_of("area", area), "patients": r["patients"], "before": r["before"],
          "after": r["after"] if r["calibrated"] else None,
          "change": f"{r['percent']:+.0f}%" if r["calibrated"] else "",
          "plus_minus": f"{100 * r['sd']:.0f}%" if r["calibrated"] else ""}
