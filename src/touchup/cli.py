@@ -18,6 +18,7 @@ COMMANDS = {
     "calibrate": "calibrate",
     "photo": "photo",
     "audit": "audit",
+    "backup": "backup",
     "worker": "worker",
     "manage": "manage",
 }

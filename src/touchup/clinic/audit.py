@@ -113,13 +113,14 @@ class VerifyResult:
     at_id: int | None = None
 
 
-def verify(batch_size: int = 5000) -> VerifyResult:
-    """Walk the chain from the first event: every hash, every link, no gaps, the head."""
+def verify(batch_size: int = 5000, *, using: str = "default") -> VerifyResult:
+    """Walk the chain from the first event: every hash, every link, no gaps, the head.
+    `using`: the database alias (a backup's snapshot is checked through its own alias)."""
     prev_hash = GENESIS
     expected_id = 1
     count = 0
     last_id = 0
-    qs = AuditEvent.objects.order_by("id")
+    qs = AuditEvent.objects.using(using).order_by("id")
     while True:
         batch = list(qs.filter(id__gt=last_id)[:batch_size])
         if not batch:
@@ -135,7 +136,7 @@ def verify(batch_size: int = 5000) -> VerifyResult:
             expected_id += 1
             count += 1
             last_id = event.id
-    head = AuditChainHead.objects.filter(pk=1).first()
+    head = AuditChainHead.objects.using(using).filter(pk=1).first()
     if head is not None and (head.last_id != last_id or head.last_hash != prev_hash):
         return VerifyResult(False, count, f"events after {last_id} were deleted", last_id + 1)
     if head is None and count:
