@@ -212,7 +212,16 @@ def test_timeline_plots_the_wrinkle_index_per_area_with_treatments(as_clinician,
     assert html.count('class="obs" data-observed=') == 3
     assert 'data-treated="2026-01-10"' in html
     assert 'data-timeline="glabella"' in html and 'data-timeline="forehead"' not in html
-    assert "No measured photo of this area yet." in html
+    # Areas never treated nor measured get one line, not an empty card each.
+    assert 'id="tl-forehead"' not in html and "Not treated or measured: Forehead, Crow" in html
+    t.points.create(area="platysma", x=200, y=400, units=5)
+    html = as_clinician.get(reverse("photo_timeline", args=[patient.public_id])).content.decode()
+    assert 'id="tl-platysma"' in html and "Treated, but no measured photo of this area yet" in html
+
+
+def test_a_timeline_with_nothing_yet_says_so_once(as_clinician, patient):
+    html = as_clinician.get(reverse("photo_timeline", args=[patient.public_id])).content.decode()
+    assert "No area has been treated or measured yet" in html and 'aria-labelledby="tl-' not in html
 
 
 def test_the_chart_page_shows_the_cycles_photos(as_clinician, patient, media, clinician):

@@ -33,10 +33,16 @@ class AreaChart:
     x_ticks: list[dict[str, Any]] = field(default_factory=list)
     y_ticks: list[dict[str, Any]] = field(default_factory=list)
     plot: dict[str, int] = field(default_factory=dict)
+    treated: bool = False  # the area has been treated at least once
 
     @property
     def empty(self) -> bool:
         return not self.points
+
+    @property
+    def shown(self) -> bool:
+        """Worth a card: measured, or treated and so waiting for its first measurement."""
+        return bool(self.points) or self.treated
 
 
 def _scale(lo: float, hi: float, a: float, b: float):
@@ -57,7 +63,9 @@ def area_charts(patient: Patient) -> list[AreaChart]:
         treated = sorted(set(
             patient.treatments.filter(points__area=area).values_list("treated_on", flat=True)
         ))
-        charts.append(_chart(area, name, rows, treated))
+        chart = _chart(area, name, rows, treated)
+        chart.treated = bool(treated)
+        charts.append(chart)
     return charts
 
 

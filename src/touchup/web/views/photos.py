@@ -392,7 +392,9 @@ def photo_compare(request: HttpRequest, public_id) -> HttpResponse:
 def photo_timeline_page(request: HttpRequest, public_id) -> HttpResponse:
     patient = access.patient_for(request.user, public_id, need="clinical.view")
     charts = photo_timeline.area_charts(patient)
-    return render(request, "web/photos/timeline.html", {"nav": "patients", "patient": patient, "charts": charts})
+    unshown = [c.name for c in charts if not c.shown]
+    return render(request, "web/photos/timeline.html",
+                  {"nav": "patients", "patient": patient, "charts": charts, "unshown": unshown})
 
 
 def _measured(photo: Photo) -> list[str]:
