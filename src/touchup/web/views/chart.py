@@ -196,7 +196,7 @@ def aftercare(request: HttpRequest, public_id) -> HttpResponse:
         messages.info(request, "Aftercare is given once the treatment is signed.")
         return redirect("chart", public_id=treatment.public_id)
     return render(request, "web/treatments/aftercare.html", {
-        "nav": "treatments", "treatment": treatment, "patient": treatment.patient,
+        "nav": "patients", "treatment": treatment, "patient": treatment.patient,
         "plan": clinical.aftercare_for(treatment), "now": timezone.now(),
         "indication_name": clinical.name_of("indication", treatment.indication),
         "product_name": clinical.name_of("product", treatment.product),
