@@ -73,7 +73,7 @@ def _status(request: HttpRequest, treatment: Treatment, **extra: Any) -> dict[st
 def _page(request: HttpRequest, treatment: Treatment, **extra: Any) -> HttpResponse:
     editable = not treatment.is_signed and access.can(request.user, "treatment.chart")
     ctx = clinical.chart_context(request.user, treatment, editable=editable)
-    ctx.update(nav="treatments", status=_status(
+    ctx.update(nav="patients", status=_status(
         request, treatment, refusal=extra.pop("refusal", None), error=extra.pop("error", None),
     ))
     if editable:
