@@ -514,11 +514,16 @@ def create_backup(dest: Path) -> BackupResult:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     seconds = time.monotonic() - started
-    audit.record("backup.create", detail={
-        "backup": final.name, "database": snapshot.vendor, "photos": len(copied),
-        "bytes": sum(f["bytes"] for f in files.values()),
-        "audit_head_id": (facts["audit_head"] or {}).get("id"), "photo_problems": len(photo_problems),
-    })
+    try:
+        audit.record("backup.create", detail={
+            "backup": final.name, "database": snapshot.vendor, "photos": len(copied),
+            "bytes": sum(f["bytes"] for f in files.values()),
+            "audit_head_id": (facts["audit_head"] or {}).get("id"), "photo_problems": len(photo_problems),
+        })
+    except DatabaseError as exc:
+        # The folder is complete and usable; only its audit event is missing.
+        raise BackupFailed(f"the backup {final} is complete, but recording it in the audit trail failed: "
+                           f"{exc}") from exc
     return BackupResult(final, manifest, seconds)
 
 

@@ -14,7 +14,7 @@ from ._django import setup
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "backup", help="back up the database and photos into a new folder, or check one (--verify)",
+        "backup", help="back up the database and photos (--verify: check a backup)",
         description="Write a new touchup-backup-<UTC time> folder into DEST_DIR (database snapshot, "
                     "photos, manifest.json), or check a backup with --verify. See docs/backups.md.")
     p.add_argument("dest", nargs="?", metavar="DEST_DIR", help="an existing folder to write the backup into")
