@@ -143,3 +143,33 @@ def test_a_helper_leaves_when_its_worker_is_killed(worker_env):
     while time.monotonic() < deadline and _running(f"{wid}/1"):
         time.sleep(0.2)
     assert not _running(f"{wid}/1"), "orphaned helper"
+
+
+def test_a_stop_request_ends_the_database_workers_batch_after_the_task_in_hand(patient, monkeypatch):
+    """SIGTERM/SIGINT: the task in hand finishes and the worker leaves, however many tasks
+    are ready (the database worker's batch mode would otherwise run them all first, and a
+    demo, systemd or a container stop waits only so long before killing it mid-task)."""
+    import signal
+
+    from django_tasks_db.models import DBTaskResult
+
+    from touchup.commands.worker import _run_tasks, _Stop
+    from touchup.maintenance.services import forecasts
+    from touchup.maintenance.tasks import recompute_forecasts
+
+    stop = _Stop()
+    ran = []
+
+    def recompute_and_a_signal_arrives(p, **kw):
+        ran.append(p.pk)
+        stop(signal.SIGTERM, None)  # what the handler does when the signal comes mid-task
+        return []
+
+    monkeypatch.setattr(forecasts, "recompute", recompute_and_a_signal_arrives)
+    for _ in range(3):
+        recompute_forecasts.enqueue(patient.pk)
+    _run_tasks("test-worker", stop)
+    assert ran == [patient.pk]
+    assert sorted(DBTaskResult.objects.values_list("status", flat=True)) == ["READY", "READY", "SUCCESSFUL"]
+    _run_tasks("test-worker", stop)  # asked to stop: takes nothing more
+    assert ran == [patient.pk]

@@ -110,11 +110,16 @@ class _Stop:
 
     def __init__(self) -> None:
         self.requested = False
+        self.batch = None  # the database backend's worker while it runs a batch (_run_tasks)
 
     def __call__(self, signum, frame) -> None:
         if self.requested:
             raise SystemExit(1)
         self.requested = True
+        if self.batch is not None:
+            # The task in hand, not the rest of the queue: the batch would otherwise run
+            # every ready task first, and whoever stops the worker may not wait that long.
+            self.batch.running = False
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self)
@@ -128,22 +133,33 @@ def _task_runner(stop: _Stop):
 
     backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
     if isinstance(backend, DatabaseBackend):
-        return _run_tasks
+        return lambda worker_id: _run_tasks(worker_id, stop)
     if type(backend).__module__.startswith("django_tasks_rq."):
         return _rq_runner(stop)
     raise SystemExit(f"touchup worker: cannot run the tasks of {type(backend).__qualname__} "
                      "(the database and RQ backends only); use --no-tasks")
 
 
-def _run_tasks(worker_id: str) -> None:
-    """The database backend's own worker, batch mode: every ready task, then back."""
+def _run_tasks(worker_id: str, stop: _Stop | None = None) -> None:
+    """The database backend's own worker, batch mode: every ready task, then back; with
+    `stop`, a stop request ends the batch after the task in hand."""
     from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
     from django_tasks_db.management.commands.db_worker import Worker
 
-    Worker(
+    if stop is not None and stop.requested:
+        return
+    worker = Worker(
         queue_names=[DEFAULT_TASK_QUEUE_NAME], interval=0, batch=True, backend_name=DEFAULT_TASK_BACKEND_ALIAS,
         startup_delay=False, max_tasks=None, worker_id=worker_id[:64], excluded_queue_names=[],
-    ).run()
+    )
+    if stop is None:
+        worker.run()
+        return
+    stop.batch = worker
+    try:
+        worker.run()
+    finally:
+        stop.batch = None
 
 
 def _rq_runner(stop: _Stop):
