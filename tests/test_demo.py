@@ -204,3 +204,110 @@ def _alive(pid: int) -> bool:
         return "State:\tZ" not in (Path("/proc") / str(pid) / "status").read_text()
     except OSError:
         return False
+
+
+SLOW_TASK = '''
+import time
+from pathlib import Path
+
+from django_tasks import task
+
+
+@task()
+def slow(marker: str, seconds: float) -> str:
+    Path(marker + ".started").touch()
+    time.sleep(seconds)
+    Path(marker + ".done").touch()
+    return "done"
+'''
+
+ENQUEUE = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "touchup.settings"
+import django; django.setup()
+import slowtask
+slowtask.slow.enqueue(sys.argv[1], float(sys.argv[2]))
+"""
+
+
+def test_ctrl_c_in_the_terminal_lets_the_demos_worker_finish_the_task_in_hand(tmp_path):
+    """Ctrl+C sends SIGINT to the terminal's whole process group. The worker used to get it
+    too and then the demo's SIGTERM, a second signal, which makes it leave at once: the
+    task in hand was cut short. Now the demo alone gets it and stops the worker once."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "slowtask.py").write_text(SLOW_TASK)
+    env = {**os.environ, "TOUCHUP_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(mods)}
+    env.pop("DATABASE_URL", None)
+    env.pop("TOUCHUP_TASKS_REDIS_URL", None)
+    # One CPU: the worker runs the task itself, with no helper (a helper has always been
+    # stopped with one signal from its worker).
+    cpu = min(os.sched_getaffinity(0))
+    start = (f"import os, sys; os.sched_setaffinity(0, {{{cpu}}}); from touchup.cli import main; "
+             f"sys.exit(main(['demo', '--port', '{port}']))")
+    log = (tmp_path / "demo.err").open("w")
+    # Its own process group, as a shell gives a foreground job: killpg is the terminal's Ctrl+C.
+    demo = subprocess.Popen([sys.executable, "-c", start], env=env, stdout=subprocess.DEVNULL, stderr=log,
+                            start_new_session=True)
+    marker = str(tmp_path / "slow")
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not _running_under(demo.pid):
+            time.sleep(0.5)
+        workers = _running_under(demo.pid)
+        assert workers, "the demo started no worker"
+        enqueue = subprocess.run([sys.executable, "-c", ENQUEUE, marker, "8"], env=env, capture_output=True,
+                                 text=True, timeout=120)
+        assert enqueue.returncode == 0, enqueue.stderr
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not os.path.exists(marker + ".started"):
+            time.sleep(0.2)
+        assert os.path.exists(marker + ".started"), "the worker did not take the task"
+        os.killpg(demo.pid, signal.SIGINT)  # Ctrl+C
+        assert demo.wait(timeout=60) == 0
+        assert os.path.exists(marker + ".done"), (tmp_path / "demo.err").read_text()[-3000:]
+        assert not any(_alive(pid) for pid in workers), "a worker outlived the demo"
+    finally:
+        log.close()
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+        for pid in _running_under(demo.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_the_demo_stops_its_worker_with_one_signal_and_a_hung_one_by_force():
+    import signal
+    import time
+
+    from touchup.commands.demo import _stop_worker
+
+    # A worker that takes a second over the task in hand, and would leave at once (exit 1)
+    # on a second signal.
+    graceful = subprocess.Popen([sys.executable, "-c", (
+        "import signal, sys, time\n"
+        "got = []\n"
+        "def stop(signum, frame):\n"
+        "    if got: sys.exit(1)\n"
+        "    got.append(signum)\n"
+        "signal.signal(signal.SIGTERM, stop); signal.signal(signal.SIGINT, stop)\n"
+        "print('ready', flush=True)\n"
+        "while not got: time.sleep(0.05)\n"
+        "time.sleep(1.5); sys.exit(0)\n")], stdout=subprocess.PIPE, text=True)
+    assert graceful.stdout.readline() == "ready\n"
+    _stop_worker(graceful, grace=30)
+    assert graceful.returncode == 0
+    # One that never stops: killed once the grace is over.
+    hung = subprocess.Popen([sys.executable, "-c", (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+        "time.sleep(120)")], stdout=subprocess.PIPE, text=True)
+    assert hung.stdout.readline() == "ready\n"
+    began = time.monotonic()
+    _stop_worker(hung, grace=2)
+    assert hung.returncode == -signal.SIGKILL and time.monotonic() - began < 10

@@ -18,6 +18,10 @@ from pathlib import Path
 
 from ._django import setup
 
+# How long the demo waits for its worker to finish the task in hand after asking it to
+# stop, before killing it (a hung worker must not keep the demo from exiting).
+WORKER_STOP_GRACE = 30.0
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="create/upgrade ./var, seed a demo clinic once, and serve it")
@@ -70,28 +74,54 @@ def run(args: argparse.Namespace) -> int:
     # console emails) runs in `touchup worker` beside the server, as in production.
     worker = None
     if not args.no_worker:
+        # In a session of its own, as the worker's own helpers are: a Ctrl+C in the terminal
+        # then reaches the demo alone, which asks the worker to stop exactly once
+        # (_stop_worker). In the terminal's process group the worker got the SIGINT and
+        # then the demo's SIGTERM, and a second signal tells it to leave at once, cutting
+        # short the task in hand.
         worker = subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker"], stderr=subprocess.PIPE,
-                                  text=True, errors="replace")
+                                  text=True, errors="replace", start_new_session=True)
         threading.Thread(target=_relay_stderr, args=(worker.stderr,), daemon=True).start()
-    # `kill` (SIGTERM) stops the demo the way Ctrl+C does, so the worker is stopped with it
-    # instead of being left running on its own.
+    # `kill` (SIGTERM), and closing the terminal (SIGHUP), stop the demo the way Ctrl+C
+    # does, so the worker is stopped with it instead of being left running on its own.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     try:
         call_command("runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True)
     except KeyboardInterrupt:
         pass
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            _stop_worker(worker)
     return 0
 
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
+
+
+def _stop_worker(worker: subprocess.Popen, grace: float = WORKER_STOP_GRACE) -> None:
+    """Ask the worker to finish the task in hand and leave (one SIGTERM), and wait for it:
+    killed after `grace` seconds, or at once on a second Ctrl+C (or SIGTERM)."""
+    if worker.poll() is not None:
+        return
+    try:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=min(1.0, grace))
+            return
+        except subprocess.TimeoutExpired:
+            print("touchup demo: the worker is finishing the task in hand (Ctrl+C again to stop it now)",
+                  file=sys.stderr, flush=True)
+        worker.wait(timeout=max(0.0, grace - 1.0))
+        return
+    except subprocess.TimeoutExpired:
+        print(f"touchup demo: the worker did not stop within {grace:g} s; stopping it now",
+              file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print("touchup demo: stopping the worker now", file=sys.stderr, flush=True)
+    worker.kill()
+    worker.wait()
 
 
 # What MediaPipe's native code (TFLite, absl) prints on its own stderr the first time the
