@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.subprocess_seeds import SETUP, race_two_workers
 
 REMINDERS = 400
@@ -145,6 +147,9 @@ def test_a_helper_leaves_when_its_worker_is_killed(worker_env):
     assert not _running(f"{wid}/1"), "orphaned helper"
 
 
+# Committed tasks, as a worker reads them (the database worker also closes a connection
+# left inside a transaction, as the test's own would be on PostgreSQL).
+@pytest.mark.django_db(transaction=True)
 def test_a_stop_request_ends_the_database_workers_batch_after_the_task_in_hand(patient, monkeypatch):
     """SIGTERM/SIGINT: the task in hand finishes and the worker leaves, however many tasks
     are ready (the database worker's batch mode would otherwise run them all first, and a
