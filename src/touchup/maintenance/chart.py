@@ -73,6 +73,11 @@ class AreaChart:
     height: int = HEIGHT
 
 
+def _day(d, rest: str = "%b %Y") -> str:
+    """'9 Apr 2027', as every page writes dates (strftime's %d would give '09')."""
+    return f"{d.day} {d:{rest}}"
+
+
 def _x(day: dt.date, start: dt.date, end: dt.date) -> float:
     span = max((end - start).days, 1)
     return round(LEFT + PLOT_W * (day - start).days / span, 1)
@@ -129,13 +134,13 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
         end = max(today, f.wear_off_high if f else days[-1] + dt.timedelta(days=150)) + dt.timedelta(days=14)
         start = max(days[0], end - dt.timedelta(days=MAX_SPAN_DAYS)) - dt.timedelta(days=7)
         chart = AreaChart(area=area, start=start, end=end)
-        chart.treatments = [{"x": _x(d, start, end), "label": d.strftime("%d %b %y")} for d in days if d >= start]
+        chart.treatments = [{"x": _x(d, start, end), "label": _day(d, "%b %y")} for d in days if d >= start]
         kinds_seen = set()
         referenced = False
         for kind, (dates, values) in series.get(area, {}).items():
             if kind == "wearing_off_reported":
                 chart.checkins = [
-                    {"x0": round(_x(d, start, end) - 2, 1), "yes": bool(v), "label": f"{d:%d %b %Y}: {'wearing off' if v else 'still working'}"}
+                    {"x0": round(_x(d, start, end) - 2, 1), "yes": bool(v), "label": f"{_day(d)}: {'wearing off' if v else 'still working'}"}
                     for d, v in zip(dates, values) if start <= d <= end
                 ]
                 continue
@@ -149,14 +154,14 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
                 if b is None:
                     continue  # nothing to read it against: the model does not use it either
                 effect = priors.measures[kind].effect(v, b.value)  # as the model reads it
-                against = f"the untreated reading of {b.read_on:%d %b %Y}" if b.reference else "the treatment day"
+                against = f"the untreated reading of {_day(b.read_on)}" if b.reference else "the treatment day"
                 kinds_seen.add(kind)
                 referenced = referenced or b.reference
                 x, y = _x(d, start, end), _y(effect)
                 chart.readings.append({
                     "x": x, "y": y, "x0": round(x - 3.5, 1), "y0": round(y - 3.5, 1),
                     "shape": KIND_SHAPE[kind], "kind": kind,
-                    "label": f"{d:%d %b %Y}: {KIND_LABEL[kind].lower()} {v:g} ({effect:+.0%} vs {against})",
+                    "label": f"{_day(d)}: {KIND_LABEL[kind].lower()} {v:g} ({effect:+.0%} vs {against})",
                 })
         chart.effect_note = EFFECT_AGAINST_REFERENCE if referenced else EFFECT_AGAINST_TREATMENT_DAY
         chart.kinds = [{"kind": k, "label": KIND_LABEL[k], "shape": KIND_SHAPE[k]} for k in KIND_LABEL if k in kinds_seen]
@@ -168,9 +173,9 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
                 "window_w": round(max(_x(f.book_by, start, end) - _x(f.book_from, start, end), 2), 1),
                 "row": f,
             }
-            chart.summary = (f"Expected to wear off about {f.wear_off_date:%d %b %Y} "
-                             f"(80%: {f.wear_off_low:%d %b} – {f.wear_off_high:%d %b %Y}); book {f.book_from:%d %b} – "
-                             f"{f.book_by:%d %b}. Based on: {f.basis}.")
+            chart.summary = (f"Expected to wear off about {_day(f.wear_off_date)} "
+                             f"(80%: {_day(f.wear_off_low, '%b')} – {_day(f.wear_off_high)}); "
+                             f"book {_day(f.book_from, '%b')} – {_day(f.book_by, '%b')}. Based on: {f.basis}.")
             prior = priors.areas.get(area)
             current = [r for r in chart.readings if r["x"] >= _x(f.treated_on, start, end)]
             if prior is not None and current:

@@ -168,8 +168,8 @@ def chart(r: AreaResult, today: dt.date) -> SafeString | str:
     for d, yes in r.checkins:
         cls = "checkin-yes" if yes else "checkin-no"
         parts.append(f'<rect x="{x(d) - 4:.1f}" y="{H - PAD_B - 10}" width="8" height="8" class="{cls}"/>')
-    parts.append(f'<text x="{PAD_L}" y="{H - 8}" class="tick">{lo:%d %b %Y}</text>')
-    parts.append(f'<text x="{W - PAD_R}" y="{H - 8}" class="tick" text-anchor="end">{hi:%d %b %Y}</text>')
+    parts.append(f'<text x="{PAD_L}" y="{H - 8}" class="tick">{lo.day} {lo:%b %Y}</text>')
+    parts.append(f'<text x="{W - PAD_R}" y="{H - 8}" class="tick" text-anchor="end">{hi.day} {hi:%b %Y}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))
 
