@@ -694,13 +694,16 @@ def photo_record_analysis(
                 written.append(area)
     _nothing_owed(photo)  # this result (or failure) is what was owed: the sweep leaves the photo
     photo.save(update_fields=["analysis", "analysis_status", "analysis_retry_at", "analysis_attempts"])
-    if written or dropped:  # the measurements changed: the patient's forecast learns from them
-        from touchup.maintenance.services.forecasts import request_recompute
-
-        request_recompute(photo.patient)
     audit.record("photo.analysis", patient=photo.patient, obj=photo, detail={
         "status": photo.analysis_status, "observations": written, "replaced": dropped,
     })
+    if written or dropped:  # the measurements changed: the patient's forecast learns from them
+        from touchup.maintenance.services.forecasts import request_recompute
+
+        # After the audit event, as signing, readings and removals ask for it: the request
+        # row taken before the audit head, while a reading of the same patient held the head
+        # and waited for the row, was a deadlock on PostgreSQL (tests/maintenance/test_lock_order.py).
+        request_recompute(photo.patient)
     return photo
 
 

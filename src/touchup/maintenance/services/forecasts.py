@@ -173,7 +173,11 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
 
     as_of = as_of or timezone.localdate()
     # Lock the patient row: two recomputes of one patient queue instead of interleaving.
-    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    # FOR NO KEY UPDATE, not FOR UPDATE: a reading or a signature committing meanwhile
+    # checks its foreign key to the patient at commit (FOR KEY SHARE) while it holds the
+    # audit chain's head, which this transaction asks for last; under FOR UPDATE the two
+    # waited for each other and PostgreSQL aborted one (a 500 for the clinician).
+    Patient.objects.select_for_update(no_key=True).filter(pk=patient.pk).first()
     data = history_data(patient, as_of)
     areas = ()
     if data is not None:
@@ -230,7 +234,7 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
                            for g, f in zip(group, forecast_many([h for _, _, h in group], priors=priors)))
         for (patient, data, _), areas in results:
             with transaction.atomic():
-                Patient.objects.select_for_update().filter(pk=patient.pk).first()
+                Patient.objects.select_for_update(no_key=True).filter(pk=patient.pk).first()  # see recompute
                 _store(patient, data, areas, actor=None, as_of=as_of)
                 # With the rows it satisfied: no second recompute by the patient's own task.
                 request_done(patient.pk, tokens.get(patient.pk))
