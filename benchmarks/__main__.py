@@ -15,6 +15,7 @@ BENCHMARKS = {
     "worklist": "benchmarks.worklist",
     "worker_throughput": "benchmarks.worker_throughput",
     "calibration": "benchmarks.calibration",
+    "crash": "benchmarks.crash",
 }
 
 
