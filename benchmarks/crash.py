@@ -62,6 +62,7 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,14 @@ VICTIM_WEIGHTS = (4, 4, 2)
 # with the face model's load), so they are where a worker kill most often lands mid-task.
 OPS = (("new_patient", 4), ("observation", 3), ("photo", 1.5), ("remove_photo", 0.5))
 INTERRUPTED = "worker stopped while sending"
+# --inject: damage that one invariant must catch (the harness checking itself).
+FAULTS = {
+    "audit": "one audit event's detail edited in place",
+    "photo-file": "one kept photo's file deleted",
+    "sms": "one SMS line written twice",
+    "reminder": "one sent reminder marked unsent",
+    "outbox": "a recompute request left owed",
+}
 
 
 def main(argv: list[str]) -> int:
@@ -83,12 +92,21 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--postgres-url", default=os.environ.get("TOUCHUP_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"),
                     help="the server for --postgres (default %(default)s)")
     ap.add_argument("--threads", type=int, default=3, help="load threads (default 3)")
+    ap.add_argument("--think", type=float, default=0.1,
+                    help="mean pause of a load thread between operations, seconds (default 0.1; 0: flat out)")
     ap.add_argument("--history-patients", type=int, default=30, help="seeded patients treated 110 days ago")
     ap.add_argument("--min-gap", type=float, default=0.5, help="seconds between a restart and the next kill, at least")
     ap.add_argument("--max-gap", type=float, default=4.0, help="... and at most")
+    ap.add_argument("--aimed", type=float, default=0.5,
+                    help="share of worker kills aimed at a reminder send or a running task (default 0.5)")
     ap.add_argument("--check-every", type=int, default=1, help="run the running checks after every Nth restart")
+    ap.add_argument("--inject", default="", metavar="FAULT,...",
+                    help="break the data before the final checks, to see them fail: " + ", ".join(FAULTS))
     ap.add_argument("--keep", action="store_true", help="keep the data directory (always kept when a check fails)")
     args = ap.parse_args(argv)
+    args.inject = [f for f in args.inject.split(",") if f]
+    if unknown := [f for f in args.inject if f not in FAULTS]:
+        ap.error(f"--inject: unknown {', '.join(unknown)}; known: {', '.join(FAULTS)}")
     if args.kills < 0 or args.threads < 1 or not 0 <= args.min_gap <= args.max_gap or args.check_every < 1:
         ap.error("need --kills >= 0, --threads >= 1, 0 <= --min-gap <= --max-gap, --check-every >= 1")
     if "django.conf" in sys.modules:
@@ -188,8 +206,8 @@ class Load:
     """HTTP API writes from a few threads, as a clinician's scripts would send them."""
 
     def __init__(self, port: int, token: str, seed: int, threads: int, history: list[str], vial_id: int,
-                 protocol: str, answers: dict, jpegs: list[bytes], phone_prefix: str):
-        self.port, self.token, self.seed, self.n_threads = port, token, seed, threads
+                 protocol: str, answers: dict, jpegs: list[bytes], phone_prefix: str, think: float):
+        self.port, self.token, self.seed, self.n_threads, self.think = port, token, seed, threads, think
         self.history, self.vial_id, self.protocol, self.answers = history, vial_id, protocol, answers
         self.jpegs = jpegs
         self.phone_prefix = phone_prefix
@@ -329,6 +347,8 @@ class Load:
                     self.sign(retry, again=True)
                     continue
                 getattr(self, rng.choices(names, weights)[0])(rng)
+                if self.think:
+                    self.stopping.wait(rng.expovariate(1 / self.think))
             except NoAnswer:
                 time.sleep(0.05)
             except Exception:  # noqa: BLE001 - a harness bug must not stop the load silently
@@ -379,18 +399,15 @@ class Checks:
     def __init__(self) -> None:
         self.runs: collections.Counter[str] = collections.Counter()
         self.failures: dict[str, list[str]] = collections.defaultdict(list)
-        self.notes: dict[str, str] = {}
         self.order: list[str] = []
 
-    def record(self, name: str, problems: list[str], note: str = "") -> None:
+    def record(self, name: str, problems: list[str]) -> None:
         if name not in self.runs:
             self.order.append(name)
         self.runs[name] += 1
         if problems:
             self.failures[name].extend(problems[:3])
             print(f"  FAILED {name}: {'; '.join(problems[:3])}", flush=True)
-        if note:
-            self.notes[name] = note
 
     def failed(self) -> list[str]:
         return [n for n in self.order if self.failures.get(n)]
@@ -402,6 +419,7 @@ class CrashRun:
         self.rng = random.Random(f"{args.seed}/kills")
         self.checks = Checks()
         self.kills: collections.Counter[str] = collections.Counter()
+        self.aims: collections.Counter[str] = collections.Counter()  # aimed worker kills
         self.interrupted: collections.Counter[str] = collections.Counter()  # what a worker kill cut short
         self.facts: dict[str, object] = {}
         self.backend = "postgresql" if args.postgres else "sqlite"
@@ -420,11 +438,14 @@ class CrashRun:
             self._start()
             self._kill_loop()
             self._recover()
+            self._inject()
             self._final_checks()
             self.facts["seconds"] = round(time.monotonic() - started)
             self._summary()
             ok = not self.checks.failed()
         finally:
+            if hasattr(self, "load"):
+                self.load.stopping.set()
             for child in self.children:
                 child.kill()
             with contextlib.suppress(Exception):
@@ -511,7 +532,7 @@ class CrashRun:
 
         jpegs = [images.jpeg(images.shifted(dx=3 * k, brightness=1.0 - 0.01 * (k % 7))) for k in range(24)]
         self.load = Load(self.port, token, self.args.seed, self.args.threads, history, vial.pk, protocol, answers,
-                         jpegs, phone_prefix=f"{phone}1")
+                         jpegs, phone_prefix=f"{phone}1", think=self.args.think)
 
     def _start(self) -> None:
         py = [sys.executable, "-m", "touchup.cli"]
@@ -551,13 +572,26 @@ class CrashRun:
     def _kill_loop(self) -> None:
         t0 = time.monotonic()
         for i in range(1, self.args.kills + 1):
-            deadline = time.monotonic() + self.rng.uniform(self.args.min_gap, self.args.max_gap)
-            while time.monotonic() < deadline:
-                time.sleep(0.05)
-                for child in self.children:
-                    if child.check_exited():  # recorded as a failure; started again
-                        self._restart(child)
             victims = self.rng.choices(VICTIMS, VICTIM_WEIGHTS)[0]
+            # Some worker kills are aimed: within the same window, at the first moment the
+            # worker is seen with a reminder claimed and not yet sent, or a task running.
+            aim = (self.rng.choice(("reminder", "task"))
+                   if "worker" in victims and self.rng.random() < self.args.aimed else None)
+            deadline = time.monotonic() + self.rng.uniform(self.args.min_gap, self.args.max_gap)
+            next_look = 0.0
+            while time.monotonic() < deadline:
+                if aim and self._worker_has_in_hand(aim):
+                    self.aims[f"at a {aim}: hit"] += 1
+                    aim = None
+                    break
+                time.sleep(0.003 if aim else 0.05)
+                if time.monotonic() >= next_look:
+                    next_look = time.monotonic() + 0.05
+                    for child in self.children:
+                        if child.check_exited():  # recorded as a failure; started again
+                            self._restart(child)
+            if aim:
+                self.aims[f"at a {aim}: not seen in time"] += 1
             self.kills["+".join(victims)] += 1
             for name in victims:
                 getattr(self, name).kill()
@@ -571,6 +605,17 @@ class CrashRun:
                 with self.load.lock:
                     stats = dict(self.load.stats)
                 print(f"  {i} kills, {time.monotonic() - t0:.0f} s; load {stats}", flush=True)
+
+    def _worker_has_in_hand(self, what: str) -> bool:
+        from django_tasks_db.models import DBTaskResult
+
+        from touchup.maintenance.models import Reminder
+
+        if what == "reminder":
+            return Reminder.objects.filter(claimed_by=self.worker_id, sent_at__isnull=True,
+                                           cancelled_at__isnull=True).exists()
+        return any(ids and ids[-1] == self.worker_id
+                   for ids in DBTaskResult.objects.running().values_list("worker_ids", flat=True))
 
     def _restart(self, child: Child) -> None:
         if child is self.worker:
@@ -753,6 +798,30 @@ class CrashRun:
 
         return (RecomputeRequest.objects.count() + ClinicRecomputeRequest.objects.count()
                 + CalibrationFitRequest.objects.count() + Photo.objects.filter(analysis_retry_at__isnull=False).count())
+
+    def _inject(self) -> None:
+        from django.core.files.storage import default_storage
+
+        from touchup.clinic.models import AuditEvent, Patient, Photo
+        from touchup.maintenance.models import RecomputeRequest, Reminder
+
+        for fault in self.args.inject:
+            print(f"  injecting: {FAULTS[fault]}", flush=True)
+            if fault == "audit":
+                event = AuditEvent.objects.order_by("id")[10]
+                AuditEvent.objects.filter(pk=event.pk).update(detail={**event.detail, "injected": True})
+            elif fault == "photo-file":
+                default_storage.delete(Photo.objects.filter(removed_at__isnull=True).exclude(file="").first().file.name)
+            elif fault == "sms":
+                sms = self.root / "sms.log"
+                with open(sms, "a", encoding="utf-8") as fh:
+                    fh.write(sms.read_text(encoding="utf-8").splitlines()[0] + "\n")
+            elif fault == "reminder":
+                Reminder.objects.filter(pk=Reminder.objects.filter(sent_at__isnull=False).first().pk).update(
+                    sent_at=None, send_started_at=None, claimed_at=None, claimed_by="")
+            elif fault == "outbox":
+                RecomputeRequest.objects.create(patient=Patient.objects.first(), token=uuid.uuid4(),
+                                                requested_at=self.stopped_at, retry_at=self.stopped_at)
 
     # checks at the end --------------------------------------------------------------
 
@@ -940,7 +1009,8 @@ class CrashRun:
               f"({kills}) in {self.facts.get('seconds')} s")
         print(f"load: {dict(sorted(load.stats.items()))}; signs sent again after no answer: "
               f"{dict(load.resigned)}")
-        print(f"a killed worker had in hand: {dict(sorted(self.interrupted.items()))}")
+        print(f"aimed worker kills: {dict(sorted(self.aims.items()))}; a killed worker had in hand: "
+              f"{dict(sorted(self.interrupted.items()))}")
         print("after recovery: " + "; ".join(f"{k} {v}" for k, v in self.facts.items() if k != "seconds"))
         print()
         print("| invariant | checks | result |")
