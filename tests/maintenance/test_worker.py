@@ -178,3 +178,43 @@ def test_a_stop_request_ends_the_database_workers_batch_after_the_task_in_hand(p
     assert sorted(DBTaskResult.objects.values_list("status", flat=True)) == ["READY", "READY", "SUCCESSFUL"]
     _run_tasks("test-worker", stop)  # asked to stop: takes nothing more
     assert ran == [patient.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reminder_process_gives_tasks_a_turn_then_sends_what_is_due(patient, monkeypatch):
+    """A queue that never empties must not hold the reminders back: the process that sends
+    them runs tasks for at most TASK_TURN seconds (the task in hand finishes), then sends,
+    then takes the next turn. Helpers and --once passes run the queue out."""
+    import argparse
+
+    from django_tasks_db.models import DBTaskResult
+
+    from touchup.commands import worker
+    from touchup.maintenance.services import forecasts, reminders
+    from touchup.maintenance.tasks import recompute_forecasts
+
+    events = []
+    stop = worker._Stop()
+    monkeypatch.setattr(forecasts, "recompute", lambda p, **kw: events.append("task") or [])
+
+    def dispatch(worker_id, **kw):
+        events.append("send")
+        if events.count("send") == 3:
+            stop.requested = True
+        return {}
+
+    monkeypatch.setattr(reminders, "dispatch_due", dispatch)
+    monkeypatch.setattr(worker, "TASK_TURN", 0.0)  # every task uses up its turn
+    for _ in range(3):
+        recompute_forecasts.enqueue(patient.pk)
+    args = argparse.Namespace(helper_of=None, no_reminders=False, once=False, interval=0.0)
+    worker._loop(args, "test-worker", stop, worker._task_runner(stop), worker._Helpers(0, args, "test-worker"))
+    assert events == ["task", "send", "task", "send", "task", "send"]
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+    # With no turn (a helper, or --once) one call runs the queue out and says it is empty.
+    events.clear()
+    for _ in range(3):
+        recompute_forecasts.enqueue(patient.pk)
+    assert worker._run_tasks("test-worker", worker._Stop(), None) is False
+    assert events == ["task", "task", "task"]

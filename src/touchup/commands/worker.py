@@ -1,7 +1,9 @@
 """`touchup worker`: run background tasks and send due reminders.
 
-One loop: run every queued django-tasks task, then claim and send the reminders that are
-due, then sleep. Tasks run through the configured backend's own worker: the database
+One loop: run the queued django-tasks tasks, then claim and send the reminders that are
+due, then sleep. The process that sends reminders gives the tasks a turn of at most
+TASK_TURN seconds before it sends what is due, so a queue that never empties (a burst of
+uploads, a recompute storm) delays a reminder by that much, not for as long as it lasts. Tasks run through the configured backend's own worker: the database
 backend's (batch mode, its row locking) by default, or with TOUCHUP_TASKS_REDIS_URL set an
 RQ worker in burst mode on the Redis queue (RQ pops each job for one worker). Reminders
 are always claimed in the database by a compare-and-set on their row
@@ -38,6 +40,10 @@ import time
 # A request is queued again 5 minutes after its last hand-over at the earliest
 # (forecasts.RETRY_AFTER), so checking every minute adds at most a minute to that.
 SWEEP_EVERY = 60.0
+# The longest the reminder-sending process runs tasks before it sends what is due (and
+# sweeps); the task in hand always finishes. Helpers, which send nothing, run until the
+# queue is empty.
+TASK_TURN = 15.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -133,33 +139,46 @@ def _task_runner(stop: _Stop):
 
     backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
     if isinstance(backend, DatabaseBackend):
-        return lambda worker_id: _run_tasks(worker_id, stop)
+        return lambda worker_id, turn=None: _run_tasks(worker_id, stop, turn)
     if type(backend).__module__.startswith("django_tasks_rq."):
         return _rq_runner(stop)
     raise SystemExit(f"touchup worker: cannot run the tasks of {type(backend).__qualname__} "
                      "(the database and RQ backends only); use --no-tasks")
 
 
-def _run_tasks(worker_id: str, stop: _Stop | None = None) -> None:
+def _run_tasks(worker_id: str, stop: _Stop | None = None, turn: float | None = None) -> bool:
     """The database backend's own worker, batch mode: every ready task, then back; with
-    `stop`, a stop request ends the batch after the task in hand."""
+    `stop`, a stop request ends the batch after the task in hand; with `turn`, so does
+    running for that many seconds. True when it stopped with tasks possibly still ready."""
     from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
     from django_tasks_db.management.commands.db_worker import Worker
 
+    class TurnWorker(Worker):
+        ends_at = None if turn is None else time.monotonic() + turn
+        out_of_time = False
+
+        def run_task(self, db_task_result):
+            try:
+                return super().run_task(db_task_result)
+            finally:
+                if self.ends_at is not None and time.monotonic() >= self.ends_at:
+                    self.out_of_time = True
+                    self.running = False  # leave the batch after this task
+
     if stop is not None and stop.requested:
-        return
-    worker = Worker(
+        return False
+    worker = TurnWorker(
         queue_names=[DEFAULT_TASK_QUEUE_NAME], interval=0, batch=True, backend_name=DEFAULT_TASK_BACKEND_ALIAS,
         startup_delay=False, max_tasks=None, worker_id=worker_id[:64], excluded_queue_names=[],
     )
-    if stop is None:
-        worker.run()
-        return
-    stop.batch = worker
+    if stop is not None:
+        stop.batch = worker
     try:
         worker.run()
     finally:
-        stop.batch = None
+        if stop is not None:
+            stop.batch = None
+    return worker.out_of_time
 
 
 def _rq_runner(stop: _Stop):
@@ -192,6 +211,9 @@ def _rq_runner(stop: _Stop):
             if stop.requested:  # a signal came while it started
                 self._stop_requested = True
 
+        ends_at = None  # the end of this pass's turn (TASK_TURN), set by run_rq_tasks
+        out_of_time = False
+
         def execute_job(self, job, queue):
             # Like a request (and the database worker): drop a connection that broke or
             # outlived CONN_MAX_AGE before and after each job.
@@ -200,14 +222,18 @@ def _rq_runner(stop: _Stop):
                 return super().execute_job(job, queue)
             finally:
                 close_old_connections()
+                if self.ends_at is not None and time.monotonic() >= self.ends_at:
+                    self.out_of_time = True
+                    self._stop_requested = True  # leave the burst after this job
 
     # RQ refuses a name a live worker holds, and one killed mid-pass holds it for minutes:
     # the name carries a token of this process so a restart under the same --worker-id starts.
     token = secrets.token_hex(3)
 
-    def run_rq_tasks(worker_id: str) -> None:
+    def run_rq_tasks(worker_id: str, turn: float | None = None) -> bool:
         worker = django_rq.get_worker(DEFAULT_TASK_QUEUE_NAME, job_class=Job, worker_class=Worker,
                                       name=f"{worker_id}.{token}")
+        worker.ends_at = None if turn is None else time.monotonic() + turn
         if not issubclass(base, SimpleWorker):
             connections.close_all()  # a forked horse must not share this process's connection
         try:
@@ -216,6 +242,7 @@ def _rq_runner(stop: _Stop):
             worker.work(burst=True, with_scheduler=True, logging_level=logging.getLogger().getEffectiveLevel())
         finally:
             stop.install()
+        return worker.out_of_time
 
     return run_rq_tasks
 
@@ -282,8 +309,11 @@ def _loop(args: argparse.Namespace, worker_id: str, stop: _Stop, run_tasks, help
                     print(f"touchup worker {worker_id}: tasks of stopped workers marked failed {orphans}",
                           file=sys.stderr, flush=True)
                 next_sweep = time.monotonic() + SWEEP_EVERY
-            run_tasks(worker_id)
-        busy = False
+            # A process that sends reminders lets them in every TASK_TURN seconds (a
+            # --once pass runs every task first, as it says).
+            busy = run_tasks(worker_id, None if args.no_reminders or args.once else TASK_TURN)
+        else:
+            busy = False
         if not args.no_reminders:
             # Batch after batch until nothing due is left for this worker.
             while not stop.requested:
