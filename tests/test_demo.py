@@ -144,13 +144,11 @@ def test_the_demo_relays_the_workers_errors_but_not_mediapipes_start_up_chatter(
 
 
 
-def test_stopping_the_demo_stops_its_worker_and_the_workers_helpers(tmp_path):
-    """`kill` (SIGTERM) as well as Ctrl+C: no worker process outlives the demo."""
-    import signal
+def _demo_with_its_workers(tmp_path):
+    """A served demo and its worker processes (the worker, and on a machine with more than
+    one CPU its helper: --processes), once they are all running."""
     import socket
     import time
-
-    from tests.maintenance.test_worker import _running
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -159,23 +157,52 @@ def test_stopping_the_demo_stops_its_worker_and_the_workers_helpers(tmp_path):
     env.pop("DATABASE_URL", None)
     demo = subprocess.Popen([sys.executable, "-m", "touchup.cli", "demo", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wanted = min(2, len(os.sched_getaffinity(0)))
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and len(_running_under(demo.pid)) < wanted:
+        time.sleep(0.5)
+    workers = _running_under(demo.pid)
+    if len(workers) < wanted:
+        demo.kill()
+        pytest.fail("the demo started no worker (or the worker no helper)")
+    return demo, workers
+
+
+def _gone_within(pids: list[int], seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.5)
+    return not any(_alive(pid) for pid in pids)
+
+
+def test_stopping_the_demo_stops_its_worker_and_the_workers_helpers(tmp_path):
+    """`kill` (SIGTERM) as well as Ctrl+C: no worker process outlives the demo."""
+    import signal
+
+    demo, workers = _demo_with_its_workers(tmp_path)
     try:
-        # The worker, and on a machine with more than one CPU its helper (--processes).
-        wanted = min(2, len(os.sched_getaffinity(0)))
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and len(_running_under(demo.pid)) < wanted:
-            time.sleep(0.5)
-        workers = _running_under(demo.pid)
-        assert len(workers) >= wanted, "the demo started no worker (or the worker no helper)"
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(timeout=60) == 0
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
-            time.sleep(0.5)
-        assert not any(_alive(pid) for pid in workers), "a worker outlived the demo"
+        assert _gone_within(workers, 30), "a worker outlived the demo"
     finally:
         if demo.poll() is None:
             demo.kill()
+
+
+def test_a_demo_killed_outright_leaves_no_worker_behind(tmp_path):
+    """SIGKILL (or a crashed terminal) gives the demo no chance to stop its worker: the
+    worker notices within one pass that the demo is gone, and leaves with its helpers."""
+    demo, workers = _demo_with_its_workers(tmp_path)
+    try:
+        demo.kill()
+        demo.wait(timeout=30)
+        assert _gone_within(workers, 60), "a worker outlived a killed demo"
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, 9)
 
 
 def _running_under(pid: int) -> list[int]:

@@ -207,7 +207,7 @@ def test_the_reminder_process_gives_tasks_a_turn_then_sends_what_is_due(patient,
     monkeypatch.setattr(worker, "TASK_TURN", 0.0)  # every task uses up its turn
     for _ in range(3):
         recompute_forecasts.enqueue(patient.pk)
-    args = argparse.Namespace(helper_of=None, no_reminders=False, once=False, interval=0.0)
+    args = argparse.Namespace(parent=None, no_reminders=False, once=False, interval=0.0)
     worker._loop(args, "test-worker", stop, worker._task_runner(stop), worker._Helpers(0, args, "test-worker"))
     assert events == ["task", "send", "task", "send", "task", "send"]
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}

@@ -79,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
         # (_stop_worker). In the terminal's process group the worker got the SIGINT and
         # then the demo's SIGTERM, and a second signal tells it to leave at once, cutting
         # short the task in hand.
-        worker = subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker"], stderr=subprocess.PIPE,
+        # --parent: a demo killed outright (SIGKILL, a crashed terminal) cannot stop its
+        # worker, which then leaves by itself within one pass.
+        worker = subprocess.Popen([sys.executable, "-m", "touchup.cli", "worker", "--parent", str(os.getpid())],
+                                  stderr=subprocess.PIPE,
                                   text=True, errors="replace", start_new_session=True)
         threading.Thread(target=_relay_stderr, args=(worker.stderr,), daemon=True).start()
     # `kill` (SIGTERM), and closing the terminal (SIGHUP), stop the demo the way Ctrl+C

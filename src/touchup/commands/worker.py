@@ -58,8 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--processes", type=int, default=0,
                    help="processes that run tasks (default: one per CPU this worker may use; "
                         "1 with --once or --no-tasks)")
-    # Set on the helpers a worker starts: they leave when that worker is gone.
-    p.add_argument("--helper-of", type=int, default=None, help=argparse.SUPPRESS)
+    # Set on the helpers a worker starts, and by `touchup demo`: leave when that process
+    # is gone (killed without stopping this one, so nothing else would).
+    p.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
@@ -81,7 +82,7 @@ class _Helpers:
 
     def _start(self, wid: str) -> None:
         cmd = [sys.executable, "-m", "touchup.cli", "worker", "--processes", "1", "--no-reminders",
-               "--interval", str(self.args.interval), "--worker-id", wid, "--helper-of", str(os.getpid())]
+               "--interval", str(self.args.interval), "--worker-id", wid, "--parent", str(os.getpid())]
         # Its own process group: a Ctrl+C in the terminal reaches this process, which
         # stops the helpers itself (and waits for the task in hand).
         self.procs[wid] = subprocess.Popen(cmd, start_new_session=True)
@@ -290,9 +291,10 @@ def _loop(args: argparse.Namespace, worker_id: str, stop: _Stop, run_tasks, help
 
     next_sweep = 0.0  # at once: a restart after a crash picks up what the crash left
     while not stop.requested:
-        if args.helper_of is not None and os.getppid() != args.helper_of:
-            # The worker that started this helper was killed without stopping it.
-            print(f"touchup worker {worker_id}: its parent worker is gone; leaving", file=sys.stderr, flush=True)
+        if args.parent is not None and os.getppid() != args.parent:
+            # The worker (or demo) that started this one was killed without stopping it.
+            print(f"touchup worker {worker_id}: the process that started it is gone; leaving",
+                  file=sys.stderr, flush=True)
             break
         helpers.revive()
         close_old_connections()
