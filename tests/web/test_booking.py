@@ -161,8 +161,11 @@ def test_clinician_feed_by_token_for_calendar_programs(client, as_clinician, due
 
     appt = book(actor=front_desk, patient=due, clinician=clinician, starts_at=slot(9))
     r = as_clinician.post("/schedule/feed/", {"clinician": clinician.pk, "action": "create"})
-    assert r.status_code == 200
-    url = re.search(r'value="(http[^"]+/calendar/[^"]+\.ics)"', r.content.decode()).group(1)
+    assert r.status_code == 302  # a reload of the page that follows does not post again
+    page = as_clinician.get(r["Location"]).content.decode()
+    url = re.search(r'value="(http[^"]+/calendar/[^"]+\.ics)"', page).group(1)
+    # Shown once: the address is not kept, so a second view no longer shows it.
+    assert "/calendar/" not in as_clinician.get(r["Location"]).content.decode().split("<main", 1)[1]
     path = url.split("testserver", 1)[1]
     as_clinician.logout()
     feed = client.get(path)  # no session: calendar programs cannot sign in

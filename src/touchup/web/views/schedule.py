@@ -55,7 +55,9 @@ def schedule(request: HttpRequest) -> HttpResponse:
     except InvalidInput as exc:
         return render(request, "web/schedule/week.html",
                       _context(request, membership, None, error=exc), status=400)
-    return render(request, "web/schedule/week.html", _context(request, membership, clinician))
+    # A feed address just created is shown on this one page view, then forgotten.
+    feed_url = request.session.pop(_feed_url_key(clinician), None) if clinician is not None else None
+    return render(request, "web/schedule/week.html", _context(request, membership, clinician, feed_url=feed_url))
 
 
 @require_POST
@@ -101,9 +103,15 @@ def schedule_feed(request: HttpRequest) -> HttpResponse:
         messages.success(request, "The calendar feed is switched off; its address no longer works.")
         return redirect(f"{reverse('schedule')}?clinician={clinician.pk}")
     token = feeds.feed_create(actor=request.user, clinic=membership.clinic, clinician=clinician)
-    url = base_url(request) + reverse("calendar_feed", args=[token])
-    # Shown once: only the token's hash is kept.
-    return render(request, "web/schedule/week.html", _context(request, membership, clinician, feed_url=url))
+    # Shown once (only the token's hash is kept), on the page the redirect leads to: a
+    # reload of a page that answered the POST itself would post again and replace the
+    # address the calendar program may already hold.
+    request.session[_feed_url_key(clinician)] = base_url(request) + reverse("calendar_feed", args=[token])
+    return redirect(f"{reverse('schedule')}?clinician={clinician.pk}")
+
+
+def _feed_url_key(clinician) -> str:
+    return f"schedule.feed_url.{clinician.pk}"
 
 
 @login_not_required
