@@ -138,6 +138,8 @@ def test_patient_journey(browser_page, live_server, clinic, clinician, media, tm
     # The swapped-in form gives its button the focus back (a keyboard user stays in place),
     # and the long button label wraps inside the phone's width.
     expect(page.get_by_role("button", name=re.compile("Save check-in"))).to_be_focused()
+    # ... and the answer joins "Your recent entries" without a reload.
+    expect(page.locator("#recent")).to_contain_text("Not wearing off yet")
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     check(page, "diary")
     from touchup.clinic.models import Observation

@@ -56,6 +56,15 @@ def test_checkin_htmx_returns_the_fragment(as_dana, treated):
     body = r.content.decode()
     assert "<html" not in body and "your check-in for Glabella (frown lines) is saved" in body
     assert 'id="checkin-glabella-save"' in body  # the same id as before the swap: htmx refocuses it
+    # The new entry shows in "Your recent entries" at once (an out-of-band swap), not after a reload.
+    recent = body.split('id="recent"', 1)[1]
+    assert 'hx-swap-oob="true"' in recent.split(">", 1)[0] and "Not wearing off yet" in recent
+
+
+def test_an_invalid_htmx_entry_leaves_the_recent_entries_alone(as_dana, treated):
+    r = as_dana.post("/portal/diary/checkin/", {"area": "glabella", "c-glabella-area": "glabella",
+                                                "c-glabella-wearing_off": "maybe"}, HTTP_HX_REQUEST="true")
+    assert 'id="recent"' not in r.content.decode() and not Observation.objects.exists()
 
 
 def test_headache_diary_with_hit6(as_dana, dana, migraine):

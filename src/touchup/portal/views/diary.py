@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from touchup.clinic.errors import InvalidInput
@@ -18,11 +19,19 @@ from ..services.diaries import record_checkin, record_headache_diary, record_sym
 from .common import portal_view
 
 
+def _recent(patient) -> dict:
+    """The patient's own latest entries, for the "Your recent entries" card."""
+    return {
+        "recent": list(Observation.objects.filter(patient=patient, source="patient").order_by("-observed_on", "-pk")[:10]),
+        "area_names": {k: a.name for k, a in load_catalogue().areas.items()},
+        "hit6": list(Hit6Score.objects.filter(patient=patient).order_by("-observed_on")[:5]),
+    }
+
+
 def _context(request, patient, **forms):
     areas = treated_areas(patient)
     cat = load_catalogue()
     checkins = forms.pop("checkins", {})
-    recent = list(Observation.objects.filter(patient=patient, source="patient").order_by("-observed_on", "-pk")[:10])
     return {
         "nav": "diary",
         "checkins": [(a, cat.areas[a].name if a in cat.areas else a,
@@ -30,8 +39,7 @@ def _context(request, patient, **forms):
         "migraine": "migraine" in areas, "dystonia": "cervical_dystonia" in areas,
         "headache": forms.get("headache") or HeadacheForm(prefix="h"),
         "symptom": forms.get("symptom") or SymptomForm(prefix="s"),
-        "recent": recent, "area_names": {k: a.name for k, a in cat.areas.items()},
-        "hit6": list(Hit6Score.objects.filter(patient=patient).order_by("-observed_on")[:5]),
+        **_recent(patient),
     }
 
 
@@ -44,7 +52,15 @@ def diary(request: HttpRequest) -> HttpResponse:
 
 def _done(request, template_ctx, ok_message, fragment, ctx):
     if getattr(request, "htmx", False):
-        return render(request, fragment, ctx)
+        response = render(request, fragment, ctx)
+        if ok_message:
+            # The new entry joins "Your recent entries" (swapped out of band), as it
+            # does on the page a no-JavaScript save reloads.
+            patient = access.patient_of(request.user)
+            access.read(request.user, patient, "diary")
+            response.content += render_to_string("portal/_recent.html", {**_recent(patient), "oob": True},
+                                                 request=request).encode()
+        return response
     if ok_message:
         messages.success(request, ok_message)
         return redirect("portal:diary")
