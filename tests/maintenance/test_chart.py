@@ -180,3 +180,29 @@ def test_the_chart_reads_a_reading_with_the_models_rule(patient, clinician, monk
     monkeypatch.setattr(chart_module, "priors_for", lambda clinic_id: absolute)
     [chart] = effect_chart(patient, today=today)["areas"]
     assert [r["label"].split(": ", 1)[1] for r in chart.readings] == ["symptom score 39.5 (+50% vs the treatment day)"]
+
+
+def test_a_30_day_diary_is_drawn_against_the_course_averaged_over_its_month(patient, clinician):
+    # A headache count covers the 30 days before its date, so the expected course it is
+    # drawn against is the curve's mean over that month (as the model reads it): it peaks
+    # weeks after the curve itself, and is still low where the curve already has risen.
+    today = timezone.localdate()
+    treated = today - dt.timedelta(days=60)
+    signed_treatment(patient, clinician, treated, {"migraine": 155}, indication="chronic_migraine")
+    for days, value in ((0, 16), (30, 9), (58, 7)):
+        Observation.objects.create(patient=patient, area="migraine", observed_on=treated + dt.timedelta(days=days),
+                                   kind="headache_days", value=value, source="patient")
+    [row] = recompute(patient)
+    [chart] = effect_chart(patient, today=today)["areas"]
+    points = [tuple(map(float, p.split(","))) for p in chart.curve.split()]
+    highest = min(y for _, y in points)  # SVG y grows downwards
+    peak_x = next(x for x, y in points if y == highest)
+    from touchup.maintenance.chart import _x
+    from touchup.maintenance.services.calibration import priors_for
+
+    prior = priors_for(patient.clinic_id).areas["migraine"]
+    # The unaveraged curve peaks at prior.peak_days; the month's mean about two weeks later.
+    assert _x(treated + dt.timedelta(days=prior.peak_days + 9), chart.start, chart.end) <= peak_x
+    assert peak_x <= _x(treated + dt.timedelta(days=prior.peak_days + 33), chart.start, chart.end)
+    wear = (row.wear_off_date - treated).days
+    assert prior.measured_improvement(15, wear, 30) < 0.5 * prior.improvement(15, wear)

@@ -99,6 +99,15 @@ class AreaPrior:
             return 1.0 - (1.0 - t / p) ** self.rise_shape
         return 1.0 / (1.0 + ((t - p) / (wear_off_days - p)) ** self.decline_shape)
 
+    def measured_improvement(self, t: float, wear_off_days: float, window_days: int = 0) -> float:
+        """improvement() as a reading sees it: the day's own value, or for a reading that
+        counts the last `window_days` days (a 30-day headache diary) the mean over them,
+        sampled at the mid-points the posterior uses (_WINDOW_SAMPLES)."""
+        if window_days <= 0:
+            return self.improvement(t, wear_off_days)
+        return sum(self.improvement(t - window_days * (k + 0.5) / _WINDOW_SAMPLES, wear_off_days)
+                   for k in range(_WINDOW_SAMPLES)) / _WINDOW_SAMPLES
+
     @property
     def sd_log_total(self) -> float:
         return math.hypot(self.sd_log_person, self.sd_log_cycle)

@@ -182,11 +182,14 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
                 # The model's time course for this cycle, scaled to the best effect measured in it.
                 peak = max(Y_MAX - (r["y"] - TOP) * (Y_MAX - Y_MIN) / PLOT_H for r in current)
                 wear = (f.wear_off_date - f.treated_on).days
-                points = []
-                for t in range(0, (end - f.treated_on).days + 1, 3):
-                    day = f.treated_on + dt.timedelta(days=t)
-                    points.append(f"{_x(day, start, end)},{_y(peak * prior.improvement(t, wear))}")
-                chart.curve = " ".join(points)
+                # As the readings measure it: a 30-day diary sees the curve's mean over
+                # its month, which peaks weeks later than the curve itself.
+                window = max(priors.measures[r["kind"]].window_days for r in current)
+                days_on = range(0, (end - f.treated_on).days + 1, 3)
+                course = [prior.measured_improvement(t, wear, window) for t in days_on]
+                top = max(course) or 1.0
+                chart.curve = " ".join(f"{_x(f.treated_on + dt.timedelta(days=t), start, end)},{_y(peak * c / top)}"
+                                       for t, c in zip(days_on, course))
         else:
             chart.summary = "No forecast yet."
         if start <= today <= end:
