@@ -81,7 +81,7 @@ def test_dispatch_sends_once_marks_contact_and_audits(reachable, clinician, mail
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
     assert message.to == ["dana@example.invalid"]
-    assert "/portal/" in message.body
+    assert "/portal/book/" in message.body  # one tap to the booking page (after a sign-in)
     # Nothing clinical: no product, area or dose in the message.
     for word in ("onabotulinum", "glabella", "botox", "units", "20"):
         assert word not in (message.subject + message.body).lower()

@@ -28,6 +28,25 @@ def test_patient_signs_in_on_the_portal_page_and_lands_in_the_portal(client, dan
     assert r.status_code == 302 and r["Location"] == "/portal/"
 
 
+@pytest.mark.parametrize("step,page", [("aftercare", "/portal/aftercare/"), ("checkin_peak", "/portal/diary/"),
+                                       ("checkin_before_window", "/portal/diary/"), ("maintenance", "/portal/book/")])
+def test_a_reminders_link_opens_its_page_after_the_sign_in(client, dana, step, page):
+    # The message's link is the page it is about (answer, read, book); a patient who is
+    # not signed in is asked to, and then lands there, not on the portal's front page.
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from touchup.maintenance.services.messages import compose
+
+    body = compose(SimpleNamespace(step=step), clinic_name="C", given_name="Dana", treated_on=dt.date(2026, 1, 5)).body
+    link = re.search(r"https?://\S+", body).group(0)
+    assert link.endswith(page)
+    r = client.get(page)
+    assert r.status_code == 302
+    r = client.post(r["Location"], {"login": "dana", "password": PASSWORD})
+    assert r.status_code == 302 and r["Location"] == page
+
+
 def test_another_patients_treatment_is_404_and_audited(as_dana, treated, erin_treated,
                                                        django_capture_on_commit_callbacks):
     assert as_dana.get(f"/portal/aftercare/{treated.public_id}/").status_code == 200

@@ -17,9 +17,20 @@ class Message:
     body: str
 
 
-def portal_link() -> str:
+def portal_link(page: str = "") -> str:
+    """The portal page a message is about, so one tap (and a sign-in, which comes back
+    to it) lands where the patient answers or books, not on the portal's front page."""
     base = os.environ.get("TOUCHUP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-    return f"{base}/portal/"
+    return f"{base}/portal/{page}"
+
+
+# The page each step's link opens.
+_PAGE = {
+    ReminderStep.AFTERCARE: "aftercare/",
+    ReminderStep.CHECKIN_PEAK: "diary/",
+    ReminderStep.CHECKIN_BEFORE_WINDOW: "diary/",
+    ReminderStep.MAINTENANCE: "book/",
+}
 
 
 def _weekday(day: dt.date) -> str:
@@ -27,9 +38,9 @@ def _weekday(day: dt.date) -> str:
 
 
 def compose(reminder: Reminder, *, clinic_name: str, given_name: str, treated_on: dt.date) -> Message:
-    link = portal_link()
-    hello = f"Hello {given_name},"
     step = reminder.step
+    link = portal_link(_PAGE.get(step, ""))
+    hello = f"Hello {given_name},"
     if step == ReminderStep.AFTERCARE:
         resume = treated_on + dt.timedelta(days=2)
         return Message(
