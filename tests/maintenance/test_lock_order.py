@@ -130,3 +130,131 @@ def test_a_stored_analysis_and_a_reading_of_the_same_patient_both_commit(monkeyp
     assert not errors, errors
     assert Observation.objects.filter(patient=patient, source="photo").count() == 1
     assert Observation.objects.filter(patient=patient, source="clinician").count() == 1
+
+
+# --- the rest of the audit (docs/reliability.md): each row lock taken before the head -------
+#
+# One shape for most of them: `holder` locks a row and pauses just before it records its
+# audit event (so before it asks for the head); `writer` is another transaction that names
+# that row by foreign key and records its own event, so it holds the head when PostgreSQL
+# checks the foreign key at its commit. With the row locked FOR UPDATE the writer waited for
+# the holder at its commit, the holder then asked for the head, and PostgreSQL aborted one of
+# them ("deadlock detected"). FOR NO KEY UPDATE does not conflict with the check: the writer
+# commits first and the holder goes on.
+
+
+def _pause_before_event(monkeypatch, action):
+    """The first transaction recording `action` stops just before it asks for the audit head
+    (its locks taken, its writes made) until `release` is set."""
+    from touchup.clinic import audit
+
+    paused, release = threading.Event(), threading.Event()
+    real = audit.record
+
+    def record(act, **kwargs):
+        if act == action and not paused.is_set():
+            paused.set()
+            release.wait(20)
+        return real(act, **kwargs)
+
+    monkeypatch.setattr(audit, "record", record)
+    return paused, release
+
+
+def _done_or_waiting(done, timeout=20.0):
+    """True once `done` is set; False as soon as a session of this database waits for a lock."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done.is_set():
+            return True
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'")
+            if cur.fetchone()[0]:
+                return done.is_set()
+        time.sleep(0.02)
+    raise AssertionError("the second transaction neither finished nor waited for a lock")
+
+
+def _while_paused(monkeypatch, action, holder, writer, *, writer_commits_first=True):
+    """Run `holder` to its `action` event and hold it there; run `writer` beside it; then let
+    the holder go on. Both must succeed; with `writer_commits_first`, the writer must not have
+    waited for the holder at all."""
+    paused, release = _pause_before_event(monkeypatch, action)
+    errors: list[Exception] = []
+    first = _in_thread(holder, errors)
+    assert paused.wait(20), errors
+    done = threading.Event()
+
+    def write():
+        writer()
+        done.set()
+
+    second = _in_thread(write, errors)
+    committed_first = _done_or_waiting(done)
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert not first.is_alive() and not second.is_alive()
+    assert not errors, errors
+    if writer_commits_first:
+        assert committed_first, "the second transaction waited for the first one's row lock"
+
+
+def _reading(clinician, patient):
+    from touchup.clinic.services.observations import observation_record
+
+    return lambda: observation_record(actor=clinician, patient=patient, area="glabella", kind="fws_grade", value=2)
+
+
+def test_a_reading_commits_while_the_portal_changes_the_reminder_channel(monkeypatch, clinician, patient):
+    """The portal's channel choice locks the patient row; a reading of the same patient commits
+    meanwhile (its foreign key to the patient checked with the head held)."""
+    from touchup.clinic.services.patients import patient_update
+    from touchup.portal.services.preferences import reminder_channel_set
+
+    patient_update(actor=clinician, patient=patient, phone="+447700900123")
+    _while_paused(monkeypatch, "patient.reminder_channel",
+                  lambda: reminder_channel_set(actor=clinician, patient=patient, channel="sms"),
+                  _reading(clinician, patient))
+    patient.refresh_from_db()
+    assert patient.reminder_channel == "sms" and patient.observations.count() == 1
+
+
+def test_a_reading_commits_while_the_patient_accepts_an_invitation(monkeypatch, clinician, front_desk, patient):
+    """Accepting locks the patient row and links the new account to it. Patient.user is
+    unique, so setting it is a key change that conflicts with a foreign-key check as FOR
+    UPDATE does: it is made after the audit event, when no transaction holding the head can
+    be waiting to check that key."""
+    from tests.conftest import PASSWORD
+    from touchup.clinic.services.patients import patient_update
+    from touchup.portal.services.invitations import invitation_accept, invitation_create
+
+    patient_update(actor=front_desk, patient=patient, email="dana@example.test")
+    sent = invitation_create(actor=front_desk, patient=patient, base_url="http://testserver")
+    token = sent.link.rstrip("/").rsplit("/", 1)[-1]
+    _while_paused(monkeypatch, "portal.invitation.accept",
+                  lambda: invitation_accept(token=token, username="dana", password1=PASSWORD, password2=PASSWORD),
+                  _reading(clinician, patient))
+    patient.refresh_from_db()
+    assert patient.user is not None and patient.user.username == "dana"
+    assert patient.observations.count() == 1
+
+
+def test_a_patient_is_registered_while_another_accepts_an_invitation(monkeypatch, clinic_a, front_desk, patient):
+    """The invitation's lookup locked the patient's clinic row too; registering any patient of
+    the clinic names it (Patient.clinic), checked at commit with the head held."""
+    from tests.conftest import PASSWORD
+    from touchup.clinic.services.patients import patient_create, patient_update
+    from touchup.portal.services.invitations import invitation_accept, invitation_create
+
+    patient_update(actor=front_desk, patient=patient, email="dana@example.test")
+    sent = invitation_create(actor=front_desk, patient=patient, base_url="http://testserver")
+    token = sent.link.rstrip("/").rsplit("/", 1)[-1]
+    _while_paused(monkeypatch, "portal.invitation.accept",
+                  lambda: invitation_accept(token=token, username="dana", password1=PASSWORD, password2=PASSWORD),
+                  lambda: patient_create(actor=front_desk, clinic=clinic_a, given_name="Eve", family_name="New",
+                                         birth_date=dt.date(1990, 1, 1), sex="female"))
+    assert clinic_a.patients.count() == 2

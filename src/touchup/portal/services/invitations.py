@@ -100,7 +100,11 @@ def invitation_for_token(token: str, *, now: dt.datetime | None = None, lock: bo
         raise InvitationInvalid("unknown")
     qs = Invitation.objects.select_related("patient", "patient__clinic")
     if lock:
-        qs = qs.select_for_update()
+        # The invitation row only: with select_related, PostgreSQL would lock the patient and
+        # clinic rows FOR UPDATE too, and every write naming either by foreign key (a reading,
+        # any new patient or chart of the clinic) would wait for it at its commit while
+        # holding the audit head this transaction asks for (a deadlock).
+        qs = qs.select_for_update(of=("self",))
     invitation = qs.filter(token_sha256=_digest(token)).first()
     if invitation is None:
         raise InvitationInvalid("unknown")
@@ -119,7 +123,9 @@ def invitation_accept(*, token: str, username: str, password1: str, password2: s
     """Create the patient's account from a usable invitation; returns the new user."""
     now = now or timezone.now()
     invitation = invitation_for_token(token, now=now, lock=True)
-    patient = Patient.objects.select_for_update().get(pk=invitation.patient_id)
+    # FOR NO KEY UPDATE, as every lock on a patient row taken before the audit head: see
+    # the linking of the account below.
+    patient = Patient.objects.select_for_update(no_key=True).get(pk=invitation.patient_id)
     if patient.user_id is not None:
         raise InvitationInvalid("used")
     username = (username or "").strip()
@@ -150,11 +156,16 @@ def invitation_accept(*, token: str, username: str, password1: str, password2: s
             candidate.save()
     except IntegrityError:
         raise InvalidInput("username", "is taken: choose another") from None
-    patient.user = candidate
-    patient.save(update_fields=["user"])
     invitation.used_at = now
     invitation.save(update_fields=["used_at"])
     audit.record("portal.invitation.accept", actor=candidate, patient=patient, obj=invitation)
+    # After the audit event, unlike other writes: Patient.user is unique, so setting it
+    # changes a key of the row, and PostgreSQL then locks the row as FOR UPDATE does. Before
+    # the event, a transaction naming this patient by foreign key (a reading) that held the
+    # head would wait at its commit for the row while this one waited for the head. Once
+    # this transaction holds the head, no such commit can be waiting.
+    patient.user = candidate
+    patient.save(update_fields=["user"])
     return candidate
 
 

@@ -27,7 +27,11 @@ def reminder_channel_set(*, actor: Any, patient: Patient, channel: str) -> Patie
         raise InvalidInput("channel", "the clinic has no email address for you; ask them to add it, or choose text")
     if channel == "sms" and not patient.phone:
         raise InvalidInput("channel", "the clinic has no mobile number for you; ask them to add it, or choose email")
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    # FOR NO KEY UPDATE: a reading, a photo or a signature of this patient committing
+    # meanwhile checks its foreign key to the row (FOR KEY SHARE) while it holds the audit
+    # head, which this transaction asks for last; FOR UPDATE made the two wait for each
+    # other on PostgreSQL (docs/reliability.md).
+    patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
     patient.reminder_channel = channel
     patient.save(update_fields=["reminder_channel"])
     pending = Reminder.objects.filter(patient=patient, sent_at__isnull=True, cancelled_at__isnull=True,
