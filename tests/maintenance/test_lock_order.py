@@ -258,3 +258,45 @@ def test_a_patient_is_registered_while_another_accepts_an_invitation(monkeypatch
                   lambda: patient_create(actor=front_desk, clinic=clinic_a, given_name="Eve", family_name="New",
                                          birth_date=dt.date(1990, 1, 1), sex="female"))
     assert clinic_a.patients.count() == 2
+
+
+# --- rows locked through select_related ---------------------------------------------------
+#
+# On PostgreSQL, select_for_update() with select_related() locks the joined rows too: these
+# locked the patient row FOR UPDATE though they change nothing in it (the invitation's lookup
+# did the same to the patient and its clinic, above). They lock their own row only now
+# (of=("self",)).
+
+
+def test_a_reading_commits_while_a_photo_analysis_is_stored(monkeypatch, media, clinician, patient):
+    from tests.photos.test_analysis_result import keep, result
+    from touchup.clinic.services import photos
+
+    photo = keep(clinician, patient, "frown")
+    _while_paused(monkeypatch, "photo.analysis",
+                  lambda: photos.photo_record_analysis(
+                      photo_id=photo.pk, result=result(glabella={"wrinkle_index": 0.3, "grade": 1})),
+                  _reading(clinician, patient))
+    assert patient.observations.count() == 2
+
+
+def test_a_reading_commits_while_a_call_back_request_is_handled(monkeypatch, clinician, front_desk, patient):
+    from touchup.portal.services.booking_requests import booking_request_create, booking_request_handle
+
+    request = booking_request_create(actor=clinician, patient=patient, areas=["glabella"])
+    _while_paused(monkeypatch, "portal.booking_request.handle",
+                  lambda: booking_request_handle(actor=front_desk, request=request),
+                  _reading(clinician, patient))
+    request.refresh_from_db()
+    assert request.handled_at is not None and patient.observations.count() == 1
+
+
+def test_a_reading_commits_while_a_side_effect_report_is_reviewed(monkeypatch, clinician, patient):
+    from touchup.portal.services.side_effects import side_effect_report, side_effect_review
+
+    report = side_effect_report(actor=clinician, patient=patient, kind="other", details="a headache")
+    _while_paused(monkeypatch, "portal.side_effect.review",
+                  lambda: side_effect_review(actor=clinician, report=report),
+                  _reading(clinician, patient))
+    report.refresh_from_db()
+    assert report.reviewed_at is not None and patient.observations.count() == 1

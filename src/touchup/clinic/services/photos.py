@@ -655,7 +655,10 @@ def photo_record_analysis(
     result measured against a baseline that is no longer the view's (`baseline_id`: the
     row id of the baseline the job used, None for none): the change of baseline queued
     the analysis that counts."""
-    photo = Photo.objects.select_for_update().select_related("patient").get(pk=photo_id)
+    # The photo row only (of=self): with select_related, PostgreSQL would lock the patient row
+    # FOR UPDATE too, and a reading of the patient committing meanwhile, holding the audit
+    # head, waited at its foreign-key check for it while this waited for the head.
+    photo = Photo.objects.select_for_update(of=("self",)).select_related("patient").get(pk=photo_id)
     stale = ""
     if photo.removed_at is not None:
         stale = "removed"

@@ -33,7 +33,9 @@ def booking_request_create(*, actor: Any, patient: Patient, areas: list[str], pr
 
 @transaction.atomic
 def booking_request_handle(*, actor: Any, request: BookingRequest) -> BookingRequest:
-    req = BookingRequest.objects.select_for_update().select_related("patient").get(pk=request.pk)
+    # The request row only (of=self): with select_related, PostgreSQL would lock the patient
+    # row FOR UPDATE too (a deadlock with a reading of the patient: docs/reliability.md).
+    req = BookingRequest.objects.select_for_update(of=("self",)).select_related("patient").get(pk=request.pk)
     if req.handled_at is not None:
         raise Conflict("This request has already been dealt with.")
     req.handled_by, req.handled_at = actor, timezone.now()

@@ -63,7 +63,9 @@ def side_effect_report(*, actor: Any, patient: Patient, kind: str, details: str 
 @transaction.atomic
 def side_effect_review(*, actor: Any, report: SideEffectReport, note: str = "") -> SideEffectReport:
     """A clinician has dealt with the report (called the patient, booked a review...)."""
-    report = SideEffectReport.objects.select_for_update().select_related("patient").get(pk=report.pk)
+    # The report row only (of=self): with select_related, PostgreSQL would lock the patient
+    # row FOR UPDATE too (a deadlock with a reading of the patient: docs/reliability.md).
+    report = SideEffectReport.objects.select_for_update(of=("self",)).select_related("patient").get(pk=report.pk)
     if report.reviewed_at is not None:
         raise Conflict("This report has already been reviewed.")
     note = (note or "").strip()
