@@ -300,3 +300,67 @@ def test_a_reading_commits_while_a_side_effect_report_is_reviewed(monkeypatch, c
                   _reading(clinician, patient))
     report.refresh_from_db()
     assert report.reviewed_at is not None and patient.observations.count() == 1
+
+
+@pytest.fixture
+def screened(patient, clinician):
+    from tests.web.conftest import clean_answers
+    from touchup.clinic.services.screenings import screening_record
+
+    return screening_record(actor=clinician, patient=patient, indication="glabellar_lines", answers=clean_answers())
+
+
+def _draft(clinician, patient, vial=None):
+    from touchup.clinic.services.treatments import treatment_start
+    from touchup.web.clinical import protocols_for
+
+    protocol = next(p["key"] for p in protocols_for("glabellar_lines") if p["product"] in ("", "onabotulinumtoxinA"))
+    return treatment_start(actor=clinician, patient=patient, indication="glabellar_lines",
+                           product="onabotulinumtoxinA", protocol=protocol, vial=vial)
+
+
+def test_a_chart_naming_the_screening_is_signed_while_the_doctor_signs_it_off(monkeypatch, clinician, screened,
+                                                                             vial):
+    """The doctor's sign-off locks the screening row; signing a chart names that screening
+    (Treatment.screening), checked at the signature's commit with the head held."""
+    from touchup.clinic.services.screenings import screening_doctor_signoff
+    from touchup.clinic.services.treatments import treatment_sign
+
+    draft = _draft(clinician, screened.patient, vial)
+    _while_paused(monkeypatch, "screening.doctor_signoff",
+                  lambda: screening_doctor_signoff(actor=clinician, screening=screened),
+                  lambda: treatment_sign(actor=clinician, treatment=draft))
+    draft.refresh_from_db()
+    screened.refresh_from_db()
+    assert draft.is_signed and draft.screening_id == screened.pk and screened.doctor_signed
+
+
+def test_a_photo_of_the_day_is_kept_while_the_draft_is_charted(monkeypatch, media, clinician, screened):
+    """Saving the chart locks the draft; a photo uploaded that day belongs to the draft's
+    cycle (Photo.treatment), checked at the upload's commit with the head held."""
+    from tests.photos.test_analysis_result import keep
+    from touchup.clinic.services.treatments import treatment_set_points
+
+    draft = _draft(clinician, screened.patient)
+    points = [{"site": "", "area": "glabella", "units": 4, "x": 200, "y": 100}]
+    _while_paused(monkeypatch, "treatment.chart",
+                  lambda: treatment_set_points(actor=clinician, treatment=draft, points=points),
+                  lambda: keep(clinician, screened.patient, "frown"))
+    assert draft.points.count() == 1 and draft.photos.count() == 1
+
+
+def test_a_chart_naming_a_vial_is_saved_while_the_vial_is_reconstituted(monkeypatch, clinic_a, clinician, screened):
+    """Reconstituting locks the vial row; a chart saved meanwhile with points from that vial
+    (InjectionPoint.vial) is checked at its commit with the head held."""
+    from touchup.clinic.services.treatments import treatment_set_points
+    from touchup.clinic.services.vials import vial_receive, vial_reconstitute
+
+    new_vial = vial_receive(actor=clinician, clinic=clinic_a, product="onabotulinumtoxinA", lot="R77",
+                            expiry=timezone.localdate() + dt.timedelta(days=200), units=100)
+    draft = _draft(clinician, screened.patient)
+    points = [{"site": "", "area": "glabella", "units": 4, "x": 200, "y": 100, "vial_id": new_vial.pk}]
+    _while_paused(monkeypatch, "vial.reconstitute",
+                  lambda: vial_reconstitute(actor=clinician, vial=new_vial, diluent_ml="2.5"),
+                  lambda: treatment_set_points(actor=clinician, treatment=draft, points=points))
+    new_vial.refresh_from_db()
+    assert new_vial.reconstituted_at is not None and draft.points.get().vial_id == new_vial.pk

@@ -49,7 +49,10 @@ def screening_doctor_signoff(*, actor: Any, screening: Screening) -> Screening:
     ).exists()
     if not is_doctor:
         raise PermissionDenied("Only a doctor can sign off a screening.")
-    screening = Screening.objects.select_for_update().get(pk=screening.pk)
+    # FOR NO KEY UPDATE: a chart signed meanwhile names this screening (Treatment.screening)
+    # and PostgreSQL checks that key at its commit (FOR KEY SHARE) while it holds the audit
+    # head, which this transaction asks for last; FOR UPDATE made the two wait for each other.
+    screening = Screening.objects.select_for_update(no_key=True).get(pk=screening.pk)
     if screening.doctor_signed:
         raise Conflict("This screening is already signed off.")
     screening.doctor_signed_by = actor

@@ -108,7 +108,12 @@ def treatment_start(
 
 
 def _require_draft(treatment: Treatment) -> Treatment:
-    locked = Treatment.objects.select_for_update().get(pk=treatment.pk)
+    # FOR NO KEY UPDATE: a photo kept meanwhile for this treatment's day names the draft
+    # (Photo.treatment) and PostgreSQL checks that key at its commit (FOR KEY SHARE) while it
+    # holds the audit head, which the charting, signing or updating transaction asks for
+    # last; FOR UPDATE made the two wait for each other. A discard deletes the row, which
+    # locks it fully, only once it holds the head (treatment_discard).
+    locked = Treatment.objects.select_for_update(no_key=True).get(pk=treatment.pk)
     if locked.is_signed:
         raise Conflict("This treatment is signed; amend it with a reason instead.")
     return locked

@@ -40,7 +40,11 @@ def vial_receive(
 
 @transaction.atomic
 def vial_reconstitute(*, actor: Any, vial: Vial, diluent_ml: Any, at: dt.datetime | None = None) -> Vial:
-    vial = Vial.objects.select_for_update().get(pk=vial.pk)
+    # FOR NO KEY UPDATE: a chart saved meanwhile with points from this vial
+    # (InjectionPoint.vial) has its key checked at its commit (FOR KEY SHARE) while it holds
+    # the audit head, which this transaction asks for last; FOR UPDATE made the two wait for
+    # each other on PostgreSQL.
+    vial = Vial.objects.select_for_update(no_key=True).get(pk=vial.pk)
     if vial.reconstituted_at is not None:
         raise Conflict("This vial was already reconstituted.")
     try:
