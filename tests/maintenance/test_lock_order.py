@@ -364,3 +364,25 @@ def test_a_chart_naming_a_vial_is_saved_while_the_vial_is_reconstituted(monkeypa
                   lambda: treatment_set_points(actor=clinician, treatment=draft, points=points))
     new_vial.refresh_from_db()
     assert new_vial.reconstituted_at is not None and draft.points.get().vial_id == new_vial.pk
+
+
+def test_a_draft_is_discarded_while_its_photo_analysis_is_stored(monkeypatch, media, clinician, screened):
+    """Storing an analysis locks the photo row and then records its event. Discarding the draft
+    the photo belongs to unlinks the photo (Photo.treatment is SET_NULL): it did so after its
+    own event, holding the head while it waited for the photo. It now unlinks first."""
+    from tests.photos.test_analysis_result import keep, result
+    from touchup.clinic.models import Photo, Treatment
+    from touchup.clinic.services import photos
+    from touchup.clinic.services.treatments import treatment_discard
+
+    draft = _draft(clinician, screened.patient)
+    photo = keep(clinician, screened.patient, "frown")
+    assert photo.treatment_id == draft.pk
+    _while_paused(monkeypatch, "photo.analysis",
+                  lambda: photos.photo_record_analysis(
+                      photo_id=photo.pk, result=result(glabella={"wrinkle_index": 0.3, "grade": 1})),
+                  lambda: treatment_discard(actor=clinician, treatment=draft),
+                  writer_commits_first=False)  # it waits for the photo, before the head
+    photo = Photo.objects.get(pk=photo.pk)
+    assert not Treatment.objects.filter(pk=draft.pk).exists()
+    assert photo.treatment_id is None and photo.analysis_status == "done"

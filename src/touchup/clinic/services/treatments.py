@@ -26,7 +26,7 @@ from touchup.core.screening import InvalidScreening, evaluate_screening
 
 from .. import audit
 from ..errors import Conflict, InvalidInput, SigningRefused
-from ..models import InjectionPoint, Patient, Treatment, TreatmentAmendment, TreatmentStatus, Vial
+from ..models import InjectionPoint, Patient, Photo, Treatment, TreatmentAmendment, TreatmentStatus, Vial
 from .screenings import latest_screening
 
 # The chart's SVG views are 400 x 500 (see touchup/web/templates/web/chart.svg).
@@ -344,8 +344,14 @@ def treatment_amend(*, actor: Any, treatment: Treatment, reason: str, changes: d
 def treatment_discard(*, actor: Any, treatment: Treatment) -> None:
     treatment = _require_draft(treatment)
     patient = treatment.patient
-    audit.record("treatment.discard", actor=actor, patient=patient, obj=treatment)
     treatment.points.all().delete()
+    # Its photos stay, unlinked (Photo.treatment is SET_NULL), before the audit event: a photo
+    # row is locked by the storing of its analysis, which then asks for the head, so
+    # unlinking it while holding the head could deadlock (docs/reliability.md).
+    Photo.objects.filter(treatment=treatment).update(treatment=None)
+    audit.record("treatment.discard", actor=actor, patient=patient, obj=treatment)
+    # The row itself after the event: deleting it conflicts with the foreign-key check of a
+    # photo kept for it meanwhile, whose transaction holds the head at its commit.
     treatment.delete()
 
 
