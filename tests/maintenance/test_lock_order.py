@@ -386,3 +386,109 @@ def test_a_draft_is_discarded_while_its_photo_analysis_is_stored(monkeypatch, me
     photo = Photo.objects.get(pk=photo.pk)
     assert not Treatment.objects.filter(pk=draft.pk).exists()
     assert photo.treatment_id is None and photo.analysis_status == "done"
+
+
+# --- appointments and the forecast rows ---------------------------------------------------
+
+
+@pytest.fixture
+def booked(clinic_a, clinician, front_desk, weekday_hours, patient):
+    """A patient due for maintenance (treated 120 days ago), forecast, and booked next Monday 09:00."""
+    from tests.maintenance.conftest import next_weekday
+    from touchup.maintenance.services import booking, forecasts
+
+    signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=120), {"glabella": 20})
+    forecasts.recompute(patient)
+    monday = next_weekday(timezone.localdate(), 0)
+    start = dt.datetime.combine(monday, dt.time(9), tzinfo=dt.UTC)
+    return booking.book(actor=front_desk, patient=patient, clinician=clinician, starts_at=start)
+
+
+def test_a_recompute_commits_while_an_appointment_is_moved(monkeypatch, front_desk, booked):
+    """Moving locks the appointment; a recompute carries the booking over to the patient's new
+    forecast rows (AreaForecast.appointment), checked at its commit with the head held."""
+    from touchup.maintenance.models import AreaForecast
+    from touchup.maintenance.services import booking, forecasts
+
+    later = booked.starts_at + dt.timedelta(minutes=30)
+    _while_paused(monkeypatch, "appointment.move",
+                  lambda: booking.move(actor=front_desk, appointment=booked, starts_at=later),
+                  lambda: forecasts.recompute(booked.patient))
+    booked.refresh_from_db()
+    assert booked.starts_at == later
+    assert list(AreaForecast.objects.filter(patient=booked.patient).values_list("appointment_id", flat=True)) == [
+        booked.pk]
+
+
+def test_an_appointment_is_cancelled_while_a_recompute_rewrites_the_forecast(monkeypatch, front_desk, booked):
+    """A recompute replaces the patient's forecast rows, carrying the booking over; cancelling
+    clears the booking from them. Cancelling used to lock the appointment FOR UPDATE and then
+    wait for the rows the recompute had replaced, while the recompute's commit waited to check
+    its rows' key to that appointment (a deadlock); and with the appointment alone locked FOR NO
+    KEY UPDATE, the cancellation missed the new rows and left them booked with a cancelled
+    visit. It takes the patient's row lock first, as the recompute does."""
+    from touchup.maintenance.models import AreaForecast
+    from touchup.maintenance.services import booking, forecasts
+
+    _while_paused(monkeypatch, "forecast.recompute",
+                  lambda: forecasts.recompute(booked.patient),
+                  lambda: booking.cancel(actor=front_desk, appointment=booked),
+                  writer_commits_first=False)  # it waits for the patient
+    booked.refresh_from_db()
+    assert not booked.is_booked
+    assert not AreaForecast.objects.filter(appointment=booked).exists()
+
+
+def test_a_visit_is_booked_while_a_recompute_rewrites_the_forecast(monkeypatch, clinician, front_desk, booked):
+    """Booking links the patient's forecast rows to the new appointment; a recompute replacing
+    them meanwhile left the new rows unlinked (the booking's update found the old rows gone)."""
+    from touchup.maintenance.models import AreaForecast
+    from touchup.maintenance.services import booking, forecasts
+
+    booking.cancel(actor=front_desk, appointment=booked)
+    start = booked.starts_at + dt.timedelta(hours=1)
+    made = []
+    _while_paused(monkeypatch, "forecast.recompute",
+                  lambda: forecasts.recompute(booked.patient),
+                  lambda: made.append(booking.book(actor=front_desk, patient=booked.patient, clinician=clinician,
+                                                   starts_at=start)),
+                  writer_commits_first=False)  # it waits for the patient
+    assert list(AreaForecast.objects.filter(patient=booked.patient).values_list("appointment_id", flat=True)) == [
+        made[0].pk]
+
+
+def test_a_contact_is_noted_while_a_recompute_rewrites_the_forecast(monkeypatch, front_desk, booked):
+    """Noting a call locks the patient's forecast rows; a recompute replacing them meanwhile
+    made the note fail ('no forecast for that area') or, the other way round, carried the
+    status over from rows read before the note committed."""
+    from touchup.maintenance.models import AreaForecast
+    from touchup.maintenance.services import forecasts
+    from touchup.maintenance.services.worklist import mark_contact
+
+    _while_paused(monkeypatch, "forecast.recompute",
+                  lambda: forecasts.recompute(booked.patient),
+                  lambda: mark_contact(actor=front_desk, patient=booked.patient, area="glabella",
+                                       status="not_reachable"),
+                  writer_commits_first=False)  # it waits for the patient
+    assert AreaForecast.objects.get(patient=booked.patient).contact_status == "not_reachable"
+
+
+def test_a_maintenance_reminder_is_sent_while_a_recompute_rewrites_the_forecast(monkeypatch, clinician, front_desk,
+                                                                                 patient, mailoutbox):
+    """Sending the maintenance reminder marks the patient's forecast rows 'reminded'; a
+    recompute replacing them meanwhile left the new rows unmarked."""
+    from touchup.clinic.services.patients import patient_update
+    from touchup.maintenance.models import AreaForecast, Reminder
+    from touchup.maintenance.services import forecasts, reminders
+
+    patient_update(actor=front_desk, patient=patient, email="dana@example.test")
+    signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=120), {"glabella": 20})
+    forecasts.recompute(patient)
+    reminder = Reminder.objects.get(patient=patient, step="maintenance", sent_at__isnull=True)
+    assert reminders.claim(reminder.pk, "w1", now=max(reminder.due_at, timezone.now()))
+    _while_paused(monkeypatch, "forecast.recompute",
+                  lambda: forecasts.recompute(patient),
+                  lambda: reminders.send_claimed(reminder.pk, "w1"),
+                  writer_commits_first=False)  # it waits for the patient
+    assert len(mailoutbox) == 1
+    assert AreaForecast.objects.get(patient=patient).contact_status == "reminded"

@@ -23,6 +23,7 @@ from touchup.clinic.errors import Conflict, InvalidInput
 from touchup.clinic.models import Clinic, Membership, Patient, Role
 
 from ..models import AreaForecast, Appointment, AppointmentStatus, WorkingHours
+from .forecasts import lock_forecasts
 from .reminders import sync_forecast_reminders
 
 # Bookings further ahead than this are typos (and would make slot lists unbounded).
@@ -263,6 +264,7 @@ def book(*, actor: Any, patient: Patient, clinician: Any, starts_at: Any, areas:
     of their `earliest_allowed` dates."""
     now = now or timezone.now()
     clinic = patient.clinic
+    lock_forecasts(patient.pk)  # before the forecast rows are read: a recompute may be replacing them
     if not Membership.objects.filter(clinic=clinic, user=clinician, role=Role.CLINICIAN, active=True).exists():
         raise InvalidInput("clinician", "no such clinician in this clinic")
     starts_at = _parse_start(starts_at, clinic)
@@ -290,7 +292,11 @@ def book(*, actor: Any, patient: Patient, clinician: Any, starts_at: Any, areas:
 def move(*, actor: Any, appointment: Appointment, starts_at: Any, clinician: Any = None,
          now: dt.datetime | None = None) -> Appointment:
     now = now or timezone.now()
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    # FOR NO KEY UPDATE (moving changes no key: the one-booking-per-slot index is partial): a
+    # recompute carries the booking over to the patient's new forecast rows and checks that
+    # foreign key at its commit (FOR KEY SHARE) while it holds the audit head, which this
+    # transaction asks for last; FOR UPDATE made the two wait for each other.
+    appointment = Appointment.objects.select_for_update(no_key=True).get(pk=appointment.pk)
     if not appointment.is_booked:
         raise Conflict("This appointment is cancelled; book a new one.")
     clinic = appointment.patient.clinic
@@ -318,7 +324,10 @@ def move(*, actor: Any, appointment: Appointment, starts_at: Any, clinician: Any
 @transaction.atomic
 def cancel(*, actor: Any, appointment: Appointment, now: dt.datetime | None = None) -> Appointment:
     now = now or timezone.now()
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    # The patient first, as a recompute does: cancelling clears the booking from the forecast
+    # rows a recompute may be replacing (see move for the appointment's FOR NO KEY UPDATE).
+    lock_forecasts(appointment.patient_id)
+    appointment = Appointment.objects.select_for_update(no_key=True).get(pk=appointment.pk)
     if not appointment.is_booked:
         raise Conflict("This appointment is already cancelled.")
     appointment.status = AppointmentStatus.CANCELLED

@@ -159,6 +159,21 @@ def parse_chart(data: dict) -> History:
         raise ForecastUnavailable(str(exc)) from None
 
 
+def lock_forecasts(patient_id: int) -> None:
+    """Lock the patient's row, under which their forecast rows are written: a recompute
+    replaces them, and booking, cancelling, noting a contact and sending the maintenance
+    reminder change them. Each takes this first, before any forecast row, so none works from
+    rows another is replacing (a booking, a cancellation or a contact status lost to a
+    recompute that read the rows before it) and two recomputes of one patient queue.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: a reading or a signature committing meanwhile checks its
+    foreign key to the patient at commit (FOR KEY SHARE) while it holds the audit chain's
+    head, which these transactions ask for last; under FOR UPDATE the two waited for each
+    other and PostgreSQL aborted one (a 500 for the clinician). In the caller's transaction;
+    SQLite ignores it (one writer at a time)."""
+    Patient.objects.select_for_update(no_key=True).filter(pk=patient_id).first()
+
+
 @transaction.atomic
 def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = None) -> list[AreaForecast]:
     """Replace the patient's forecast rows with a fresh forecast of their chart.
@@ -172,12 +187,7 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
     from .calibration import note_calibrated, priors_for
 
     as_of = as_of or timezone.localdate()
-    # Lock the patient row: two recomputes of one patient queue instead of interleaving.
-    # FOR NO KEY UPDATE, not FOR UPDATE: a reading or a signature committing meanwhile
-    # checks its foreign key to the patient at commit (FOR KEY SHARE) while it holds the
-    # audit chain's head, which this transaction asks for last; under FOR UPDATE the two
-    # waited for each other and PostgreSQL aborted one (a 500 for the clinician).
-    Patient.objects.select_for_update(no_key=True).filter(pk=patient.pk).first()
+    lock_forecasts(patient.pk)  # before reading the rows it carries booking and contact from
     data = history_data(patient, as_of)
     areas = ()
     if data is not None:
@@ -234,7 +244,7 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
                            for g, f in zip(group, forecast_many([h for _, _, h in group], priors=priors)))
         for (patient, data, _), areas in results:
             with transaction.atomic():
-                Patient.objects.select_for_update(no_key=True).filter(pk=patient.pk).first()  # see recompute
+                lock_forecasts(patient.pk)
                 _store(patient, data, areas, actor=None, as_of=as_of)
                 # With the rows it satisfied: no second recompute by the patient's own task.
                 request_done(patient.pk, tokens.get(patient.pk))

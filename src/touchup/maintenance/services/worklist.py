@@ -23,6 +23,7 @@ from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Membership, Patient
 
 from ..models import MAX_WINDOW_DAYS, AreaForecast, ContactStatus
+from .forecasts import lock_forecasts
 
 # A window that closed longer ago than this drops off the list (the patient has lapsed or
 # gone elsewhere; a recompute after any new data puts them back).
@@ -227,6 +228,7 @@ def mark_contact(*, actor: Any, patient: Patient, area: str | Sequence[str], sta
     areas = [area] if isinstance(area, str) else list(dict.fromkeys(area))
     if not areas:
         raise InvalidInput("area", "name at least one area")
+    lock_forecasts(patient.pk)  # a recompute may be replacing the rows
     found = {f.area: f for f in AreaForecast.objects.select_for_update().filter(patient=patient, area__in=areas)}
     for i, name in enumerate(areas):
         if name not in found:
