@@ -121,7 +121,7 @@ def test_recompute_after_signing_today_schedules_aftercare_and_the_peak_check_in
     forecasts.recompute(patient)
     forecasts.recompute(patient)  # twice: still one of each
     steps = sorted(Reminder.objects.filter(treatment=t).values_list("step", flat=True))
-    assert steps == ["aftercare", "checkin_before_window", "checkin_peak", "maintenance"]
+    assert steps == ["aftercare", "checkin_before_window", "checkin_peak", "checkin_watch", "maintenance"]
 
 
 def test_recompute_many_writes_what_recompute_writes(patient, clinician, clinic_a):

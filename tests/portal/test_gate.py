@@ -29,7 +29,8 @@ def test_patient_signs_in_on_the_portal_page_and_lands_in_the_portal(client, dan
 
 
 @pytest.mark.parametrize("step,page", [("aftercare", "/portal/aftercare/"), ("checkin_peak", "/portal/diary/"),
-                                       ("checkin_before_window", "/portal/diary/"), ("maintenance", "/portal/book/")])
+                                       ("checkin_before_window", "/portal/diary/"), ("checkin_watch", "/portal/diary/"),
+                                       ("maintenance", "/portal/book/")])
 def test_a_reminders_link_opens_its_page_after_the_sign_in(client, dana, step, page):
     # The message's link is the page it is about (answer, read, book); a patient who is
     # not signed in is asked to, and then lands there, not on the portal's front page.

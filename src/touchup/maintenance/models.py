@@ -90,11 +90,13 @@ class ReminderKind(models.TextChoices):
 
 
 class ReminderStep(models.TextChoices):
-    """Which message of a treatment's cycle; one reminder per step and treatment."""
+    """Which message of a treatment's cycle; one reminder per step and treatment, except
+    the wear-off watch: one per week (`Reminder.round`)."""
 
     AFTERCARE = "aftercare", "Aftercare, the evening of the treatment"
     CHECKIN_PEAK = "checkin_peak", "How is it going? (around the peak)"
     CHECKIN_BEFORE_WINDOW = "checkin_before_window", "How is it going? (before the window)"
+    CHECKIN_WATCH = "checkin_watch", "Is it wearing off yet? (weekly until the window)"
     MAINTENANCE = "maintenance", "Time to book (the window opens)"
 
 
@@ -102,6 +104,7 @@ STEP_KIND = {
     ReminderStep.AFTERCARE: ReminderKind.AFTERCARE,
     ReminderStep.CHECKIN_PEAK: ReminderKind.CHECKIN,
     ReminderStep.CHECKIN_BEFORE_WINDOW: ReminderKind.CHECKIN,
+    ReminderStep.CHECKIN_WATCH: ReminderKind.CHECKIN,
     ReminderStep.MAINTENANCE: ReminderKind.MAINTENANCE,
 }
 
@@ -127,6 +130,8 @@ class Reminder(models.Model):
     area = models.CharField(max_length=40, blank=True)
     kind = models.CharField(max_length=20, choices=ReminderKind.choices)
     step = models.CharField(max_length=30, choices=ReminderStep.choices)
+    # Which week of the wear-off watch (1, 2, ...); 0 for every other step.
+    round = models.PositiveSmallIntegerField(default=0)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     due_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -140,7 +145,7 @@ class Reminder(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["treatment", "step"], name="one_reminder_per_step"),
+            models.UniqueConstraint(fields=["treatment", "step", "round"], name="one_reminder_per_step_round"),
         ]
         indexes = [
             # The dispatcher's scan: what is due and not yet sent.

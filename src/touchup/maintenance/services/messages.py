@@ -29,6 +29,7 @@ _PAGE = {
     ReminderStep.AFTERCARE: "aftercare/",
     ReminderStep.CHECKIN_PEAK: "diary/",
     ReminderStep.CHECKIN_BEFORE_WINDOW: "diary/",
+    ReminderStep.CHECKIN_WATCH: "diary/",
     ReminderStep.MAINTENANCE: "book/",
 }
 
@@ -55,7 +56,8 @@ def compose(reminder: Reminder, *, clinic_name: str, given_name: str, treated_on
             f"{hello}\nit has been a little while since your visit. How is it going? "
             f"Two taps tell us: {link}\n— {clinic_name}",
         )
-    if step == ReminderStep.CHECKIN_BEFORE_WINDOW:
+    if step in (ReminderStep.CHECKIN_BEFORE_WINDOW, ReminderStep.CHECKIN_WATCH):
+        # The watch asks the same question each week until the answer is yes.
         return Message(
             f"{clinic_name}: a quick check-in",
             f"{hello}\nis the effect of your last treatment starting to wear off? "

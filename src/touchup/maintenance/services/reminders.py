@@ -7,9 +7,15 @@ Schedule (clinic local time):
 - check-in around the expected peak: the earliest peak day of the treated areas
   (core/data/wearoff_priors.toml) after the treatment, 10:00;
 - check-in before the window: 14 days before `book_from`, 10:00;
+- the wear-off watch: from the before-window check-in on, the same question once a week
+  (round 1, 2, ...; 10:00) while the day is before `book_from` and not after the 80%
+  interval's end, until the patient reports wearing off for the area (any answer
+  recomputes the forecast: a "yes" brings the window, and the maintenance reminder, to
+  today; a "no" moves it later, and the watch with it);
 - maintenance: 10:00 on `book_from` (at once if the window is already open).
-The last two follow the forecast (moved when it moves) and are dropped when the patient
-has a booked appointment to come.
+The last three follow the forecast (moved when it moves) and are dropped when the patient
+has a booked appointment to come; the watch also ends once the maintenance reminder has
+gone.
 
 Sending (`dispatch_due`): each reminder is claimed by a compare-and-set UPDATE (only
 one worker's UPDATE matches `claimed_at IS NULL or expired`), then `send_started_at` is
@@ -33,7 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from touchup.clinic import audit
-from touchup.clinic.models import Patient, Treatment
+from touchup.clinic.models import Observation, ObservationKind, Patient, Treatment
 
 from .. import sms
 from ..models import (
@@ -46,7 +52,6 @@ from ..models import (
     Reminder,
     ReminderStep,
 )
-from .forecasts import lock_forecasts
 from .messages import compose
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,20 @@ log = logging.getLogger(__name__)
 AFTERCARE_AT = dt.time(19, 0)
 DAYTIME = dt.time(10, 0)
 CHECKIN_BEFORE_WINDOW_DAYS = 14
+# The wear-off watch: one check-in a week from the before-window check-in until the
+# window opens. Weekly because patients notice the wear-off about a week after it
+# happens (the model's check-in lag, core/data/wearoff_priors.toml), so a week between
+# questions adds at most that much again before the maintenance reminder can follow a
+# "yes"; asked more often, most answers would repeat the last one (each "no" moves a
+# first glabella cycle's window only about five days later).
+WATCH_EVERY_DAYS = 7
+# At most this many weekly rounds per treatment. Each answered "no" moves the window
+# (and the 80% interval) later, by about 5-6 days for a first cosmetic cycle, so a
+# patient who keeps answering "no" to a long-lasting area (forehead, platysma,
+# daxibotulinumtoxinA) would be asked for months. Ten weeks after the before-window
+# check-in is well past the prior median wear-off of every area (five weeks past it for
+# a first glabella cycle); the maintenance reminder then goes at the window as forecast.
+WATCH_MAX_ROUNDS = 10
 # How long a claim holds: far longer than one send takes.
 CLAIM_LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -61,7 +80,7 @@ RETRY_BACKOFF = dt.timedelta(minutes=5)
 # A window that closed this long ago is no reason to write to the patient any more.
 STALE_AFTER_DAYS = 60
 
-_FOLLOW_FORECAST = (ReminderStep.CHECKIN_BEFORE_WINDOW, ReminderStep.MAINTENANCE)
+_FOLLOW_FORECAST = (ReminderStep.CHECKIN_BEFORE_WINDOW, ReminderStep.CHECKIN_WATCH, ReminderStep.MAINTENANCE)
 
 
 def _zone(clinic: Any) -> zoneinfo.ZoneInfo:
@@ -92,13 +111,15 @@ def channel_for(patient: Patient) -> str | None:
     return None
 
 
-def _upsert(patient: Patient, treatment_id: int, step: str, due_at: dt.datetime, area: str, channel: str) -> None:
-    """Create the step's reminder, or move it while it has not been claimed or sent."""
-    existing = Reminder.objects.filter(treatment_id=treatment_id, step=step).first()
+def _upsert(patient: Patient, treatment_id: int, step: str, due_at: dt.datetime, area: str, channel: str,
+            round: int = 0) -> None:
+    """Create the step's reminder (of this round), or move it while it has not been
+    claimed or sent."""
+    existing = Reminder.objects.filter(treatment_id=treatment_id, step=step, round=round).first()
     if existing is None:
         Reminder.objects.create(
             patient=patient, clinic_id=patient.clinic_id, treatment_id=treatment_id, area=area,
-            kind=STEP_KIND[step], step=step, channel=channel, due_at=due_at,
+            kind=STEP_KIND[step], step=step, round=round, channel=channel, due_at=due_at,
         )
         return
     Reminder.objects.filter(
@@ -134,9 +155,9 @@ def schedule_after_sign(treatment: Treatment, *, now: dt.datetime | None = None)
 
 
 def sync_forecast_reminders(patient: Patient, forecasts: Iterable[AreaForecast], *, now: dt.datetime) -> None:
-    """Put the before-window check-in and the maintenance reminder where the forecast
-    says (one pair per treatment, at its earliest window), and drop the unsent ones of
-    treatments that no longer lead any area."""
+    """Put the before-window check-in, the wear-off watch and the maintenance reminder
+    where the forecast says (one set per treatment, at its earliest window), and drop the
+    unsent ones of treatments that no longer lead any area."""
     forecasts = list(forecasts)
     zone = _zone(patient.clinic)
     today = now.astimezone(zone).date()
@@ -164,6 +185,61 @@ def sync_forecast_reminders(patient: Patient, forecasts: Iterable[AreaForecast],
             pending.filter(treatment_id=tid, step=ReminderStep.CHECKIN_BEFORE_WINDOW).update(
                 cancelled_at=now, last_error="window already near")
         _upsert(patient, tid, ReminderStep.MAINTENANCE, max(_at(f.book_from, DAYTIME, zone), now), f.area, channel)
+        _sync_watch(patient, f, pending.filter(treatment_id=tid, step=ReminderStep.CHECKIN_WATCH),
+                    today=today, now=now, zone=zone, channel=channel)
+
+
+def watch_days(book_from: dt.date, wear_off_high: dt.date, anchor: dt.date) -> list[tuple[int, dt.date]]:
+    """The wear-off watch's (round, day) for a window opening on `book_from`, counted from
+    `anchor` (the day the before-window check-in went out, or is due): every
+    WATCH_EVERY_DAYS while the day is before `book_from` (that day the maintenance reminder
+    goes instead) and not after `wear_off_high`, at most WATCH_MAX_ROUNDS."""
+    days = []
+    for k in range(1, WATCH_MAX_ROUNDS + 1):
+        day = anchor + dt.timedelta(days=WATCH_EVERY_DAYS * k)
+        if day >= book_from or day > wear_off_high:
+            break
+        days.append((k, day))
+    return days
+
+
+def _watch_over(patient_id: int, treatment_id: int, area: str, treated_on: dt.date) -> str | None:
+    """Why the treatment's wear-off watch has ended whatever the forecast says, or None:
+    the patient reported wearing off for the area after the treatment, or the maintenance
+    reminder has gone (or may have: its send started)."""
+    if Observation.objects.filter(
+        patient_id=patient_id, area=area, kind=ObservationKind.WEARING_OFF_REPORTED,
+        observed_on__gt=treated_on, value__gt=0,
+    ).exists():
+        return "wearing off reported"
+    if Reminder.objects.filter(treatment_id=treatment_id, step=ReminderStep.MAINTENANCE,
+                               send_started_at__isnull=False).exists():
+        return "maintenance reminder sent"
+    return None
+
+
+def _sync_watch(patient: Patient, f: AreaForecast, pending: Any, *, today: dt.date, now: dt.datetime,
+                zone: zoneinfo.ZoneInfo, channel: str) -> None:
+    """Schedule the treatment's wear-off watch rounds from the forecast `f` (its earliest
+    window) and cancel its pending rounds the forecast no longer asks for. Rounds are
+    counted from the before-window check-in as sent (or, before it is sent, as due), so
+    their rhythm stays weekly while the window moves; a round whose day has passed is
+    left as it is."""
+    reason = _watch_over(patient.pk, f.treatment_id, f.area, f.treated_on)
+    if reason:
+        pending.update(cancelled_at=now, last_error=reason)
+        return
+    started = (Reminder.objects.filter(treatment_id=f.treatment_id, step=ReminderStep.CHECKIN_BEFORE_WINDOW,
+                                       send_started_at__isnull=False)
+               .values_list("send_started_at", flat=True).first())
+    anchor = (started.astimezone(zone).date() if started is not None
+              else f.book_from - dt.timedelta(days=CHECKIN_BEFORE_WINDOW_DAYS))
+    planned = watch_days(f.book_from, f.wear_off_high, anchor)
+    pending.exclude(round__in=[k for k, _ in planned]).update(cancelled_at=now, last_error="window moved")
+    for k, day in planned:
+        if day >= today:
+            _upsert(patient, f.treatment_id, ReminderStep.CHECKIN_WATCH, max(_at(day, DAYTIME, zone), now),
+                    f.area, channel, round=k)
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -207,6 +283,11 @@ def _still_wanted(reminder: Reminder, now: dt.datetime) -> str | None:
         patient_id=reminder.patient_id, status=AppointmentStatus.BOOKED, starts_at__gte=now
     ).exists():
         return "an appointment is booked"
+    if reminder.step == ReminderStep.CHECKIN_WATCH:
+        # The answer may have come in since the rounds were scheduled, and its recompute
+        # may still be queued.
+        return _watch_over(reminder.patient_id, reminder.treatment_id, reminder.area,
+                           reminder.treatment.treated_on)
     return None
 
 
@@ -238,8 +319,6 @@ def send_claimed(reminder_id: int, worker_id: str, *, now: dt.datetime | None = 
         return "failed"
     sent_at = timezone.now()
     with transaction.atomic():
-        if reminder.step == ReminderStep.MAINTENANCE:
-            lock_forecasts(reminder.patient_id)  # a recompute may be replacing the rows marked below
         Reminder.objects.filter(pk=reminder_id, claimed_by=worker_id).update(sent_at=sent_at, last_error="")
         if reminder.step == ReminderStep.MAINTENANCE:
             AreaForecast.objects.filter(patient_id=reminder.patient_id, treatment_id=reminder.treatment_id).exclude(
