@@ -25,7 +25,11 @@ and cycle effects from Student-t (3 df); `noisy` doubles the photo noise and tri
 check-in misreports; `shifted` makes the clinic's true median 20% longer than the
 literature prior; `all` combines them. `cycle_sd_*` change how alike one patient's
 cycles are (the model keeps its prior), `engaged`, `sparse` and `alike_dense` the amount
-of follow-up data. Results and the full list of assumptions: docs/forecast.md.
+of follow-up data. `watch` asks the check-ins on the product's own schedule instead of
+every 15 days from day 60: the peak check-in, then "is it wearing off?" from 14 days
+before the forecast's book_from, weekly (the wear-off watch, maintenance/services/
+reminders.py), each answer recomputing the forecast, same patients as `base`. Results
+and the full list of assumptions: docs/forecast.md.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import os
 import random
 import statistics
 import sys
+from bisect import bisect_right
 import time
 from dataclasses import dataclass, field
 
@@ -50,7 +55,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from touchup.core.forecast import forecast_many  # noqa: E402
-from touchup.core.history import parse_history  # noqa: E402
+from touchup.core.history import History, Observation, parse_history  # noqa: E402
 from touchup.core.wearoff import load_priors  # noqa: E402
 
 PRIORS = load_priors()
@@ -87,6 +92,9 @@ class Variant:
     cycle_sd: float | None = None  # true cycle-to-cycle sd (person sd keeps the total)
     photos_per_cycle: float = 1.5  # app photos per cycle (Poisson mean)
     checkin_answer_rate: float = 0.4
+    watch: bool = False      # check-ins on the product's schedule (_watch_checkins)
+    watch_past_window: bool = False  # what-if: the watch goes on after the maintenance reminder
+    seed_as: str | None = None  # simulate the patients of this variant (same draws)
 
     @property
     def photo_cv(self):
@@ -109,7 +117,21 @@ VARIANTS = {
     "engaged": Variant("engaged", photos_per_cycle=3.0, checkin_answer_rate=0.8),
     "sparse": Variant("sparse", photos_per_cycle=0.0, checkin_answer_rate=0.2),
     "alike_dense": Variant("alike_dense", cycle_sd=0.06, photos_per_cycle=8.0, checkin_answer_rate=1.0),
+    # base's patients, readings and answer behaviour; only the days the check-ins are asked
+    # differ (drawn after base's, from their own generator, so the rest stays identical).
+    "watch": Variant("watch", watch=True, seed_as="base"),
+    # Not the product: what the watch would measure if it went on asking after the
+    # maintenance reminder, until a "yes", the next treatment or the 80% interval's end.
+    "watch_past_window": Variant("watch_past_window", watch=True, watch_past_window=True, seed_as="base"),
 }
+
+# The product's check-in schedule (touchup/maintenance/services/reminders.py; not imported
+# here, it needs Django): the peak check-in, the before-window check-in 14 days before
+# book_from, then one a week while the day is before book_from and not after the 80%
+# interval, at most 10 rounds, until a "yes" for the treatment's leading area.
+CHECKIN_BEFORE_WINDOW_DAYS = 14
+WATCH_EVERY_DAYS = 7
+WATCH_MAX_ROUNDS = 10
 
 
 def _sds(prior, variant: Variant) -> tuple[float, float]:
@@ -181,6 +203,9 @@ class Truth:
 class Simulated:
     history: dict
     truths: list[Truth] = field(default_factory=list)
+    # For the watch variant: each cycle's treatment day and true D per area, and the cut.
+    cycles: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    as_of: int = 0
 
 
 @functools.lru_cache(maxsize=None)
@@ -254,6 +279,9 @@ def simulate_patient(rng: random.Random, variant: Variant) -> Simulated:
     history = {"as_of": _date(as_of), "patient": {"sex": sex}, "treatments": treatments,
                "observations": observations}
     sim = Simulated(history)
+    if variant.watch:
+        sim.cycles = [(c["start"], {a: v["D"] for a, v in c["areas"].items()}) for c in cycles]
+        sim.as_of = as_of
     for area, _ in areas:
         D = last["areas"][area]["D"]
         sim.truths.append(Truth(area, product, last["start"], last["start"] + math.ceil(D),
@@ -338,7 +366,8 @@ def _observe(rng, variant, area, pa, cyc, end, out, cycles, j):
             answer = t >= noticed
             if rng.random() < variant.misreport:
                 answer = not answer
-            add(t, "wearing_off_reported", answer)
+            if not variant.watch:  # the watch asks on other days (_watch_checkins)
+                add(t, "wearing_off_reported", answer)
 
 
 def _headache_count(rng, h0, curve, t, cycles, j):
@@ -369,8 +398,117 @@ def _poisson(rng: random.Random, lam: float) -> int:
 
 
 def simulate(n: int, seed: int, variant: Variant) -> list[Simulated]:
-    rng = random.Random(f"{seed}-{variant.name}")
-    return [simulate_patient(rng, variant) for _ in range(n)]
+    rng = random.Random(f"{seed}-{variant.seed_as or variant.name}")
+    sims = [simulate_patient(rng, variant) for _ in range(n)]
+    if variant.watch:
+        _watch_checkins(sims, seed, variant)
+    return sims
+
+
+def _answer(rng: random.Random, variant: Variant, t: int, D: float) -> bool:
+    """A patient's "is it wearing off?" on day t of a cycle whose true wear-off is D: as in
+    _observe (noticed a little after D, with a lag, sometimes wrongly)."""
+    noticed = D * math.exp(rng.gauss(0, 0.08)) + rng.uniform(0, 14)
+    answer = t >= noticed
+    return (not answer) if rng.random() < variant.misreport else answer
+
+
+def _watch_checkins(sims: list[Simulated], seed: int, variant: Variant) -> None:
+    """Add check-in answers asked on the product's schedule, cycle by cycle, for all
+    patients at once (the forecasts of one step are one forecast_many call):
+
+    - the peak check-in (the areas' earliest peak_days after the treatment);
+    - the before-window check-in, CHECKIN_BEFORE_WINDOW_DAYS before book_from as forecast
+      from the history up to the peak check-in (the model's own forecast, photos and
+      earlier cycles included);
+    - then weekly from it, each day asked only while it is before the current book_from
+      and not after the current 80% interval, at most WATCH_MAX_ROUNDS, stopping after a
+      "yes" for the leading area (the area with the earliest book_from) at any check-in
+      of the cycle, the peak's too; every answer recomputes the forecast from the history
+      up to that day (a day without an answer leaves it as it was: the photos in between
+      do not move it here, as they would in the product);
+    - nothing on or after the next treatment (the patient has booked), nor after the cut.
+
+    Each message is answered with probability checkin_answer_rate, and then for every
+    area of the treatment (the diary asks per area)."""
+    parsed = [parse_history(s.history) for s in sims]
+    readings = []
+    for h in parsed:
+        obs = sorted(h.observations, key=lambda o: o.date)
+        readings.append((tuple(obs), [o.date.toordinal() for o in obs]))
+    rngs = [random.Random(f"{seed}-{variant.name}-{i}") for i in range(len(sims))]
+    answers: list[list[Observation]] = [[] for _ in sims]
+    said_yes: dict[int, set[str]] = {}  # this cycle's areas answered "yes" (any check-in)
+
+    def ask(i: int, j: int, day: int) -> dict[str, bool] | None:
+        rng = rngs[i]
+        if rng.random() >= variant.checkin_answer_rate:
+            return None
+        start, Ds = sims[i].cycles[j]
+        got = {area: _answer(rng, variant, day - start, D) for area, D in Ds.items()}
+        when = dt.date.fromordinal(day)
+        answers[i].extend(Observation(when, area, "wearing_off_reported", yes) for area, yes in got.items())
+        said_yes[i].update(area for area, yes in got.items() if yes)
+        return got
+
+    def forecasts(items: list[tuple[int, int, int]]) -> list[tuple[str, int, int]]:
+        """(leading area, book_from, 80% interval end) as ordinals, for each (patient,
+        cycle, day) forecast from the history up to that day."""
+        histories = []
+        for i, j, day in items:
+            obs, dates = readings[i]
+            histories.append(History(dt.date.fromordinal(day), parsed[i].patient, parsed[i].treatments[:j + 1],
+                                     obs[:bisect_right(dates, day)] + tuple(answers[i])))
+        out = []
+        for result in forecast_many(histories):
+            lead = min(result.areas, key=lambda a: a.book_from)
+            out.append((lead.area, lead.book_from.toordinal(), lead.wear_off_interval[1].toordinal()))
+        return out
+
+    for j in range(max(len(s.cycles) for s in sims)):
+        active = [i for i, s in enumerate(sims) if len(s.cycles) > j]
+        # The last day a check-in can be asked: before the next treatment, or the cut.
+        last = {i: (sims[i].cycles[j + 1][0] - 1 if j + 1 < len(sims[i].cycles) else sims[i].as_of)
+                for i in active}
+        start_day = {}
+        for i in active:
+            said_yes[i] = set()
+            start, Ds = sims[i].cycles[j]
+            peak = start + round(min(PRIORS.areas[a].peak_days for a in Ds))
+            if peak <= last[i]:
+                ask(i, j, peak)
+            start_day[i] = min(peak, last[i])
+        state = {}
+        for i, (lead, book_from, high) in zip(active, forecasts([(i, j, start_day[i]) for i in active])):
+            state[i] = [book_from - CHECKIN_BEFORE_WINDOW_DAYS, 0, lead, book_from, high]  # anchor, k, ...
+        waiting = active
+        while waiting:
+            again, recompute = [], []
+            for i in waiting:
+                anchor, k, lead, book_from, high = state[i]
+                if lead in said_yes[i]:
+                    continue  # a "yes" for the leading area (at any check-in) ends the watch
+                day = anchor + WATCH_EVERY_DAYS * k
+                window_open = day >= book_from and not variant.watch_past_window
+                if day > last[i] or (k and (window_open or day > high or k > WATCH_MAX_ROUNDS)):
+                    continue  # booked (retreated) or cut, the maintenance reminder went, or the interval passed
+                state[i][1] = k + 1
+                if day < start_day[i]:  # already past when it was scheduled: the product skips it
+                    again.append(i)
+                    continue
+                got = ask(i, j, day)
+                if got is None:
+                    again.append(i)
+                elif not got[lead]:  # (a "yes" for another area may make it the leading one)
+                    recompute.append((i, j, day))
+                    again.append(i)
+            for (i, _, _), (lead, book_from, high) in zip(recompute, forecasts(recompute)):
+                state[i][2:] = [lead, book_from, high]
+            waiting = again
+
+    for sim, got in zip(sims, answers):
+        sim.history["observations"] = sim.history["observations"] + [
+            {"date": o.date.isoformat(), "area": o.area, "kind": o.kind, "value": o.value} for o in got]
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -434,6 +572,26 @@ def score(sims: list[Simulated], priors=None) -> Scores:
     }
     return Scores(len(rows), float(np.mean(err_model)), float(np.mean(err_fixed)), float(np.mean(err_best)),
                   float(np.mean(err_own)), float(np.mean(covered)), float(np.median(widths)), by_group)
+
+
+def _checkin_counts(sims: list[Simulated]) -> tuple[float, float, float]:
+    """Check-in answers per treatment cycle, the share of them that are "yes", and the
+    share of patient-area cycles with at least one "yes" (over all areas and cycles)."""
+    answers = yes = cycles = cycles_with_yes = 0
+    for sim in sims:
+        starts = [t["date"] for t in sim.history["treatments"]]
+        cycles += len(starts)
+        seen = set()
+        for o in sim.history["observations"]:
+            if o["kind"] != "wearing_off_reported":
+                continue
+            answers += 1
+            if o["value"]:
+                yes += 1
+                seen.add((o["area"], bisect_right(starts, o["date"])))
+        cycles_with_yes += len(seen)
+    areas_cycles = sum(len(sim.history["treatments"]) * len(sim.history["treatments"][0]["areas"]) for sim in sims)
+    return answers / cycles, yes / max(answers, 1), cycles_with_yes / areas_cycles
 
 
 def speed(n: int, seed: int) -> dict:
@@ -506,19 +664,30 @@ def main(argv: list[str]) -> int:
           "| oracle own median / best fixed | 80% coverage | median width (d) |")
     print("|---|---|---|---|---|---|---|---|---|")
     details = {}
+    asked = {}
     for name in filter(None, args.variants.split(",")):
-        s = score(simulate(args.accuracy, args.seed, VARIANTS[name]))
+        sims = simulate(args.accuracy, args.seed, VARIANTS[name])
+        asked[name] = _checkin_counts(sims)
+        s = score(sims)
+        del sims
         details[name] = s
         print(f"| {name} | {s.n} | {s.mae_model:.1f} | {s.mae_fixed:.1f} | {s.mae_best_fixed:.1f} | "
               f"{s.mae_model / s.mae_best_fixed:.2f} | {s.mae_own_median / s.mae_best_fixed:.2f} | "
               f"{s.coverage:.1%} | {s.width:.0f} |", flush=True)
+    print("\nCheck-in answers in the histories (all cycles, before the cut):\n")
+    print("| variant | answers per cycle | of them yes | cycles with a yes |")
+    print("|---|---|---|---|")
+    for name, (per_cycle, yes_share, with_yes) in asked.items():
+        print(f"| {name} | {per_cycle:.2f} | {yes_share:.1%} | {with_yes:.1%} |")
     if args.calibrate:
         _report_calibration(args, details)
-    if "base" in details:
-        print("\nBase variant by group:\n")
+    for name in ("base", "watch"):
+        if name not in details:
+            continue
+        print(f"\n{name.capitalize()} variant by group:\n")
         print("| group | areas | MAE model (d) | MAE best fixed (d) | MAE oracle own median (d) | 80% coverage |")
         print("|---|---|---|---|---|---|")
-        for g, (n, m, b, c, o) in details["base"].by_group.items():
+        for g, (n, m, b, c, o) in details[name].by_group.items():
             print(f"| {g} | {n} | {m:.1f} | {b:.1f} | {o:.1f} | {c:.1%} |")
     if args.speed:
         sp = speed(args.speed, args.seed)

@@ -277,3 +277,40 @@ def test_the_migration_keeps_existing_reminders_as_round_0(patient, clinician):
         Reminder.objects.create(patient=patient, clinic_id=patient.clinic_id, treatment=t, area="glabella",
                                 kind="checkin", step="checkin_watch", round=k, channel="email", due_at=timezone.now())
     assert rows.count() == 5
+
+
+def test_the_simulator_asks_on_the_products_schedule():
+    """benchmarks/forecast_sim.py's "watch" variant mirrors these rules (it cannot import
+    them: they need Django) on the same patients as "base": only the check-ins differ."""
+    from benchmarks import forecast_sim as sim
+
+    assert (sim.CHECKIN_BEFORE_WINDOW_DAYS, sim.WATCH_EVERY_DAYS, sim.WATCH_MAX_ROUNDS) == (
+        reminders.CHECKIN_BEFORE_WINDOW_DAYS, reminders.WATCH_EVERY_DAYS, reminders.WATCH_MAX_ROUNDS)
+    base = sim.simulate(300, 5, sim.VARIANTS["base"])
+    watch = sim.simulate(300, 5, sim.VARIANTS["watch"])
+
+    def readings(s):
+        return [o for o in s.history["observations"] if o["kind"] != "wearing_off_reported"]
+
+    asked = 0
+    for b, w in zip(base, watch):
+        assert b.history["treatments"] == w.history["treatments"] and readings(b) == readings(w)
+        starts = [dt.date.fromisoformat(t["date"]) for t in w.history["treatments"]]
+        areas = [a["area"] for a in w.history["treatments"][0]["areas"]]
+        peak = min(round(sim.PRIORS.areas[a].peak_days) for a in areas)
+        by_cycle = {}
+        for o in w.history["observations"]:
+            if o["kind"] == "wearing_off_reported":
+                day = dt.date.fromisoformat(o["date"])
+                start = max(s for s in starts if s < day)
+                by_cycle.setdefault(start, {}).setdefault(day, {})[o["area"]] = o["value"]
+        for start, days in by_cycle.items():
+            assert all(set(got) == set(areas) for got in days.values())  # every area answered
+            watch_days = sorted(d for d in days if d != start + dt.timedelta(days=peak))
+            asked += len(watch_days)
+            assert len(watch_days) <= 1 + sim.WATCH_MAX_ROUNDS
+            assert all((b - a).days % 7 == 0 for a, b in zip(watch_days, watch_days[1:]))  # weekly
+            if len(areas) == 1:  # nothing asked after a "yes"
+                yes = [d for d, got in days.items() if got[areas[0]]]
+                assert not yes or max(days) == min(yes)
+    assert asked > 100
