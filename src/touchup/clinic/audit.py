@@ -54,15 +54,19 @@ def record(
     obj: Any = None,
     outcome: str = "ok",
     detail: dict[str, Any] | None = None,
+    using: str = "default",
 ) -> AuditEvent:
-    """Append one event. `detail` must hold identifiers and codes, never names or notes."""
-    with transaction.atomic():
-        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    """Append one event. `detail` must hold identifiers and codes, never names or notes.
+    `using`: the database alias (a restore records its event in the database it restored,
+    before that database is put in place)."""
+    heads = AuditChainHead.objects.using(using)
+    with transaction.atomic(using=using):
+        head = heads.select_for_update().filter(pk=1).first()
         if head is None:
             # The migration creates the head; a flushed test database may not have it. Two
             # first writers may race here: get_or_create's savepoint lets the loser re-read.
-            AuditChainHead.objects.get_or_create(pk=1, defaults={"last_id": 0, "last_hash": GENESIS})
-            head = AuditChainHead.objects.select_for_update().get(pk=1)
+            heads.get_or_create(pk=1, defaults={"last_id": 0, "last_hash": GENESIS})
+            head = heads.select_for_update().get(pk=1)
         ctx = current_request.get()
         user = actor if getattr(actor, "is_authenticated", False) else None
         if patient is not None and clinic is None:
@@ -86,10 +90,10 @@ def record(
             prev_hash=head.last_hash,
         )
         event.hash = _hash(event.prev_hash, event)
-        event.save(force_insert=True)
+        event.save(force_insert=True, using=using)
         head.last_id = event.id
         head.last_hash = event.hash
-        head.save(update_fields=["last_id", "last_hash"])
+        head.save(update_fields=["last_id", "last_hash"], using=using)
         return event
 
 
