@@ -61,6 +61,9 @@ SNAPSHOT_ATTEMPTS = 3
 SPACE_MARGIN = 1.05
 SPACE_SLACK = 16 << 20
 CHUNK = 1 << 20
+# A dump restored by --verify and by `touchup restore`: stop at the first error; every
+# object owned by the user that restores it, with no grants of the source server's roles.
+PG_RESTORE_OPTIONS = ("--exit-on-error", "--no-owner", "--no-privileges", "--no-password")
 
 
 class BackupRefused(Exception):
@@ -565,42 +568,62 @@ def _touchup_version() -> str:
 # --- verifying a backup ----------------------------------------------------------------------
 
 
-def verify_backup(path: Path) -> VerifyReport:
-    """Check a backup folder without the live database: every file against the manifest,
-    then the database itself (SQLite: the snapshot read-only; PostgreSQL: restored into a
-    throwaway database on the configured server, dropped afterwards)."""
+def read_manifest(path: Path, report: VerifyReport) -> dict[str, Any] | None:
+    """The manifest of the backup folder `path`, or None with the reason in `report`.
+    Raises BackupRefused when `path` is not a folder at all."""
     if not path.exists():
         raise BackupRefused(f"{path} does not exist")
     if not path.is_dir():
         raise BackupRefused(f"{path} is not a backup folder")
-    report = VerifyReport()
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         report.problems.append(f"{MANIFEST} is missing: not a complete backup (an interrupted one is "
                                f"named .{PREFIX}...{PARTIAL_SUFFIX})")
-        return report
+        return None
     try:
         manifest = json.loads(manifest_path.read_text())
-        files: dict[str, dict[str, Any]] = manifest["files"]
-        database = manifest["database"]
+        if not isinstance(manifest["files"], dict) or not isinstance(manifest["database"], dict):
+            raise TypeError("'files' and 'database' must be objects")
     except (ValueError, KeyError, TypeError) as exc:
         report.problems.append(f"{MANIFEST} is not a readable manifest ({exc.__class__.__name__}: {exc})")
-        return report
+        return None
     if manifest.get("format") != FORMAT or not isinstance(manifest.get("format_version"), int):
         report.problems.append(f"{MANIFEST} is not a Touchup backup manifest")
-        return report
+        return None
     if manifest["format_version"] > FORMAT_VERSION:
         report.problems.append(f"{MANIFEST} is format {manifest['format_version']}, newer than this Touchup "
                                f"reads ({FORMAT_VERSION}): verify it with the version that made it")
-        return report
+        return None
+    return manifest
 
+
+def check_backup_files(path: Path, manifest: dict[str, Any],
+                       report: VerifyReport) -> tuple[dict[str, str], Path | None]:
+    """Every file against the manifest (problems into `report`). Returns the SHA-256 read
+    per relative path, and the database file (None when the manifest names none there)."""
+    files: dict[str, dict[str, Any]] = manifest["files"]
     actual = _check_files(path, files, report)
-    db_rel = database.get("file", "")
+    db_rel = manifest["database"].get("file", "")
     db_path = path / db_rel if _safe_relative(db_rel) else None
     if db_path is None or not db_path.is_file():
         if db_rel not in files:
             report.problems.append(f"the manifest names no database file ({db_rel!r})")
+        return actual, None
+    return actual, db_path
+
+
+def verify_backup(path: Path) -> VerifyReport:
+    """Check a backup folder without the live database: every file against the manifest,
+    then the database itself (SQLite: the snapshot read-only; PostgreSQL: restored into a
+    throwaway database on the configured server, dropped afterwards)."""
+    report = VerifyReport()
+    manifest = read_manifest(path, report)
+    if manifest is None:
         return report
+    actual, db_path = check_backup_files(path, manifest, report)
+    if db_path is None:
+        return report
+    database = manifest["database"]
     if database.get("vendor") == "sqlite":
         _verify_sqlite(path, db_path, manifest, actual, report)
     elif database.get("vendor") == "postgresql":
@@ -686,9 +709,8 @@ def _verify_postgres(path: Path, db_path: Path, manifest: dict[str, Any], actual
     if made.returncode != 0:
         raise BackupRefused(f"could not create the throwaway database to restore into: {made.stderr.strip()}")
     try:
-        restored = subprocess.run(
-            [pg_restore, "--exit-on-error", "--no-owner", "--no-privileges", "--no-password",
-             f"--dbname={name}", str(db_path)], env=env, capture_output=True, text=True)
+        restored = subprocess.run([pg_restore, *PG_RESTORE_OPTIONS, f"--dbname={name}", str(db_path)],
+                                  env=env, capture_output=True, text=True)
         if restored.returncode != 0:
             report.problems.append(f"{rel}: pg_restore failed: {restored.stderr.strip()[-800:]}")
             return
