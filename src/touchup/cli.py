@@ -19,6 +19,7 @@ COMMANDS = {
     "photo": "photo",
     "audit": "audit",
     "backup": "backup",
+    "restore": "restore",
     "worker": "worker",
     "manage": "manage",
 }
