@@ -1,13 +1,17 @@
-"""`touchup backup`: real `touchup` processes on their own data directory and database (an
-SQLite file, or throwaway PostgreSQL databases named touchup_backup_<hex>), a clinic
-seeded through the services, backed up, checked, tampered with, and restored into a
-fresh install by the steps docs/backups.md gives."""
+"""`touchup backup` and `touchup restore`: real `touchup` processes on their own data
+directory and database (an SQLite file, or throwaway PostgreSQL databases named
+touchup_backup_<hex>), a clinic seeded through the services, backed up, checked, tampered
+with, and restored into a fresh install, by the command and by the steps docs/backups.md
+gives for doing it by hand."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -71,6 +75,9 @@ print(json.dumps({
     "audit": [chain.ok, chain.events, chain.problem],
     "backup_events": list(AuditEvent.objects.filter(action="backup.create").values_list(
         "patient_id_ref", "actor_id", "detail")),
+    "restore_events": list(AuditEvent.objects.filter(action="backup.restore").values_list(
+        "patient_id_ref", "actor_id", "detail")),
+    "patients": Patient.objects.count(),
 }))
 '''
 
@@ -153,6 +160,12 @@ class Install:
         done = self.touchup("manage", "migrate", "--verbosity", "0")
         assert done.returncode == 0, done.stderr
 
+    @property
+    def database(self) -> str:
+        """The PostgreSQL database's name."""
+        assert self.database_url
+        return self.database_url.rsplit("/", 1)[1]
+
 
 class Installs:
     """Makes installs of one vendor; drops the PostgreSQL databases it created."""
@@ -173,13 +186,23 @@ class Installs:
         self.databases.append(name)
         return Install("postgresql", data_dir, f"{self.base}/{name}")
 
+    def beside(self, name: str) -> list[str]:
+        """The databases a restore into `name` made beside it (`<name>_restoring_<hex>`,
+        `<name>_replaced_<time>`)."""
+        import psycopg
+
+        with psycopg.connect(f"{self.base}/postgres", autocommit=True) as conn:
+            return [row[0] for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s) ORDER BY datname", (f"{name}_",))]
+
     def drop(self) -> None:
         if not self.databases:
             return
         import psycopg
 
+        names = [beside for name in self.databases for beside in self.beside(name)] + self.databases
         with psycopg.connect(f"{self.base}/postgres", autocommit=True) as conn:
-            for name in self.databases:
+            for name in names:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -203,12 +226,16 @@ def _backup(install: Install, dest: Path) -> Path:
     return made
 
 
+def _databases_like(installs: Installs, install: Install) -> list[str]:
+    return installs.beside(install.database)
+
+
 def _verify(install: Install, backup: Path) -> subprocess.CompletedProcess:
     return install.touchup("backup", "--verify", str(backup))
 
 
-def _restore(backup: Path, install: Install) -> None:
-    """docs/backups.md "Restore", on a fresh install (the web server and worker are stopped)."""
+def _restore_by_hand(backup: Path, install: Install) -> None:
+    """docs/backups.md "Restoring by hand", on a fresh install (the web server and worker are stopped)."""
     manifest = json.loads((backup / "manifest.json").read_text())
     install.data_dir.mkdir(parents=True)
     if install.vendor == "sqlite":
@@ -270,15 +297,48 @@ def test_a_backup_of_a_seeded_clinic_verifies_and_restores_into_a_fresh_install(
     assert patient_ref is None and actor is None
     assert detail["backup"] == backup.name and detail["photos"] == 1
 
+    # `touchup restore` into a fresh install: no database yet (SQLite: not even the data
+    # directory; PostgreSQL: the empty database DATABASE_URL names).
     fresh = installs.new("restored")
-    _restore(backup, fresh)
+    started = time.monotonic()
+    done = fresh.touchup("restore", str(backup))
+    seconds = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    print(f"\ntouchup restore ({fresh.vendor}): {seconds:.2f} s wall; {done.stdout.splitlines()[-2].strip()}")
+    assert done.stdout.startswith(f"restored: {backup} (taken {manifest['created_at']}, Touchup ")
+    assert "photos: 1 written, 0 already in storage; no migrations to apply" in done.stdout
+    assert f"audit trail intact: {manifest['counts']['audit_events'] + 1} events" in done.stdout
+    assert "kept as" not in done.stdout and done.stderr == ""
+    assert GIVEN not in done.stdout + done.stderr and FAMILY not in done.stdout + done.stderr
     restored = json.loads(fresh.python(CHECK, json.dumps(ids)))
     assert restored["name"] == [GIVEN, FAMILY]
     assert restored["treatment"] == [ids["patient"], "signed", ids["units"]]
     assert restored["photo_sha256"] == ids["photo_sha256"]
-    assert restored["audit"] == [True, manifest["counts"]["audit_events"], ""]
+    assert restored["audit"] == [True, manifest["counts"]["audit_events"] + 1, ""]
     assert restored["backup_events"] == []  # recorded after its own snapshot
+    # The restore itself is audited in the restored trail, as a backup is: no patient, no actor.
+    [(patient_ref, actor, detail)] = restored["restore_events"]
+    assert patient_ref is None and actor is None
+    assert detail["backup"] == backup.name and detail["database"] == fresh.vendor
+    assert detail["photos_written"] == 1 and detail["migrations_applied"] == 0 and detail["replaced"] is False
+    assert detail["audit_head_id"] == manifest["audit_head"]["id"]
     assert fresh.touchup("audit", "verify").returncode == 0
+    if fresh.vendor == "sqlite":
+        database = fresh.data_dir / "touchup.sqlite3"
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600
+        assert sorted(p.name for p in fresh.data_dir.iterdir()) == ["media", "secret_key", "touchup.sqlite3"]
+    else:
+        assert _databases_like(installs, fresh) == []  # no database left beside it
+
+    # By hand, as docs/backups.md describes it for when the command cannot be used.
+    by_hand = installs.new("by-hand")
+    _restore_by_hand(backup, by_hand)
+    restored = json.loads(by_hand.python(CHECK, json.dumps(ids)))
+    assert restored["name"] == [GIVEN, FAMILY]
+    assert restored["treatment"] == [ids["patient"], "signed", ids["units"]]
+    assert restored["photo_sha256"] == ids["photo_sha256"]
+    assert restored["audit"] == [True, manifest["counts"]["audit_events"], ""]
+    assert by_hand.touchup("audit", "verify").returncode == 0
 
 
 def test_a_backup_taken_while_another_process_writes_is_consistent(installs, tmp_path):
@@ -334,6 +394,99 @@ def test_a_photo_erased_during_the_backup_is_not_in_it(installs, tmp_path):
     assert not (backup / "media").exists() or not any((backup / "media").rglob("*.jpg"))
     checked = _verify(live, backup)
     assert checked.returncode == 0, checked.stderr
+
+
+# --- touchup restore: replacing, and failing midway ---------------------------------------------
+
+# The last maintenance migration before the one that creates the WorkerHeartbeat table.
+ROLLED_BACK = ("maintenance", "0006_calibration_fit_request")
+
+CONFLICT = SETUP + '''
+from django.db import connection
+with connection.cursor() as cur:
+    # The table the next migration creates, there already: migrating a restore of this fails.
+    cur.execute("CREATE TABLE maintenance_workerheartbeat (worker_id varchar(64))")
+'''
+
+
+def _state(install: Install, ids: dict) -> tuple[dict, dict[str, str]]:
+    """What a refused or failed restore must leave as it was: the clinic as CHECK reads it,
+    and every file of the data directory (the SQLite file, the stored photos) by SHA-256."""
+    files = {
+        str(p.relative_to(install.data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(install.data_dir.rglob("*")) if p.is_file()
+    }
+    return json.loads(install.python(CHECK, json.dumps(ids))), files
+
+
+def test_restore_replaces_data_only_when_asked_and_a_failure_midway_leaves_it_as_it_was(installs, tmp_path):
+    live = installs.new("live")
+    live.migrate()
+    ids = json.loads(live.python(SEED, GIVEN, FAMILY))
+    # A backup of an older schema (one migration behind the code), and one whose migration fails.
+    done = live.touchup("manage", "migrate", *ROLLED_BACK, "--verbosity", "0")
+    assert done.returncode == 0, done.stderr
+    dest = tmp_path / "backups"
+    dest.mkdir()
+    older = _backup(live, dest)
+    manifest = json.loads((older / "manifest.json").read_text())
+    assert manifest["migrations"]["maintenance"] == ROLLED_BACK[1]
+    live.python(CONFLICT)
+    broken = _backup(live, dest)
+
+    # Another clinic's install, with its own patient and photo.
+    target = installs.new("target")
+    target.migrate()
+    own = json.loads(target.python(SEED, "Other", "Person"))
+    before = _state(target, own)
+    assert before[0]["name"] == ["Other", "Person"] and before[0]["patients"] == 1
+
+    refused = target.touchup("restore", str(older))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "already holds data (1 clinics, 1 users, 1 patients, 1 screenings, 1 treatments, 1 photos, " \
+        in refused.stderr
+    assert "run again with --replace" in refused.stderr
+    assert refused.stderr.rstrip().endswith("nothing was changed") and refused.stdout == ""
+    assert GIVEN not in refused.stderr and "Other" not in refused.stderr
+    assert _state(target, own) == before
+
+    # Migrating fails once the database is restored beside the live one and the backup's
+    # photo is in storage: both are removed again, and the live data is as it was.
+    failed = target.touchup("restore", "--replace", str(broken))
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "touchup restore: FAILED: migrating the restored database failed: " in failed.stderr
+    assert "maintenance_workerheartbeat\" already exists" in failed.stderr
+    assert failed.stderr.rstrip().endswith("the live data was not changed")
+    assert "Traceback" not in failed.stderr.split("FAILED:")[0]
+    assert _state(target, own) == before
+    if target.vendor == "postgresql":
+        assert _databases_like(installs, target) == []
+
+    # With --replace: restored, migrated, audited; the replaced database kept beside it.
+    done = target.touchup("restore", "--replace", str(older))
+    assert done.returncode == 0, done.stderr
+    behind = len([m for m in (ROOT / "src/touchup/maintenance/migrations").glob("0*.py") if m.stem > ROLLED_BACK[1]])
+    assert f"photos: 1 written, 0 already in storage; {behind} migration{'' if behind == 1 else 's'} applied" \
+        in done.stdout
+    assert "1 patients, 1 treatments (1 signed), 1 photos kept" in done.stdout
+    aside = re.search(r"\(1 clinics, .*\) is kept as (\S+): delete it", done.stdout).group(1)
+    restored = json.loads(target.python(CHECK, json.dumps(ids)))
+    assert restored["name"] == [GIVEN, FAMILY] and restored["patients"] == 1
+    assert restored["treatment"] == [ids["patient"], "signed", ids["units"]]
+    assert restored["photo_sha256"] == ids["photo_sha256"]
+    assert restored["audit"] == [True, manifest["counts"]["audit_events"] + 1, ""]
+    [(_patient, _actor, detail)] = restored["restore_events"]
+    assert detail["migrations_applied"] == behind and detail["replaced"] is True and detail["backup"] == older.name
+    assert target.touchup("manage", "migrate", "--check").returncode == 0  # nothing left to apply
+
+    # The replaced database is whole where the output says, and its photo is still stored.
+    if target.vendor == "sqlite":
+        assert Path(aside).parent == target.data_dir and Path(aside).name.startswith("touchup.sqlite3.replaced-")
+        kept = Install("sqlite", target.data_dir, f"sqlite:///{aside}")
+    else:
+        assert _databases_like(installs, target) == [aside]
+        kept = Install("postgresql", target.data_dir, f"{installs.base}/{aside}")
+    assert json.loads(kept.python(CHECK, json.dumps(own))) == before[0]
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -477,3 +630,94 @@ def test_backup_refuses_when_the_disk_is_obviously_too_small(tmp_path):
     assert done.returncode == 2
     assert f"not enough free space in {dest}: the database needs about" in done.stderr
     assert list(dest.iterdir()) == []
+
+
+# --- touchup restore: refusals -----------------------------------------------------------------
+
+
+def test_restore_refuses_a_damaged_backup_and_changes_nothing(seeded_backup, tmp_path):
+    live, backup, ids = seeded_backup
+    copy = _copy(backup, tmp_path)
+    photo = copy / "media" / ids["photo_file"]
+    data = bytearray(photo.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    photo.write_bytes(bytes(data))
+    before = _state(live, ids)
+
+    done = live.touchup("restore", "--replace", str(copy))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"  PROBLEM: media/{ids['photo_file']}: its SHA-256 does not match the manifest (altered)\n" in done.stderr
+    assert "touchup restore: the backup is damaged; nothing was changed" in done.stderr
+    assert done.stdout == "" and GIVEN not in done.stderr
+    assert _state(live, ids) == before
+
+    # A snapshot damaged before its manifest was written (the hashes agree): the database's
+    # own check refuses it (PostgreSQL: in the database restored beside the live one, dropped).
+    (tmp_path / "2").mkdir()
+    copy = _copy(backup, tmp_path / "2")
+    snapshot = next(copy.glob("database.*"))
+    with open(snapshot, "r+b") as fh:
+        fh.truncate(snapshot.stat().st_size // 2)
+    from touchup.clinic.backup import sha256_file
+
+    manifest = json.loads((copy / "manifest.json").read_text())
+    sha, size = sha256_file(snapshot)
+    manifest["files"][snapshot.name] = {"sha256": sha, "bytes": size}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    done = live.touchup("restore", "--replace", str(copy))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "touchup restore: the backup is damaged; nothing was changed" in done.stderr
+    if live.vendor == "sqlite":
+        assert "PROBLEM: database.sqlite3: integrity check failed" in done.stderr or \
+            "PROBLEM: database.sqlite3: not a readable SQLite database" in done.stderr, done.stderr
+    else:
+        assert "PROBLEM: database.pgdump: pg_restore failed" in done.stderr, done.stderr
+        assert Installs("postgresql", tmp_path).beside(live.database) == []
+    assert _state(live, ids) == before
+
+
+def test_restore_refuses_another_engine_a_newer_schema_and_a_database_in_use(seeded_backup, tmp_path):
+    live, backup, ids = seeded_backup
+    if live.vendor == "postgresql":
+        other = Install("sqlite", tmp_path / "var")
+        expected = "this is a PostgreSQL backup and the configured database is SQLite"
+    else:  # refused before any connection: the database need not exist
+        other = Install("postgresql", tmp_path / "var", "postgres://postgres@127.0.0.1:5432/touchup_backup_none")
+        expected = "this is a SQLite backup and the configured database is PostgreSQL"
+    done = other.touchup("restore", str(backup))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"touchup restore: {expected}: a restore goes into the same database engine only" in done.stderr
+    assert not (tmp_path / "var" / "touchup.sqlite3").exists()
+
+    missing = live.touchup("restore", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and f"touchup restore: {tmp_path / 'nowhere'} does not exist" in missing.stderr
+    assert live.touchup("restore").returncode == 2  # argparse: BACKUP_DIR is required
+
+    newer = _copy(backup, tmp_path)
+    manifest = json.loads((newer / "manifest.json").read_text())
+    manifest["migrations"]["clinic"] = "0999_from_the_future"
+    (newer / "manifest.json").write_text(json.dumps(manifest))
+    done = live.touchup("restore", "--replace", str(newer))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the backup was made by a newer Touchup" in done.stderr
+    assert "does not know (clinic.0999_from_the_future)" in done.stderr
+
+    # The web server or the worker still connected: refused, even with --replace.
+    before = _state(live, ids)
+    if live.vendor == "sqlite":
+        open_elsewhere = sqlite3.connect(live.data_dir / "touchup.sqlite3")
+        open_elsewhere.execute("PRAGMA journal_mode=WAL")
+        open_elsewhere.execute("SELECT count(*) FROM clinic_patient").fetchone()
+        expected = "touchup.sqlite3 is in use (the web server or the worker still has it open): stop them"
+    else:
+        import psycopg
+
+        open_elsewhere = psycopg.connect(live.database_url)
+        expected = f"1 other sessions are connected to database {live.database}"
+    try:
+        done = live.touchup("restore", "--replace", str(backup))
+    finally:
+        open_elsewhere.close()
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert expected in done.stderr and "nothing was changed" in done.stderr
+    assert _state(live, ids) == before
