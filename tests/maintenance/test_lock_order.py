@@ -492,3 +492,26 @@ def test_a_maintenance_reminder_is_sent_while_a_recompute_rewrites_the_forecast(
                   writer_commits_first=False)  # it waits for the patient
     assert len(mailoutbox) == 1
     assert AreaForecast.objects.get(patient=patient).contact_status == "reminded"
+
+
+def test_a_recompute_queued_behind_a_choice_of_no_reminders_sends_none(monkeypatch, clinician, front_desk, patient):
+    """The task reads the patient, then the recompute waits for the row lock while the patient
+    chooses no reminders (which cancels the pending ones). The recompute then scheduled the
+    reminders with the channel of the row as read before the wait, bringing the cancelled
+    maintenance reminder back; it works from the row as locked."""
+    from touchup.clinic.models import Patient
+    from touchup.clinic.services.patients import patient_update
+    from touchup.maintenance.models import Reminder
+    from touchup.maintenance.services import forecasts
+    from touchup.portal.services.preferences import reminder_channel_set
+
+    patient_update(actor=front_desk, patient=patient, email="dana@example.test")
+    signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=120), {"glabella": 20})
+    forecasts.recompute(patient)
+    assert Reminder.objects.filter(patient=patient, step="maintenance", cancelled_at__isnull=True).exists()
+    as_read = Patient.objects.get(pk=patient.pk)  # as the task reads it, before the recompute
+    _while_paused(monkeypatch, "patient.reminder_channel",
+                  lambda: reminder_channel_set(actor=clinician, patient=patient, channel="none"),
+                  lambda: forecasts.recompute(as_read),
+                  writer_commits_first=False)  # it waits for the patient
+    assert not Reminder.objects.filter(patient=patient, sent_at__isnull=True, cancelled_at__isnull=True).exists()

@@ -263,8 +263,10 @@ def book(*, actor: Any, patient: Patient, clinician: Any, starts_at: Any, areas:
     to every area with a forecast and no appointment yet; the visit may not be before any
     of their `earliest_allowed` dates."""
     now = now or timezone.now()
+    # Before the forecast rows are read (a recompute may be replacing them); and the patient
+    # as locked, whose reminder channel the reminders follow.
+    patient = lock_forecasts(patient.pk) or patient
     clinic = patient.clinic
-    lock_forecasts(patient.pk)  # before the forecast rows are read: a recompute may be replacing them
     if not Membership.objects.filter(clinic=clinic, user=clinician, role=Role.CLINICIAN, active=True).exists():
         raise InvalidInput("clinician", "no such clinician in this clinic")
     starts_at = _parse_start(starts_at, clinic)
@@ -326,7 +328,7 @@ def cancel(*, actor: Any, appointment: Appointment, now: dt.datetime | None = No
     now = now or timezone.now()
     # The patient first, as a recompute does: cancelling clears the booking from the forecast
     # rows a recompute may be replacing (see move for the appointment's FOR NO KEY UPDATE).
-    lock_forecasts(appointment.patient_id)
+    patient = lock_forecasts(appointment.patient_id) or appointment.patient  # the row as locked: see book
     appointment = Appointment.objects.select_for_update(no_key=True).get(pk=appointment.pk)
     if not appointment.is_booked:
         raise Conflict("This appointment is already cancelled.")
@@ -336,6 +338,6 @@ def cancel(*, actor: Any, appointment: Appointment, now: dt.datetime | None = No
     appointment.save(update_fields=["status", "sequence", "updated_at"])
     AreaForecast.objects.filter(appointment=appointment).update(appointment=None)
     # Back on the worklist, and the maintenance reminder comes back if still ahead.
-    sync_forecast_reminders(appointment.patient, AreaForecast.objects.filter(patient=appointment.patient), now=now)
-    audit.record("appointment.cancel", actor=actor, patient=appointment.patient, obj=appointment)
+    sync_forecast_reminders(patient, AreaForecast.objects.filter(patient=patient), now=now)
+    audit.record("appointment.cancel", actor=actor, patient=patient, obj=appointment)
     return appointment

@@ -159,7 +159,7 @@ def parse_chart(data: dict) -> History:
         raise ForecastUnavailable(str(exc)) from None
 
 
-def lock_forecasts(patient_id: int) -> None:
+def lock_forecasts(patient_id: int) -> Patient | None:
     """Lock the patient's row, under which their forecast rows are written: a recompute
     replaces them, and booking, cancelling, noting a contact and sending the maintenance
     reminder change them. Each takes this first, before any forecast row, so none works from
@@ -170,8 +170,11 @@ def lock_forecasts(patient_id: int) -> None:
     foreign key to the patient at commit (FOR KEY SHARE) while it holds the audit chain's
     head, which these transactions ask for last; under FOR UPDATE the two waited for each
     other and PostgreSQL aborted one (a 500 for the clinician). In the caller's transaction;
-    SQLite ignores it (one writer at a time)."""
-    Patient.objects.select_for_update(no_key=True).filter(pk=patient_id).first()
+    SQLite ignores it (one writer at a time).
+
+    Returns the row as locked (None if it is gone): work from it, not from a copy read before
+    the wait, which may predate a change committed meanwhile (the reminder channel)."""
+    return Patient.objects.select_for_update(no_key=True).filter(pk=patient_id).first()
 
 
 @transaction.atomic
@@ -187,7 +190,10 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
     from .calibration import note_calibrated, priors_for
 
     as_of = as_of or timezone.localdate()
-    lock_forecasts(patient.pk)  # before reading the rows it carries booking and contact from
+    # Before reading the rows it carries booking and contact from; and the patient as locked:
+    # a copy read before waiting for the lock scheduled reminders on a channel the patient had
+    # just changed (even after "no reminders").
+    patient = lock_forecasts(patient.pk) or patient
     data = history_data(patient, as_of)
     areas = ()
     if data is not None:
@@ -244,8 +250,8 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
                            for g, f in zip(group, forecast_many([h for _, _, h in group], priors=priors)))
         for (patient, data, _), areas in results:
             with transaction.atomic():
-                lock_forecasts(patient.pk)
-                _store(patient, data, areas, actor=None, as_of=as_of)
+                locked = lock_forecasts(patient.pk) or patient  # see recompute
+                _store(locked, data, areas, actor=None, as_of=as_of)
                 # With the rows it satisfied: no second recompute by the patient's own task.
                 request_done(patient.pk, tokens.get(patient.pk))
             counts["forecast"] += 1
