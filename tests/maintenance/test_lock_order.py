@@ -1,4 +1,5 @@
-"""Lock order against the audit chain's head, on PostgreSQL (found by benchmarks/crash.py).
+"""Lock order against the audit chain's head, on PostgreSQL (the first two found by
+benchmarks/crash.py, the rest by reading every select_for_update: docs/reliability.md).
 
 Every write takes the audit head's row lock when it records its event and keeps it until it
 commits, and at the commit PostgreSQL checks its deferred foreign keys (FOR KEY SHARE on the
