@@ -52,6 +52,7 @@ from ..models import (
     Reminder,
     ReminderStep,
 )
+from .forecasts import lock_forecasts
 from .messages import compose
 
 log = logging.getLogger(__name__)
@@ -319,6 +320,8 @@ def send_claimed(reminder_id: int, worker_id: str, *, now: dt.datetime | None = 
         return "failed"
     sent_at = timezone.now()
     with transaction.atomic():
+        if reminder.step == ReminderStep.MAINTENANCE:
+            lock_forecasts(reminder.patient_id)  # a recompute may be replacing the rows marked below
         Reminder.objects.filter(pk=reminder_id, claimed_by=worker_id).update(sent_at=sent_at, last_error="")
         if reminder.step == ReminderStep.MAINTENANCE:
             AreaForecast.objects.filter(patient_id=reminder.patient_id, treatment_id=reminder.treatment_id).exclude(
