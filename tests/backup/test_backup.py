@@ -513,13 +513,19 @@ def _copy(backup: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def test_verify_names_a_tampered_photo(seeded_backup, tmp_path):
-    live, backup, ids = seeded_backup
+def _tampered_photo_copy(backup: Path, ids: dict, tmp_path: Path) -> Path:
+    """A copy of the backup with one bit of its photo flipped (the manifest unchanged)."""
     copy = _copy(backup, tmp_path)
     photo = copy / "media" / ids["photo_file"]
     data = bytearray(photo.read_bytes())
     data[len(data) // 2] ^= 0x01
     photo.write_bytes(bytes(data))
+    return copy
+
+
+def test_verify_names_a_tampered_photo(seeded_backup, tmp_path):
+    live, backup, ids = seeded_backup
+    copy = _tampered_photo_copy(backup, ids, tmp_path)
 
     checked = _verify(live, copy)
     assert checked.returncode == 1
@@ -637,11 +643,7 @@ def test_backup_refuses_when_the_disk_is_obviously_too_small(tmp_path):
 
 def test_restore_refuses_a_damaged_backup_and_changes_nothing(seeded_backup, tmp_path):
     live, backup, ids = seeded_backup
-    copy = _copy(backup, tmp_path)
-    photo = copy / "media" / ids["photo_file"]
-    data = bytearray(photo.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    photo.write_bytes(bytes(data))
+    copy = _tampered_photo_copy(backup, ids, tmp_path)
     before = _state(live, ids)
 
     done = live.touchup("restore", "--replace", str(copy))
