@@ -28,8 +28,10 @@ cycles are (the model keeps its prior), `engaged`, `sparse` and `alike_dense` th
 of follow-up data. `watch` asks the check-ins on the product's own schedule instead of
 every 15 days from day 60: the peak check-in, then "is it wearing off?" from 14 days
 before the forecast's book_from, weekly (the wear-off watch, maintenance/services/
-reminders.py), each answer recomputing the forecast, same patients as `base`. Results
-and the full list of assumptions: docs/forecast.md.
+reminders.py), each answer recomputing the forecast, same patients as `base`;
+`watch_past_window` the same watch going on after the window opens (not the product),
+`watch_engaged` the watch on `engaged`'s patients. Results and the full list of
+assumptions: docs/forecast.md.
 """
 
 from __future__ import annotations
@@ -123,6 +125,9 @@ VARIANTS = {
     # Not the product: what the watch would measure if it went on asking after the
     # maintenance reminder, until a "yes", the next treatment or the 80% interval's end.
     "watch_past_window": Variant("watch_past_window", watch=True, watch_past_window=True, seed_as="base"),
+    # The watch on "engaged"'s patients (3 app photos a cycle, 80% of check-ins answered).
+    "watch_engaged": Variant("watch_engaged", watch=True, seed_as="engaged", photos_per_cycle=3.0,
+                             checkin_answer_rate=0.8),
 }
 
 # The product's check-in schedule (touchup/maintenance/services/reminders.py; not imported
