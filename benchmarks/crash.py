@@ -257,6 +257,15 @@ class Load:
                 raise NoAnswer(type(exc).__name__) from exc
             conn.close()
             status = resp.status
+            if raw == b"" and status != 204:
+                # Killed between the status line and the headers: the runserver writes them
+                # separately, http.client takes EOF for the end of the headers, and with no
+                # Content-Length it reads the body to EOF (b""). As good as no answer: the
+                # write may or may not have committed. (A body cut short after the headers
+                # raises IncompleteRead above.)
+                with self.lock:
+                    self.stats["answer cut short"] += 1
+                raise NoAnswer(f"{status} with no headers or body")
             with self.lock:
                 self.stats[f"{status // 100}xx" if status != 409 else "409"] += 1
                 if status >= 500:
