@@ -50,13 +50,14 @@ def diary(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/diary.html", _context(request, patient))
 
 
-def _done(request, template_ctx, ok_message, fragment, ctx):
+def _done(request, patient, page_forms: dict, ok_message, fragment, ctx):
+    """Answer a diary post: the form's fragment (HTMX), else the diary page again, with
+    `page_forms` carrying the posted form and its errors (built only when shown)."""
     if getattr(request, "htmx", False):
         response = render(request, fragment, ctx)
         if ok_message:
             # The new entry joins "Your recent entries" (swapped out of band), as it
             # does on the page a no-JavaScript save reloads.
-            patient = access.patient_of(request.user)
             access.read(request.user, patient, "diary")
             response.content += render_to_string("portal/_recent.html", {**_recent(patient), "oob": True},
                                                  request=request).encode()
@@ -64,7 +65,7 @@ def _done(request, template_ctx, ok_message, fragment, ctx):
     if ok_message:
         messages.success(request, ok_message)
         return redirect("portal:diary")
-    return render(request, "portal/diary.html", template_ctx)
+    return render(request, "portal/diary.html", _context(request, patient, **page_forms))
 
 
 @portal_view
@@ -89,7 +90,7 @@ def checkin(request: HttpRequest) -> HttpResponse:
     msg = f"Thank you: your check-in for {name} is saved." if saved else ""
     frag_ctx = {"area": area, "name": name, "form": CheckinForm(initial={"area": area}, prefix=f"c-{area}") if saved
                 else form, "saved": msg}
-    return _done(request, _context(request, patient, checkins={area: form}), msg, "portal/_checkin.html", frag_ctx)
+    return _done(request, patient, {"checkins": {area: form}}, msg, "portal/_checkin.html", frag_ctx)
 
 
 def _diary_post(request: HttpRequest, form_class, prefix: str, record, context_key: str, fragment: str,
@@ -106,7 +107,7 @@ def _diary_post(request: HttpRequest, form_class, prefix: str, record, context_k
             show_invalid(form, exc)
     msg = thanks if saved else ""
     frag_ctx = {"form": form_class(prefix=prefix) if saved else form, "saved": msg}
-    return _done(request, _context(request, patient, **{context_key: form}), msg, fragment, frag_ctx)
+    return _done(request, patient, {context_key: form}, msg, fragment, frag_ctx)
 
 
 @portal_view
