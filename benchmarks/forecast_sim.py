@@ -366,11 +366,7 @@ def _observe(rng, variant, area, pa, cyc, end, out, cycles, j):
 
     for t in checkin_days:
         if rng.random() < variant.checkin_answer_rate:
-            # Patients notice it a little after the half-point, with a lag, sometimes wrongly.
-            noticed = this["D"] * math.exp(rng.gauss(0, 0.08)) + rng.uniform(0, 14)
-            answer = t >= noticed
-            if rng.random() < variant.misreport:
-                answer = not answer
+            answer = _answer(rng, variant, t, this["D"])  # drawn either way: the rest stays the same
             if not variant.watch:  # the watch asks on other days (_watch_checkins)
                 add(t, "wearing_off_reported", answer)
 
@@ -411,8 +407,8 @@ def simulate(n: int, seed: int, variant: Variant) -> list[Simulated]:
 
 
 def _answer(rng: random.Random, variant: Variant, t: int, D: float) -> bool:
-    """A patient's "is it wearing off?" on day t of a cycle whose true wear-off is D: as in
-    _observe (noticed a little after D, with a lag, sometimes wrongly)."""
+    """A patient's "is it wearing off?" on day t of a cycle whose true wear-off is D:
+    noticed a little after the half-point, with a lag, sometimes wrongly."""
     noticed = D * math.exp(rng.gauss(0, 0.08)) + rng.uniform(0, 14)
     answer = t >= noticed
     return (not answer) if rng.random() < variant.misreport else answer
