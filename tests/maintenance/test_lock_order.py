@@ -350,6 +350,40 @@ def test_a_photo_of_the_day_is_kept_while_the_draft_is_charted(monkeypatch, medi
     assert draft.points.count() == 1 and draft.photos.count() == 1
 
 
+def test_a_draft_is_discarded_while_a_photo_of_its_day_is_kept(monkeypatch, media, clinician, screened):
+    """The upload names the draft (the cycle of its day) before it holds the head; a discard
+    that commits meanwhile deleted that row. The upload looks again once it holds the head
+    and keeps the photo with the cycle its day has now, instead of failing its foreign-key
+    check at the commit (a 500)."""
+    from tests.photos.test_analysis_result import keep
+    from touchup.clinic.models import Photo, Treatment
+    from touchup.clinic.services.treatments import treatment_discard
+
+    draft = _draft(clinician, screened.patient)
+    _while_paused(monkeypatch, "photo.upload",
+                  lambda: keep(clinician, screened.patient, "frown"),
+                  lambda: treatment_discard(actor=clinician, treatment=draft))
+    assert not Treatment.objects.filter(pk=draft.pk).exists()
+    photo = Photo.objects.get(patient=screened.patient)
+    assert photo.treatment_id is None
+
+
+def test_a_photo_of_its_day_is_kept_while_the_draft_is_discarded(monkeypatch, media, clinician, screened):
+    """The discard holds the draft (and has unlinked the photos it could see) when the upload
+    names it: the upload commits first, and the discard's delete unlinks that photo too."""
+    from tests.photos.test_analysis_result import keep
+    from touchup.clinic.models import Photo, Treatment
+    from touchup.clinic.services.treatments import treatment_discard
+
+    draft = _draft(clinician, screened.patient)
+    _while_paused(monkeypatch, "treatment.discard",
+                  lambda: treatment_discard(actor=clinician, treatment=draft),
+                  lambda: keep(clinician, screened.patient, "frown"))
+    assert not Treatment.objects.filter(pk=draft.pk).exists()
+    photo = Photo.objects.get(patient=screened.patient)
+    assert photo.treatment_id is None
+
+
 def test_a_chart_naming_a_vial_is_saved_while_the_vial_is_reconstituted(monkeypatch, clinic_a, clinician, screened):
     """Reconstituting locks the vial row; a chart saved meanwhile with points from that vial
     (InjectionPoint.vial) is checked at its commit with the head held."""

@@ -179,16 +179,35 @@ def test_another_patients_treatment_is_refused(media, clinician, patient, clinic
     assert exc.value.field == "treatment"
 
 
+def test_a_photo_named_for_a_draft_discarded_since_is_kept_with_its_days_cycle(media, clinician, patient):
+    """The caller read the draft before another tab discarded it: the photo is kept (as the
+    discard keeps the photos it unlinks), not refused by the foreign key at the commit."""
+    from touchup.clinic.services.treatments import treatment_discard
+
+    earlier = Treatment.objects.create(patient=patient, clinic=patient.clinic, clinician=clinician,
+                                       treated_on=dt.date.today() - dt.timedelta(days=90),
+                                       product="onabotulinumtoxinA", indication="glabellar_lines",
+                                       status="signed", signed_at=dt.datetime.now(dt.UTC))
+    draft = Treatment.objects.create(patient=patient, clinic=patient.clinic, clinician=clinician,
+                                     treated_on=dt.date.today(), product="onabotulinumtoxinA",
+                                     indication="glabellar_lines")
+    stale = Treatment.objects.get(pk=draft.pk)
+    treatment_discard(actor=clinician, treatment=draft)
+    photo = upload(clinician, patient, images.jpeg(), treatment=stale)
+    assert Photo.objects.get(pk=photo.pk).treatment_id == earlier.pk
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_file_is_removed_when_the_database_refuses_the_row(media, clinician, patient):
-    # A treatment row that does not exist: the foreign key fails when the transaction
-    # commits, after the file was written. The file must go again.
-    ghost = Treatment(pk=987654, patient=patient, clinic=patient.clinic, clinician=clinician,
-                      treated_on=dt.date.today(), product="onabotulinumtoxinA", indication="glabellar_lines")
+    # An uploader whose row does not exist: the foreign key fails when the transaction
+    # commits, after the file was written. The file must go again. (A treatment that does
+    # not exist is not refused: see _keep_cycle_current.)
+    from django.contrib.auth import get_user_model
     from django.db import IntegrityError
 
+    ghost = get_user_model()(pk=987654, username="ghost")
     with pytest.raises(IntegrityError):
-        upload(clinician, patient, images.jpeg(), treatment=ghost)
+        upload(ghost, patient, images.jpeg())
     assert stored_files(media) == []
     assert not Photo.objects.exists()
 

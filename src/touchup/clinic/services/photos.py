@@ -342,6 +342,7 @@ def photo_upload(
                 "view": view, "sha256": img.sha256, "baseline": first_of_view,
                 "consent_marketing": photo.consent_marketing,
             })
+            _keep_cycle_current(photo, patient, taken_on)
             # The row says the analysis is owed; the task is queued with this commit, and
             # again by the worker's sweep if it does not finish in time.
             _enqueue_analysis(photo.pk)
@@ -355,6 +356,19 @@ def photo_upload(
         default_storage.delete(name)
         raise
     return photo
+
+
+def _keep_cycle_current(photo: Photo, patient: Patient, taken_on: dt.date) -> None:
+    """The photo's treatment was read before this transaction held the audit head, and a
+    draft discarded since then is gone: the foreign-key check at the commit would fail (a
+    500 for whoever was uploading). The photo goes with the cycle its day has now, as a
+    discard leaves the photos it unlinks. Looking once is enough: a discard records its event
+    before it deletes the row, so while this transaction holds the head none can commit,
+    and one that does after this commit unlinks this photo with the rest."""
+    if photo.treatment_id is None or Treatment.objects.filter(pk=photo.treatment_id).exists():
+        return
+    photo.treatment = cycle_for(patient, taken_on)
+    photo.save(update_fields=["treatment"])
 
 
 def sweep_orphan_files(*, older_than: dt.timedelta = dt.timedelta(hours=1)) -> list[str]:
