@@ -113,14 +113,14 @@ def channel_for(patient: Patient) -> str | None:
 
 
 def _upsert(patient: Patient, treatment_id: int, step: str, due_at: dt.datetime, area: str, channel: str,
-            round: int = 0) -> None:
-    """Create the step's reminder (of this round), or move it while it has not been
-    claimed or sent."""
-    existing = Reminder.objects.filter(treatment_id=treatment_id, step=step, round=round).first()
+            watch_round: int = 0) -> None:
+    """Create the step's reminder (of this wear-off watch round; 0 for the other steps), or
+    move it while it has not been claimed or sent."""
+    existing = Reminder.objects.filter(treatment_id=treatment_id, step=step, round=watch_round).first()
     if existing is None:
         Reminder.objects.create(
             patient=patient, clinic_id=patient.clinic_id, treatment_id=treatment_id, area=area,
-            kind=STEP_KIND[step], step=step, round=round, channel=channel, due_at=due_at,
+            kind=STEP_KIND[step], step=step, round=watch_round, channel=channel, due_at=due_at,
         )
         return
     Reminder.objects.filter(
@@ -240,7 +240,7 @@ def _sync_watch(patient: Patient, f: AreaForecast, pending: Any, *, today: dt.da
     for k, day in planned:
         if day >= today:
             _upsert(patient, f.treatment_id, ReminderStep.CHECKIN_WATCH, max(_at(day, DAYTIME, zone), now),
-                    f.area, channel, round=k)
+                    f.area, channel, watch_round=k)
 
 
 # --- sending ------------------------------------------------------------------------------
