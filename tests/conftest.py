@@ -146,3 +146,6 @@ def vial(clinic_a, clinician):
         expiry=timezone.localdate() + dt.timedelta(days=300), units=100,
     )
     return vial_reconstitute(actor=clinician, vial=v, diluent_ml="2.5", at=timezone.now() - dt.timedelta(hours=1))
+
+
+from tests.phi_in_logs import no_phi_in_logs  # noqa: E402,F401 - autouse: every test
