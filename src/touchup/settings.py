@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # its own copy of Swagger UI for /api/docs: no CDN, no inline script (CSP)
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -76,6 +77,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so static files carry the policies too.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "touchup.clinic.signout.ClearSiteDataOnSignOutMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "touchup.clinic.middleware.RequestContextMiddleware",
@@ -172,6 +177,33 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Security headers: docs/security.md, "Headers". Scripts and styles only from our own
+# static files (no inline code, no CDN); images and video also from blobs the photo
+# capture page makes in memory.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"], "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"], "object-src": ["'none'"], "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"], "form-action": ["'self'"],
+    }
+}
+# No page uses these; the photo capture page alone turns the camera on (web/views/photos.py).
+PERMISSIONS_POLICY = {
+    feature: [] for feature in (
+        "camera", "microphone", "geolocation", "payment", "usb", "serial", "hid", "bluetooth", "midi",
+        "display-capture", "accelerometer", "gyroscope", "magnetometer", "browsing-topics",
+    )
+}
+# HTTPS (TOUCHUP_HTTPS=1): redirect plain http (not /health/, which local monitors call on
+# the server's own port), and HSTS for a year, subdomains too. A TLS proxy in front must
+# set X-Forwarded-Proto (replacing the client's), or the redirect loops.
+if envbool("TOUCHUP_HTTPS", False):
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TOUCHUP_TIME_ZONE", "UTC")

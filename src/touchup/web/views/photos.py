@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+from django_permissions_policy.decorators import permissions_policy_override
 
 from touchup.clinic import access
 from touchup.clinic.errors import InvalidInput
@@ -83,6 +85,12 @@ def _capture_page(request: HttpRequest, patient: Patient, form: PhotoUploadForm,
     return render(request, "web/photos/capture.html", ctx, status=400 if form.errors else 200)
 
 
+# The live camera (capture.js, getUserMedia): the one page allowed to turn it on; every
+# other page answers camera=() (settings.PERMISSIONS_POLICY).
+camera_allowed = permissions_policy_override({**settings.PERMISSIONS_POLICY, "camera": "self"})
+
+
+@camera_allowed
 @require_http_methods(["GET", "POST"])
 def photo_capture(request: HttpRequest, public_id) -> HttpResponse:
     patient = access.patient_for(request.user, public_id, need="clinical.view")
