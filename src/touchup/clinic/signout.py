@@ -7,8 +7,10 @@ are gone for whoever uses the browser next. Any sign-out counts, the staff's and
 portal's (both are allauth's account_logout) and any other code that calls Django's
 logout(): they all send user_logged_out.
 
-Not "cookies": it would clear the cookies of every site under the same registrable
-domain, not only ours, and Django's logout already ends the session on the server.
+Not "cookies": it clears the cookies of every site under the same registrable domain
+(signing someone out of the clinic's other sites too), and Django's logout already ends
+the session on the server. (Signing in again would still work with it: the sign-in page
+sets a new CSRF cookie; tried in tests/e2e/test_security_headers.py's browser.)
 """
 
 from __future__ import annotations
