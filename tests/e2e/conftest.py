@@ -12,10 +12,66 @@ ARGS = [
 ]
 
 
+# Every document reports each Content-Security-Policy violation back to the test (HD-2):
+# added before the page's own scripts run, in every page and frame of the context.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  const where = (e.sourceFile || e.documentURI) + ":" + e.lineNumber;
+  const what = e.blockedURI || "inline";
+  window.__touchupCspViolation(`${e.effectiveDirective} blocked ${what} at ${where} (${(e.sample || "").slice(0, 80)})`);
+}, true);
+"""
+
+
+def watch_for_csp_violations(context, found: list[str]) -> None:
+    """Record every CSP violation in `context`: the securitypolicyviolation event of each
+    document, and Chromium's console message for it (which also covers a page without
+    scripts, where the listener cannot run)."""
+    context.expose_binding("__touchupCspViolation", lambda source, text: found.append(f"{source['frame'].url}: {text}"))
+    context.add_init_script(CSP_LISTENER)
+
+    def on_console(msg):
+        if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text:
+            found.append(f"console {msg.type}: {msg.text}")
+
+    for page in context.pages:
+        page.on("console", on_console)
+    context.on("page", lambda page: page.on("console", on_console))
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(monkeypatch):
+    """Every browser context a test opens (the fixtures' and any of its own) is watched for
+    CSP violations, and the test fails if there was any: the product is fixed, the policy
+    is not loosened. Autouse here; a module outside tests/e2e that uses browser_page
+    imports this fixture with it."""
+    from playwright.sync_api import Browser
+
+    found: list[str] = []
+    new_context, new_page = Browser.new_context, Browser.new_page
+
+    def watched_context(self, *args, **kwargs):
+        assert not kwargs.get("bypass_csp"), "the browser tests run under the real CSP"
+        context = new_context(self, *args, **kwargs)
+        watch_for_csp_violations(context, found)
+        return context
+
+    def watched_page(self, *args, **kwargs):
+        assert not kwargs.get("bypass_csp"), "the browser tests run under the real CSP"
+        page = new_page(self, *args, **kwargs)
+        watch_for_csp_violations(page.context, found)
+        return page
+
+    monkeypatch.setattr(Browser, "new_context", watched_context)
+    monkeypatch.setattr(Browser, "new_page", watched_page)
+    yield found
+    assert not found, "Content-Security-Policy violations:\n" + "\n".join(found)
+
+
 @pytest.fixture
-def browser_page():
-    """A fresh page; the test fails on any page error or console error (a CSP violation
-    shows up as one), so a broken script cannot pass silently."""
+def browser_page(csp_violations):
+    """A fresh page; the test fails on any page error or console error, and on any CSP
+    violation (csp_violations), so a broken script cannot pass silently."""
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":  # in CI a missing browser is a failed install, not a skip
             pytest.fail("/usr/bin/chromium is missing: .ci/run should have installed it")

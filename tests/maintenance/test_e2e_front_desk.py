@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from tests.e2e.a11y import assert_accessible
-from tests.e2e.conftest import browser_page  # noqa: F401 - fixture
+from tests.e2e.conftest import browser_page, csp_violations  # noqa: F401 - fixtures (csp_violations autouse)
 from touchup.maintenance.models import Appointment, AreaForecast
 
 from .conftest import area_forecast, signed_treatment
