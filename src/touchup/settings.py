@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "touchup.clinic.middleware.RequestContextMiddleware",
+    "touchup.web.middleware.TwoStepGateMiddleware",  # the clinic's two-step sign-in policy
 ]
 
 ROOT_URLCONF = "touchup.urls"
@@ -162,8 +163,9 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_ADAPTER = "touchup.clinic.accounts.ClosedSignupAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
-# Optional two-step sign-in with an authenticator app, set up from the portal's settings
-# (and at /accounts/2fa/ for staff). Once set up, every sign-in asks for the code.
+# Two-step sign-in with an authenticator app, set up from the portal's settings (patients,
+# optional) or "Your account" (staff; required when their clinic's manager says so).
+# Once set up, every sign-in asks for the code.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Touchup"
 

@@ -10,6 +10,8 @@
   and the docs page are behind the same login unless TOUCHUP_DEV is on (ASVS 13.4.5).
 
 Either way `request.user` is the person, so the gate and the audit trail see who acted.
+A staff member whose clinic requires two-step sign-in and who has not set it up gets a
+403 from every operation, token or session alike (touchup.clinic.access.check_two_step).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class BearerToken(HttpBearer):
             log.warning("API bearer token refused from %s", request.META.get("REMOTE_ADDR"))
             raise AuthenticationError()
         request.user = user
+        access.check_two_step(user, via="api")
         return user
 
 
@@ -62,7 +65,10 @@ class SessionAuth(APIKeyCookie):
         return super().__call__(request)  # CSRF check for unsafe methods, then authenticate
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any | None:
-        return request.user if request.user.is_authenticated else None
+        if not request.user.is_authenticated:
+            return None
+        access.check_two_step(request.user, via="api")
+        return request.user
 
 
 bearer_auth = BearerToken()

@@ -7,6 +7,8 @@
 - missing *or another clinic's* object → 404 {"detail": "Not found."}, one body for both
   so ids cannot be probed (ASVS 8.2.2, 8.4.1)
 - role may not do this (PermissionDenied) → 403 {"detail": "..."}
+- the clinic requires two-step sign-in and the caller has not set it up (TwoStepRequired)
+  → 403 {"detail": "...", "code": "two_step_required"}
 - no credentials → 401 {"detail": "Authentication required."}
 
 Messages are generic where detail would leak (ASVS 16.5.1).
@@ -21,6 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
+from touchup.clinic.access import TwoStepRequired
 from touchup.clinic.errors import Conflict, InvalidInput, SigningRefused
 
 NOT_FOUND = "Not found."
@@ -83,6 +86,11 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied, api: NinjaAPI) -> Ht
     return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
 
 
+def _two_step_required(request: HttpRequest, exc: TwoStepRequired, api: NinjaAPI) -> HttpResponse:
+    # A script can tell this apart from a role's refusal: a person must act, not the code.
+    return api.create_response(request, {"detail": str(exc), "code": exc.code}, status=403)
+
+
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError, api: NinjaAPI) -> HttpResponse:
     response = api.create_response(request, {"detail": "Authentication required."}, status=401)
     # RFC 9110 §11.6.1: a 401 names the schemes that would work.
@@ -100,4 +108,5 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(SigningRefused, bind(_refused))
     api.add_exception_handler(Http404, bind(_not_found))
     api.add_exception_handler(PermissionDenied, bind(_forbidden))
+    api.add_exception_handler(TwoStepRequired, bind(_two_step_required))
     api.add_exception_handler(AuthenticationError, bind(_unauthenticated))

@@ -40,6 +40,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Asking for a failed analysis to be run again (docs/photos.md "An analysis is never
     # lost"): the clinician who reads the measurements.
     "photo.reanalyse": frozenset({Role.CLINICIAN}),
+    # The clinic's own settings and its staff's sign-in (the two-step policy, resetting a
+    # lost authenticator): the manager.
+    "clinic.manage": frozenset({Role.MANAGER}),
 }
 
 
@@ -61,12 +64,66 @@ def require(user: Any, permission: str) -> Membership:
     if m is None:
         audit.record_denied("access.no_membership", actor=user, detail={"permission": permission})
         raise PermissionDenied("You are not a member of a clinic.")
+    # The pages and the API refuse earlier (touchup.web.middleware, touchup.api.auth); this
+    # is the same rule where every patient-data object is handed out.
+    check_two_step(user, via=permission)
     if m.role not in PERMISSIONS[permission]:
         # Under the actor's clinic, so its manager sees the refusal on the audit page.
         audit.record_denied("access.role", actor=user, detail={"permission": permission, "role": m.role},
                             clinic=m.clinic_id)
         raise PermissionDenied(f"Your role ({m.get_role_display()}) cannot do this.")
     return m
+
+
+# --- two-step sign-in ------------------------------------------------------------------
+#
+# A clinic whose manager requires two-step sign-in (Clinic.require_two_step) lets a staff
+# member reach patient data only once they have an authenticator app set up (allauth.mfa's
+# TOTP; its recovery codes come with it). The pages send them to set it up, the API
+# answers 403; patients are never concerned (they choose in the portal).
+
+TWO_STEP_SETUP_URL = "/accounts/2fa/totp/activate/"
+TWO_STEP_REFUSAL = (
+    "Your clinic requires two-step sign-in: set up an authenticator app "
+    f"(sign in to Touchup, or open {TWO_STEP_SETUP_URL}) before you can use patient data."
+)
+
+
+class TwoStepRequired(PermissionDenied):
+    """The user's clinic requires two-step sign-in and they have not set it up."""
+
+    code = "two_step_required"
+
+    def __init__(self, message: str = TWO_STEP_REFUSAL):
+        super().__init__(message)
+
+
+def has_two_step(user: Any) -> bool:
+    """Whether the user has an activated authenticator app (remembered for the request)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    cached = getattr(user, "_touchup_two_step", None)
+    if cached is None:
+        from allauth.mfa.models import Authenticator
+
+        cached = Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists()
+        user._touchup_two_step = cached
+    return cached
+
+
+def two_step_owed(user: Any) -> bool:
+    """True for a staff member whose clinic requires two-step sign-in and who has not set it
+    up. No query unless the clinic requires it (the membership carries its clinic)."""
+    m = membership_of(user)
+    return m is not None and m.clinic.require_two_step and not has_two_step(user)
+
+
+def check_two_step(user: Any, *, via: str) -> None:
+    """Refuse (403, audited with `via`: a permission or "api") while two-step is owed."""
+    if two_step_owed(user):
+        audit.record_denied("access.two_step_required", actor=user, detail={"via": via},
+                            clinic=membership_of(user).clinic_id)
+        raise TwoStepRequired()
 
 
 def can(user: Any, permission: str) -> bool:
@@ -112,6 +169,13 @@ def photos_visible_to(user: Any) -> QuerySet[Photo]:
 def vials_visible_to(user: Any) -> QuerySet[Vial]:
     m = require(user, "vial.view")
     return Vial.objects.filter(clinic=m.clinic)
+
+
+def staff_visible_to(user: Any) -> QuerySet[Membership]:
+    """The clinic's staff, for its manager (names and roles; no patient data)."""
+    m = require(user, "clinic.manage")
+    return (Membership.objects.select_related("user").filter(clinic=m.clinic)
+            .order_by("-active", "user__last_name", "user__first_name", "user__username"))
 
 
 # --- single objects ----------------------------------------------------------------
@@ -192,3 +256,17 @@ def vial_for(user: Any, vial_id: Any, *, need: str = "vial.view") -> Vial:
     if vial is None:
         raise _not_found(user, "vial", vial_id)
     return vial
+
+
+def member_for(user: Any, membership_id: Any, *, need: str = "clinic.manage") -> Membership:
+    """One staff member of the user's own clinic (another clinic's: the same 404)."""
+    m = require(user, need)
+    try:
+        pk = int(membership_id)
+    except (TypeError, ValueError):
+        pk = None
+    member = (Membership.objects.select_related("user", "clinic").filter(pk=pk, clinic=m.clinic).first()
+              if pk is not None else None)
+    if member is None:
+        raise _not_found(user, "membership", membership_id)
+    return member

@@ -22,6 +22,10 @@ class Clinic(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
     time_zone = models.CharField(max_length=64, default="UTC")
+    # The manager's policy: every staff member needs an authenticator app (two-step sign-in)
+    # before any page or API call reaches patient data (touchup.clinic.access.two_step_owed).
+    # Patients choose for themselves in the portal.
+    require_two_step = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
