@@ -33,6 +33,7 @@ def staff(request: Any) -> dict[str, Any]:
             "chart": can(user, "treatment.chart"),
             "vials": can(user, "vial.view"),
             "audit": can(user, "audit.view"),
+            "clinic": can(user, "clinic.manage"),
             "calibrate": membership.role == "manager",  # maintenance.access.require_calibration
             "screen": can(user, "screening.record"),
             "doctor": bool(membership and membership.is_doctor and can(user, "screening.doctor_signoff")),

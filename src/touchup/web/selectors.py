@@ -208,3 +208,24 @@ def clinic_audit(user: Any, *, page: Any = 1, per_page: int = 50) -> Page:
     m = access.require(user, "audit.view")
     qs = AuditEvent.objects.filter(clinic_id_ref=m.clinic_id).select_related("actor").order_by("-id")
     return Paginator(qs, per_page).get_page(page)
+
+
+# --- the clinic's staff (the manager's clinic page) -------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    membership: Any
+    two_step: bool
+
+
+def clinic_staff(user: Any) -> list[StaffRow]:
+    """Every staff member of the manager's clinic, with whether they have two-step
+    sign-in set up (one query for all of them)."""
+    from allauth.mfa.models import Authenticator
+
+    members = list(access.staff_visible_to(user))
+    with_app = set(Authenticator.objects.filter(
+        user_id__in=[m.user_id for m in members], type=Authenticator.Type.TOTP,
+    ).values_list("user_id", flat=True))
+    return [StaffRow(m, m.user_id in with_app) for m in members]

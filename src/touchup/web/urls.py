@@ -84,3 +84,14 @@ urlpatterns += [
     path("forecast/calibration/fit/", calibration.calibration_fit, name="calibration_fit"),
     path("forecast/calibration/<int:pk>/apply/", calibration.calibration_apply, name="calibration_apply"),
 ]
+
+# Your account (every staff member) and the clinic's settings (the manager).
+from .views import account, clinic  # noqa: E402
+
+urlpatterns += [
+    path("me/", account.your_account, name="your_account"),
+    path("clinic/", clinic.clinic_settings, name="clinic_settings"),
+    path("clinic/two-step/", clinic.clinic_two_step, name="clinic_two_step"),
+    path("clinic/staff/<int:membership_id>/reset-two-step/", clinic.clinic_two_step_reset,
+         name="clinic_two_step_reset"),
+]
