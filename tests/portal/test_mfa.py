@@ -43,3 +43,15 @@ def test_a_patient_turns_it_on_and_then_the_sign_in_asks_for_the_code(client, da
     ok = client.post("/accounts/2fa/authenticate/", {"code": code(secret)})
     assert ok.status_code == 302
     assert client.get("/portal/").status_code == 200
+
+
+def test_the_clinics_staff_policy_leaves_patients_to_choose(client, dana, clinic_a):
+    """A clinic that requires two-step sign-in of its staff does not require it of patients."""
+    from tests.two_step import require_two_step
+
+    require_two_step(clinic_a)
+    assert client.post("/portal/login/", {"login": "dana", "password": PASSWORD}).status_code == 302
+    for url in ("/portal/", "/portal/settings/", "/portal/diary/"):
+        assert client.get(url).status_code == 200, url
+    html = client.get("/accounts/2fa/").content.decode()
+    assert 'class="portal"' in html and "requires two-step" not in html

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from touchup.clinic.access import can, membership_of
+from touchup.clinic.access import can, membership_of, two_step_owed
 
 
 def staff(request: Any) -> dict[str, Any]:
@@ -27,6 +27,8 @@ def staff(request: Any) -> dict[str, Any]:
         # Staff hear that the worker is down before patients miss their reminders.
         "worker": _worker_status() if membership is not None else None,
         "membership": membership,
+        # The clinic requires two-step sign-in and this staff member has not set it up yet.
+        "two_step_owed": membership is not None and two_step_owed(user),
         "is_demo": demo,
         "may": {
             "clinical": can(user, "clinical.view"),
