@@ -58,12 +58,19 @@ def membership_of(user: Any) -> Membership | None:
     return m
 
 
-def require(user: Any, permission: str) -> Membership:
-    """The user's membership if their role grants `permission`; otherwise 403 (audited)."""
+def require_staff(user: Any, *, permission: str = "staff") -> Membership:
+    """The user's membership, whatever the role; otherwise 403 (audited). Only this: the
+    pages a staff member needs while two-step sign-in is still owed (Your account) use it."""
     m = membership_of(user)
     if m is None:
         audit.record_denied("access.no_membership", actor=user, detail={"permission": permission})
         raise PermissionDenied("You are not a member of a clinic.")
+    return m
+
+
+def require(user: Any, permission: str) -> Membership:
+    """The user's membership if their role grants `permission`; otherwise 403 (audited)."""
+    m = require_staff(user, permission=permission)
     # The pages and the API refuse earlier (touchup.web.middleware, touchup.api.auth); this
     # is the same rule where every patient-data object is handed out.
     check_two_step(user, via=permission)

@@ -10,8 +10,9 @@ from touchup.clinic import access
 
 
 def your_account(request: HttpRequest) -> HttpResponse:
-    membership = access.membership_of(request.user)
+    # Staff only: a patient's own settings are in the portal.
+    membership = access.require_staff(request.user)
     return render(request, "web/account/you.html", {
         "nav": "account", "two_step": access.has_two_step(request.user),
-        "required": bool(membership and membership.clinic.require_two_step),
+        "required": membership.clinic.require_two_step,
     })
