@@ -180,3 +180,17 @@ def test_every_staff_page_refuses_a_patient(as_dana, dana, treated):
             # "/" only redirects to the patient list, which refuses her (checked as its own url).
             assert r.status_code in (403, 404, 405) or (url == "/" and r.status_code == 302), (method, url, r.status_code)
             assert "Dana Example" not in r.content.decode(errors="replace"), (method, url)
+
+
+def test_the_api_documentation_is_not_shown_to_a_patient(as_dana, dana, django_capture_on_commit_callbacks):
+    """The API serves staff; a patient signed in to the portal does not get its map (ASVS
+    13.4.5), and the refusal is in the trail."""
+    from touchup.clinic.models import AuditEvent
+
+    for path in ("/api/docs", "/api/openapi.json"):
+        with django_capture_on_commit_callbacks(execute=True):
+            r = as_dana.get(path)
+        assert r.status_code == 403, path
+        assert "paths" not in r.content.decode()
+    assert [e.detail for e in AuditEvent.objects.filter(action="access.no_membership", outcome="denied")] == [
+        {"permission": "api.docs"}] * 2

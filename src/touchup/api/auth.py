@@ -77,18 +77,26 @@ AUTH = [bearer_auth, session_auth]
 
 
 def docs_guard(view: Any) -> Any:
-    """/api/docs and /api/openapi.json: public in development, behind a login otherwise."""
+    """/api/docs and /api/openapi.json: public in development, otherwise for staff only (a
+    session or a token). A patient signed in to the portal gets a 403: the API is not theirs,
+    and its map is no business of anyone it does not serve (ASVS 13.4.5)."""
 
     @functools.wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if settings.DEBUG or request.user.is_authenticated:
+        if settings.DEBUG:
             return view(request, *args, **kwargs)
+        user = request.user if request.user.is_authenticated else None
         header = request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer " and tokens.authenticate(header[7:].strip()) is not None:
-            return view(request, *args, **kwargs)
-        response = JsonResponse({"detail": "Authentication required."}, status=401)
-        response["WWW-Authenticate"] = 'Bearer realm="touchup"'
-        return response
+        if user is None and header[:7].lower() == "bearer ":
+            user = tokens.authenticate(header[7:].strip())
+        if user is None:
+            response = JsonResponse({"detail": "Authentication required."}, status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="touchup"'
+            return response
+        if access.membership_of(user) is None:
+            audit.record_denied("access.no_membership", actor=user, detail={"permission": "api.docs"})
+            return JsonResponse({"detail": "The API documentation is for clinic staff."}, status=403)
+        return view(request, *args, **kwargs)
 
     return guarded
 
