@@ -191,9 +191,10 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 # No page uses these; the photo capture page alone turns the camera on (web/views/photos.py).
+# Only features Chromium knows: it warns about any other name on every page ("bluetooth" did).
 PERMISSIONS_POLICY = {
     feature: [] for feature in (
-        "camera", "microphone", "geolocation", "payment", "usb", "serial", "hid", "bluetooth", "midi",
+        "camera", "microphone", "geolocation", "payment", "usb", "serial", "hid", "midi",
         "display-capture", "accelerometer", "gyroscope", "magnetometer", "browsing-topics",
     )
 }

@@ -31,7 +31,9 @@ def watch_for_csp_violations(context, found: list[str]) -> None:
     context.add_init_script(CSP_LISTENER)
 
     def on_console(msg):
-        if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text:
+        # The browser's complaints about our headers: a CSP violation, or a Permissions-Policy
+        # it cannot parse (logged as a warning on every page, so browser_page misses it).
+        if any(h in msg.text for h in ("Content Security Policy", "Content-Security-Policy", "Permissions-Policy")):
             found.append(f"console {msg.type}: {msg.text}")
 
     for page in context.pages:
