@@ -74,6 +74,7 @@ class Api:
 def counts() -> dict[str, Any]:
     """How many rows of everything the API can write (and of successful audit events), and
     which photos are their view's baseline."""
+    from touchup.clinic.signin_audit import LABELS as SIGNIN_ACTIONS
     from touchup.clinic.models import (
         ApiToken, AuditEvent, InjectionPoint, Observation, Patient, Photo, PhotoConsentChange, Screening,
         Treatment, TreatmentAmendment, Vial,
@@ -95,7 +96,9 @@ def counts() -> dict[str, Any]:
         "photos_removed": Photo.objects.filter(removed_at__isnull=False).count(),
         "photo_consent_changes": PhotoConsentChange.objects.count(),
         "photo_baselines": sorted(Photo.objects.filter(is_baseline=True).values_list("pk", flat=True)),
-        "audit_ok": AuditEvent.objects.filter(outcome="ok").exclude(action__endswith=".view").count(),
+        # Signing in (the persona's client logs in) is an event of its own, not a write.
+        "audit_ok": AuditEvent.objects.filter(outcome="ok").exclude(action__endswith=".view")
+        .exclude(action__in=SIGNIN_ACTIONS).count(),
     }
 
 
