@@ -254,3 +254,22 @@ LOGGING = {
     # Request logging never carries patient data: URLs use opaque ids, not names.
     "root": {"handlers": ["console"], "level": os.environ.get("TOUCHUP_LOG_LEVEL", "WARNING")},
 }
+
+# Sign-in and sessions (docs/security.md "Sign-in and sessions").
+# Failed sign-ins, counted per IP and per typed username (allauth's rate limits; a locked
+# sign-in answers 429 and is audited once per lockout). The MFA code step counts the same.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": os.environ.get("TOUCHUP_LOGIN_FAILED_LIMITS") or "10/m/ip,5/5m/key,10/15m/key",
+}
+# The rate limits and the used-TOTP-code memory live in Django's cache, so it must be
+# shared by every process of the web server: a table in the database (created after each
+# migrate, touchup/clinic/apps.py), not the default per-process memory.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "touchup_cache",
+        # Culling drops entries once the table is full; lockouts must not be culled by a
+        # flood of made-up usernames.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+}

@@ -1,6 +1,11 @@
-"""Account rules: staff and patients are invited by the clinic; nobody signs up alone."""
+"""Account rules: staff and patients are invited by the clinic; nobody signs up alone.
+Too many failed sign-ins answer 429 (signin_limits.py)."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
+from allauth.core.exceptions import ImmediateHttpResponse
+
+from . import signin_audit, signin_limits
 
 
 class ClosedSignupAdapter(DefaultAccountAdapter):
@@ -12,3 +17,30 @@ class ClosedSignupAdapter(DefaultAccountAdapter):
         if getattr(request.user, "patient", None) is not None and not request.user.memberships.exists():
             return "/portal/"
         return super().get_login_redirect_url(request)
+
+    def pre_authenticate(self, request, **credentials):
+        # Kept for validation_error below: which username the limits refused.
+        self._touchup_credentials = credentials
+        super().pre_authenticate(request, **credentials)
+
+    def validation_error(self, code, *args):
+        """allauth refuses an attempt over the limits with a form error (200); answer 429
+        instead, and audit the lockout once. This is the one place both the password step
+        (pre_authenticate) and the code step (allauth.mfa) ask for that error."""
+        if code == "too_many_login_attempts" and context.request is not None:
+            raise ImmediateHttpResponse(self._refused(context.request))
+        return super().validation_error(code, *args)
+
+    def _refused(self, request):
+        credentials = getattr(self, "_touchup_credentials", None)
+        if credentials is not None:
+            key = self._get_login_attempts_cache_key(request, **credentials)
+            user = signin_audit.account_named(credentials.get("username"))
+            return signin_limits.refuse(request, key=key, user=user)
+        # The code step: allauth counts wrong codes per account under this key
+        # (allauth.mfa.base.internal.flows.check_rate_limit).
+        stage = getattr(request, "_login_stage", None)
+        user = stage.login.user if stage is not None else getattr(request, "user", None)
+        if user is None or not getattr(user, "pk", None):
+            return signin_limits.throttled_response(request)
+        return signin_limits.refuse(request, key=f"mfa-auth-user-{user.pk}", user=user, limit_kind="mfa_code")
