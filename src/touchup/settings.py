@@ -93,6 +93,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "touchup.clinic.middleware.RequestContextMiddleware",
+    # Idle and absolute session timeouts (touchup/clinic/idle.py); before the
+    # two-step gate, so an idle session is signed out rather than sent to the setup.
+    "touchup.clinic.idle.IdleTimeoutMiddleware",
     "touchup.web.middleware.TwoStepGateMiddleware",  # the clinic's two-step sign-in policy
 ]
 
@@ -256,6 +259,11 @@ LOGGING = {
 }
 
 # Sign-in and sessions (docs/security.md "Sign-in and sessions").
+# Signed out after this many minutes without activity (background polling does not
+# count): staff share clinic screens; patients are on their own phone, filling in longer
+# forms. SESSION_COOKIE_AGE stays the absolute lifetime, counted from signing in.
+TOUCHUP_IDLE_MINUTES = int(os.environ.get("TOUCHUP_IDLE_MINUTES") or 15)
+TOUCHUP_PORTAL_IDLE_MINUTES = int(os.environ.get("TOUCHUP_PORTAL_IDLE_MINUTES") or 30)
 # Failed sign-ins, counted per IP and per typed username (allauth's rate limits; a locked
 # sign-in answers 429 and is audited once per lockout). The MFA code step counts the same.
 ACCOUNT_RATE_LIMITS = {

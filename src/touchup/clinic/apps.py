@@ -16,7 +16,8 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self):
-        from . import signin_audit
+        from . import idle, signin_audit
 
         signin_audit.connect()
+        idle.connect()
         post_migrate.connect(_create_cache_table, sender=self, dispatch_uid="touchup_cache_table")
