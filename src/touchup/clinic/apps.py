@@ -16,8 +16,9 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self):
-        from . import idle, signin_audit
+        from . import idle, signin_audit, user_sessions
 
         signin_audit.connect()
         idle.connect()
+        user_sessions.connect()
         post_migrate.connect(_create_cache_table, sender=self, dispatch_uid="touchup_cache_table")

@@ -34,6 +34,8 @@ from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
+from . import user_sessions
+
 SIGNED_IN_AT = "touchup_signed_in_at"
 LAST_ACTIVITY = "touchup_last_activity"
 PATIENT = "touchup_patient"  # a patient's session: the portal's limit and sign-in page
@@ -99,7 +101,12 @@ class IdleTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        # Whose session this request is: a password changed from it keeps it (user_sessions.py).
+        token = user_sessions.current_session.set(getattr(request, "session", None))
+        try:
+            response = self.get_response(request)
+        finally:
+            user_sessions.current_session.reset(token)
         # A session that is already gone (signed out in another tab, the browser's cookie
         # expired): LoginRequiredMiddleware redirects, and htmx would follow the redirect
         # and swap the sign-in page into a fragment. Send the browser there instead.
