@@ -11,6 +11,14 @@ from tests.api.helpers import clean_answers, protocol_for
 from tests.photos.conftest import media  # noqa: F401 - fixture
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _urls_imported_before_any_clock_is_frozen(django_db_setup):
+    """The sign-in and idle tests freeze the clock (freezegun). Were the URLconf, and with it
+    the API's pydantic schemas, first imported under a frozen clock, pydantic would meet
+    freezegun's datetime class and refuse to build them; so a module run alone failed."""
+    import touchup.urls  # noqa: F401
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -13,6 +13,7 @@ from freezegun import freeze_time
 
 from tests.conftest import PASSWORD
 from tests.portal.conftest import dana  # noqa: F401 - fixture
+from tests.two_step import require_two_step
 from touchup.clinic.models import AuditEvent
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -142,3 +143,13 @@ def test_polling_pages_mark_their_requests_as_background():
     assert polling
     for path, tag in polling:
         assert '"X-Touchup-Background": "true"' in tag, path
+
+
+def test_an_idle_session_owing_two_step_is_signed_out_not_sent_to_the_setup(staff, clinic_a):
+    """The idle limit comes first: the setup page would only sign the person out a request
+    later, after showing a page to someone who may not be them."""
+    require_two_step(clinic_a)
+    with at(16):
+        r = staff.get("/patients/")
+    assert next_of(r["Location"]) == ("/accounts/login/", "/patients/")
+    assert AuditEvent.objects.filter(action="signout.idle").count() == 1
