@@ -67,6 +67,7 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("POST", "/api/patients"): Op("patient.edit", body=lambda w: NEW_PATIENT, writes=True, ok=(201,)),
     ("GET", "/api/patients/{patient_id}"): Op("patient.view", target="patient"),
     ("PATCH", "/api/patients/{patient_id}"): Op("patient.edit", target="patient", body=lambda w: {"phone": "1"}, writes=True),
+    ("GET", "/api/patients/{patient_id}/fhir"): Op("patient.export", target="patient", notes="the whole record"),
     # --- screening -----------------------------------------------------------------
     ("GET", "/api/screening/questions"): Op("patient.view", notes="every staff role holds patient.view"),
     ("POST", "/api/patients/{patient_id}/screenings"): Op(

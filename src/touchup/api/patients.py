@@ -13,13 +13,14 @@ from typing import Annotated, Any, Literal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db.models import Q
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator
 
 from touchup.clinic import access
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.services import patients as patient_services
+from touchup.clinic.services import records
 
 from .schemas import COMMON_ERRORS, OBJECT_ERRORS, IsoDate, Page, PageParams, page, text
 
@@ -194,3 +195,17 @@ def update_patient(request: HttpRequest, patient_id: uuid.UUID, payload: Patient
         raise InvalidInput("body", "send at least one field to change")
     patient = patient_services.patient_update(actor=request.user, patient=patient, **fields)
     return patient_out(request.user, patient)
+
+
+@router.get("/patients/{patient_id}/fhir", response={200: dict[str, Any], **OBJECT_ERRORS})
+def export_patient_fhir(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """The patient's whole record as a FHIR R4B Bundle of type "collection", served as
+    application/fhir+json (docs/interop.md):
+    signed treatments only, no photos' pixels, no audit data. Clinicians and managers
+    (patient.export); audited as patient.export with the resource counts."""
+    # The export's own audit event stands for the read.
+    patient = access.patient_for(request.user, patient_id, need="patient.export", audit_read=False)
+    export = records.patient_export_fhir(actor=request.user, patient=patient, via="api")
+    response = HttpResponse(export.data, content_type=f"{export.media_type}; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response

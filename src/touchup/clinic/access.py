@@ -24,6 +24,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "patient.view": frozenset({Role.CLINICIAN, Role.FRONT_DESK, Role.MANAGER}),
     "patient.edit": frozenset({Role.CLINICIAN, Role.FRONT_DESK, Role.MANAGER}),
     "clinical.view": frozenset({Role.CLINICIAN, Role.MANAGER}),
+    # The whole record as a file (FHIR, docs/interop.md): a referral or a move to another
+    # clinic. It holds doses and notes, so not the front desk (a patient takes their own copy
+    # from the portal).
+    "patient.export": frozenset({Role.CLINICIAN, Role.MANAGER}),
     "screening.record": frozenset({Role.CLINICIAN, Role.FRONT_DESK}),
     "screening.doctor_signoff": frozenset({Role.CLINICIAN}),
     "treatment.chart": frozenset({Role.CLINICIAN}),

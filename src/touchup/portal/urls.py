@@ -27,6 +27,7 @@ urlpatterns = [
     path("photos/<uuid:public_id>/consent/", photos.photo_consent, name="photo_consent"),
     path("results/", results.results, name="results"),
     path("settings/", settings.settings, name="settings"),
+    path("settings/record.json", settings.record_export, name="record_export"),
     path("book/", booking.book, name="book"),
     path("book/request/", booking.request_call, name="request_call"),
     path("visits/<uuid:public_id>/", booking.visit, name="visit"),

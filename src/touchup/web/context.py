@@ -32,6 +32,7 @@ def staff(request: Any) -> dict[str, Any]:
         "is_demo": demo,
         "may": {
             "clinical": can(user, "clinical.view"),
+            "export": can(user, "patient.export"),
             "chart": can(user, "treatment.chart"),
             "vials": can(user, "vial.view"),
             "audit": can(user, "audit.view"),

@@ -13,6 +13,7 @@ urlpatterns = [
     path("patients/new/", patients.patient_new, name="patient_new"),
     path("patients/<uuid:public_id>/", patients.patient_detail, name="patient"),
     path("patients/<uuid:public_id>/edit/", patients.patient_edit, name="patient_edit"),
+    path("patients/<uuid:public_id>/export/fhir/", patients.patient_export_fhir, name="patient_export_fhir"),
     path("patients/<uuid:public_id>/screening/", screening.screening_new, name="screening_new"),
     path("patients/<uuid:public_id>/observations/", observations.observation_new, name="observation_new"),
     path("patients/<uuid:public_id>/treatments/new/", treatments.treatment_new, name="treatment_new"),

@@ -39,3 +39,14 @@ def settings(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/settings.html",
                   {"nav": "settings", "patient": patient, "form": form, "has_mfa": has_mfa},
                   status=422 if form.errors else 200)
+
+
+@portal_view
+def record_export(request: HttpRequest) -> HttpResponse:
+    """The patient's own copy of their record (right of access), as a FHIR file; audited as
+    patient.export with the patient as the actor."""
+    from touchup.clinic.services.records import patient_export_fhir
+    from touchup.web.views.common import download
+
+    patient = access.patient_of(request.user)
+    return download(patient_export_fhir(actor=request.user, patient=patient, via="portal"))

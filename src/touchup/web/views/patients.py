@@ -15,7 +15,7 @@ from touchup.clinic.services.screenings import latest_screening
 from .. import selectors
 from ..clinical import aftercare_for, describe_screening, name_cycles, protocols_for
 from ..forms import PatientForm, PatientSearchForm, StartTreatmentForm
-from .common import show_invalid
+from .common import download, show_invalid
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -74,6 +74,15 @@ def patient_edit(request: HttpRequest, public_id) -> HttpResponse:
             messages.success(request, "Saved.")
             return redirect("patient", public_id=patient.public_id)
     return render(request, "web/patients/form.html", {"nav": "patients", "form": form, "patient": patient})
+
+
+def patient_export_fhir(request: HttpRequest, public_id) -> HttpResponse:
+    """The whole record as a FHIR file (docs/interop.md); the export's own audit event
+    (patient.export) stands for the read."""
+    from touchup.clinic.services.records import patient_export_fhir as export
+
+    patient = access.patient_for(request.user, public_id, need="patient.export", audit_read=False)
+    return download(export(actor=request.user, patient=patient, via="web"))
 
 
 def _visits(patient) -> list[tuple]:
