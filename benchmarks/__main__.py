@@ -16,6 +16,7 @@ BENCHMARKS = {
     "worker_throughput": "benchmarks.worker_throughput",
     "calibration": "benchmarks.calibration",
     "crash": "benchmarks.crash",
+    "fhir_export": "benchmarks.fhir_export",
 }
 
 
