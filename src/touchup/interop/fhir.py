@@ -99,7 +99,7 @@ class PointInfo:
     site: str  # catalogue site key; "" for a free point
     area: str
     units: float
-    vial_ref: str
+    vial_ref: str | None  # None: a chart from before vials were recorded (or imported)
 
 
 @dataclass(frozen=True)
@@ -368,9 +368,12 @@ def _procedure(t: TreatmentInfo, patient_ref: str, cat: Catalogue, c: Codes) -> 
         "performedDateTime": t.treated_on.isoformat(),
         "performer": [{"actor": ref(t.clinician)}],
         "reasonCode": reasons,
-        "bodySite": [_area_site(cat, c, a) for a in areas],
-        "usedReference": [ref(v) for v in dict.fromkeys(p.vial_ref for p in t.points)],
     }
+    if areas:
+        res["bodySite"] = [_area_site(cat, c, a) for a in areas]
+    vials = [ref(v) for v in dict.fromkeys(p.vial_ref for p in t.points) if v]
+    if vials:
+        res["usedReference"] = vials
     if t.signed_by:
         res["recorder"] = ref(t.signed_by)
     notes = []
@@ -386,7 +389,7 @@ def _procedure(t: TreatmentInfo, patient_ref: str, cat: Catalogue, c: Codes) -> 
 def _administrations(t: TreatmentInfo, patient_ref: str, cat: Catalogue, c: Codes) -> list[dict[str, Any]]:
     """One per area and vial (a MedicationAdministration names one medication, and two vials
     are two lots): the area's total dose, each site's units in the dosage text."""
-    groups: dict[tuple[str, str], list[PointInfo]] = defaultdict(list)
+    groups: dict[tuple[str, str | None], list[PointInfo]] = defaultdict(list)
     for p in t.points:
         groups[(p.area, p.vial_ref)].append(p)
     out = []
@@ -394,11 +397,14 @@ def _administrations(t: TreatmentInfo, patient_ref: str, cat: Catalogue, c: Code
         total = sum(p.units for p in points)
         area_site = _area_site(cat, c, area)
         per_site = "; ".join(f"{_site_name(cat, p.site)} {_number(p.units)} U" for p in points)
+        product = cat.products.get(t.product)
         out.append({
             "resourceType": "MedicationAdministration",
-            "id": derived_id(t.public_id, f"administration:{area}:{vial_ref}"),
+            "id": derived_id(t.public_id, f"administration:{area}:{vial_ref or 'no vial'}"),
             "status": "completed",
-            "medicationReference": ref(vial_ref),
+            # The vial (lot and expiry) when the chart names it, else the product alone.
+            **({"medicationReference": ref(vial_ref)} if vial_ref else
+               {"medicationCodeableConcept": concept(f"{product.name} ({product.brands})" if product else t.product)}),
             "subject": ref(patient_ref),
             "effectiveDateTime": t.treated_on.isoformat(),
             "performer": [{"actor": ref(t.clinician)}],

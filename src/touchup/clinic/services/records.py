@@ -64,10 +64,12 @@ def patient_record(patient: Patient) -> fhir.PatientRecord:
         InjectionPoint.objects.filter(treatment__in=treatments).order_by("pk")
         .values_list("treatment_id", "site", "area", "units", "vial_id")
     ):
-        if u is None or vial_id is None:  # a signed chart has neither (treatment_sign refuses them)
+        if u is None:  # a signed chart has none (treatment_sign refuses it)
             continue
-        vial_ids.add(vial_id)
-        points[tid].append(fhir.PointInfo(site=site, area=area, units=float(u), vial_ref=stable_ref("vial", vial_id)))
+        if vial_id is not None:
+            vial_ids.add(vial_id)
+        points[tid].append(fhir.PointInfo(site=site, area=area, units=float(u),
+                                          vial_ref=stable_ref("vial", vial_id) if vial_id is not None else None))
     amendments: dict[int, list[fhir.AmendmentInfo]] = defaultdict(list)
     for a in TreatmentAmendment.objects.filter(treatment__in=treatments).order_by("amended_at", "pk"):
         amendments[a.treatment_id].append(
