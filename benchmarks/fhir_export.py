@@ -25,10 +25,11 @@ import datetime as dt
 import os
 import platform
 import statistics
-import tempfile
 import time
 from decimal import Decimal
 from typing import Any
+
+from ._django import setup_throwaway
 
 TARGET_P95_MS = 500.0
 SLUG = "fhir-bench"
@@ -40,16 +41,7 @@ ROTATION = (
 
 
 def _setup() -> None:
-    if not (os.environ.get("TOUCHUP_DATA_DIR") or os.environ.get("DATABASE_URL")):
-        os.environ["TOUCHUP_DATA_DIR"] = os.path.join(tempfile.gettempdir(), "touchup-bench-fhir")
-        print(f"database: SQLite under {os.environ['TOUCHUP_DATA_DIR']} (set TOUCHUP_DATA_DIR or DATABASE_URL)")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "touchup.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+    setup_throwaway("fhir")
 
 
 def _patient(cycles: int) -> tuple[Any, Any]:

@@ -33,27 +33,18 @@ import os
 import platform
 import random
 import statistics
-import tempfile
 import time
 from typing import Any
 from urllib.parse import urlencode
+
+from ._django import setup_throwaway
 
 TARGET_P95_MS = 150.0
 DEMO_SIZE = 60  # patients in the stand-in for the demo clinic when it cannot be seeded
 
 
 def _setup() -> None:
-    if not (os.environ.get("TOUCHUP_DATA_DIR") or os.environ.get("DATABASE_URL")):
-        # Never the clinic's own ./var: the benchmark writes drafts and audit events.
-        os.environ["TOUCHUP_DATA_DIR"] = os.path.join(tempfile.gettempdir(), "touchup-bench-pages")
-        print(f"database: SQLite under {os.environ['TOUCHUP_DATA_DIR']} (set TOUCHUP_DATA_DIR or DATABASE_URL)")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "touchup.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+    setup_throwaway("pages")
 
 
 def _clinic_and_clinician(data: str, seed: int) -> tuple[Any, Any, str]:
