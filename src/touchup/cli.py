@@ -21,6 +21,7 @@ COMMANDS = {
     "backup": "backup",
     "restore": "restore",
     "worker": "worker",
+    "clinic": "clinic",
     "manage": "manage",
 }
 

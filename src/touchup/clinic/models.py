@@ -428,3 +428,25 @@ class PhotoConsentChange(models.Model):
                 name="consent_change_changes",
             ),
         ]
+
+
+class PasswordLink(models.Model):
+    """A single-use link that lets a new staff member set their first password (their
+    account is made without one: no default passwords). Only the SHA-256 of the token is
+    stored, as for the portal's invitations, so a copy of the database hands out no
+    working links."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    # The manager who added the person; empty when `touchup clinic create` made it.
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    # A newer link for the same person retires the older ones.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"])]
