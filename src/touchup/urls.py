@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
 from touchup.api.main import api
-from touchup.web.views import health
+from touchup.web.views import health, staff
 
 
 def _public(patterns):
@@ -17,6 +17,8 @@ def _public(patterns):
 
 api_urls, app_name, namespace = api.urls
 urlpatterns = [
+    # A new staff member's one-time set-password link (web/views/staff.py).
+    path("accounts/welcome/<str:token>/", staff.welcome, name="staff_welcome"),
     path("accounts/", include("allauth.urls")),
     # For uptime monitors: no session, no patient data (web/views/health.py).
     path("health/", health.health, name="health"),

@@ -11,7 +11,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from touchup.clinic.models import Sex, TreatmentStatus
+from touchup.clinic.models import Role, Sex, TreatmentStatus
 
 
 class DateInput(forms.DateInput):
@@ -208,3 +208,36 @@ class ObservationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["area"].choices = areas or []
         self.fields["observed_on"].initial = timezone.localdate()
+
+
+# --- the clinic's staff (web/views/staff.py) --------------------------------------------
+
+STAFF_ROLE_CHOICES = [(value, label) for value, label in Role.choices if value != Role.PATIENT]
+
+
+class StaffAddForm(forms.Form):
+    given_name = forms.CharField(label="Given name", max_length=150)
+    family_name = forms.CharField(label="Family name", max_length=150)
+    username = forms.CharField(label="Username", max_length=150,
+                               widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+                               help_text="What they sign in with: letters, digits and @ . + - _ (e.g. nora.lee).")
+    email = forms.EmailField(label="Email", required=False,
+                             help_text="Their own address: the set-password link is emailed to it.")
+    role = forms.ChoiceField(label="Role", choices=STAFF_ROLE_CHOICES)
+    is_doctor = forms.BooleanField(label="Is a doctor (may sign off screenings for therapeutic treatments)",
+                                   required=False)
+
+
+class StaffChangeForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=STAFF_ROLE_CHOICES)
+    is_doctor = forms.BooleanField(label="Is a doctor (may sign off screenings for therapeutic treatments)",
+                                   required=False)
+
+
+class SetPasswordForm(forms.Form):
+    password1 = forms.CharField(label="Password", strip=False,
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                                help_text="At least 10 characters, not a common password, not all digits, "
+                                          "not like your name or username.")
+    password2 = forms.CharField(label="Password again", strip=False,
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))

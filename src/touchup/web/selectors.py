@@ -217,15 +217,19 @@ def clinic_audit(user: Any, *, page: Any = 1, per_page: int = 50) -> Page:
 class StaffRow:
     membership: Any
     two_step: bool
+    pending: bool = False  # has not set a password yet (touchup.clinic.services.staff)
 
 
 def clinic_staff(user: Any) -> list[StaffRow]:
     """Every staff member of the manager's clinic, with whether they have two-step
-    sign-in set up (one query for all of them)."""
+    sign-in set up and whether they have chosen a password yet (one query each for all of them)."""
     from allauth.mfa.models import Authenticator
+
+    from touchup.clinic.services.staff import pending_user_ids
 
     members = list(access.staff_visible_to(user))
     with_app = set(Authenticator.objects.filter(
         user_id__in=[m.user_id for m in members], type=Authenticator.Type.TOTP,
     ).values_list("user_id", flat=True))
-    return [StaffRow(m, m.user_id in with_app) for m in members]
+    pending = pending_user_ids([m.user_id for m in members])
+    return [StaffRow(m, m.user_id in with_app, m.user_id in pending) for m in members]

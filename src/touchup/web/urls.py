@@ -96,3 +96,14 @@ urlpatterns += [
     path("clinic/staff/<int:membership_id>/reset-two-step/", clinic.clinic_two_step_reset,
          name="clinic_two_step_reset"),
 ]
+
+# The clinic's staff (the manager): adding people, roles, leaving (web/views/staff.py).
+from .views import staff  # noqa: E402
+
+urlpatterns += [
+    path("clinic/staff/new/", staff.staff_add, name="clinic_staff_add"),
+    path("clinic/staff/<int:membership_id>/", staff.staff_member, name="clinic_staff_member"),
+    path("clinic/staff/<int:membership_id>/deactivate/", staff.staff_deactivate, name="clinic_staff_deactivate"),
+    path("clinic/staff/<int:membership_id>/reactivate/", staff.staff_reactivate, name="clinic_staff_reactivate"),
+    path("clinic/staff/<int:membership_id>/link/", staff.staff_new_link, name="clinic_staff_new_link"),
+]
