@@ -372,3 +372,14 @@ def test_the_new_pages_carry_the_headers_and_no_inline_code(as_manager, manager,
     for url in (path_of(link_in(r.content.decode())), "/accounts/welcome/unknown/"):
         bad += problems(anon.get(url), url, "staff_welcome")
     assert not bad, "\n".join(bad)
+
+
+def test_a_mail_server_that_is_down_does_not_undo_the_account(as_manager, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("no mail server")
+
+    monkeypatch.setattr(staff_service, "send_mail", down)
+    r = as_manager.post(reverse("clinic_staff_add"), NORA)
+    assert r.status_code == 200
+    assert "could not be sent: give them the link yourself" in r.content.decode()
+    assert Membership.objects.filter(user__username="nora.lee").exists()
