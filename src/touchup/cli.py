@@ -22,6 +22,7 @@ COMMANDS = {
     "restore": "restore",
     "worker": "worker",
     "clinic": "clinic",
+    "serve": "serve",
     "manage": "manage",
 }
 
