@@ -218,3 +218,18 @@ def test_dev_is_allowed_on_a_local_bind_only():
     for bad in ("8000", "127.0.0.1:", "127.0.0.1:99999", "unix:"):
         with pytest.raises(ValueError):
             bind_host(bad)
+
+
+def test_the_mail_server_is_set_from_the_environment(tmp_path):
+    """A self-hosted clinic sends email through its provider's SMTP server (docs/self-hosting.md)."""
+    (tmp_path / "pw").write_text("s3cret\n")
+    env = _env(tmp_path, EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="smtp.example",
+               EMAIL_PORT="587", EMAIL_HOST_USER="clinic", EMAIL_HOST_PASSWORD_FILE=str(tmp_path / "pw"),
+               EMAIL_USE_TLS="1")
+    shown = subprocess.run([sys.executable, "-c", (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'touchup.settings'; import django; django.setup(); "
+        "from django.core.mail import get_connection; c = get_connection(); "
+        "print(type(c).__name__, c.host, c.port, c.username, c.password, c.use_tls, c.use_ssl, c.timeout)")],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert shown.stdout.split() == ["EmailBackend", "smtp.example", "587", "clinic", "s3cret", "True", "False", "30"], \
+        shown.stderr
