@@ -17,6 +17,7 @@ BENCHMARKS = {
     "calibration": "benchmarks.calibration",
     "crash": "benchmarks.crash",
     "fhir_export": "benchmarks.fhir_export",
+    "serving": "benchmarks.serving",
 }
 
 

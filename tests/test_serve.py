@@ -171,8 +171,9 @@ def test_sigterm_stops_it_within_seconds(data_dir, tmp_path):
         assert len(workers) == 2, workers
         began = time.monotonic()
         s.proc.send_signal(signal.SIGTERM)
-        assert s.proc.wait(timeout=10) == 0
-        assert time.monotonic() - began < 5
+        assert s.proc.wait(timeout=30) == 0
+        # Idle, it takes 1-3 s (gthread's 1 s poll, twice); on a loaded 2-core box up to 7 s was seen.
+        assert time.monotonic() - began < 10
         assert _gone_within(workers, 5) and not any(_alive(pid) for pid in workers)
         with pytest.raises(OSError):
             s.request("GET", "/health/")
