@@ -25,8 +25,10 @@ from ._django import setup
 # threads cover the waits (database, disk, a slow client) so that one slow request does
 # not hold a whole process. docs/self-hosting.md, "How many workers", has the numbers.
 DEFAULT_THREADS = 4
-# A request that runs longer than this is killed with its worker process (gunicorn's
-# `timeout`); the slowest pages are well under a second (docs/performance.md).
+# gunicorn's `timeout`: a process silent this long is killed and replaced. With threads
+# (gthread) the process's main loop keeps beating while a request runs, so this catches a
+# hung process, not a slow request; single-threaded (--threads 1) it ends a request that
+# runs this long. The slowest pages take well under a second (docs/performance.md).
 REQUEST_TIMEOUT = 60
 # On SIGTERM, requests in hand get this long to finish; under systemd's default
 # TimeoutStopSec (90 s).
@@ -128,6 +130,7 @@ def preflight(settings, *, host: str | None, dev: bool) -> tuple[list[str], list
     problems: list[str] = []
     notes: list[str] = []
     local = is_local(host)
+    https = settings.SESSION_COOKIE_SECURE  # TOUCHUP_HTTPS, as the settings read it
 
     executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
@@ -163,13 +166,13 @@ def preflight(settings, *, host: str | None, dev: bool) -> tuple[list[str], list
                             f"({','.join(hosts) or 'nothing'}): every request would be refused (400). Set "
                             "ALLOWED_HOSTS to the name people type, e.g. ALLOWED_HOSTS=touchup.clinic.example "
                             "(comma-separated for several).")
-        if not os.environ.get("TOUCHUP_HTTPS"):
+        if not https:
             notes.append(f"serving plain http to other machines (--bind {host}): passwords and patient data "
                          "cross the network readable. Put a TLS proxy in front and set TOUCHUP_HTTPS=1.")
     if "*" in hosts:
         notes.append("ALLOWED_HOSTS=* accepts any Host header: name the host instead, unless the proxy in front "
                      "checks it.")
-    if os.environ.get("TOUCHUP_HTTPS") and set(hosts) <= LOCAL_HOSTS:
+    if https and set(hosts) <= LOCAL_HOSTS:
         notes.append("TOUCHUP_HTTPS is set but ALLOWED_HOSTS names only this machine: a proxy passing "
                      "Host: touchup.clinic.example gets 400. Set ALLOWED_HOSTS to that name.")
     if not os.environ.get("TOUCHUP_PUBLIC_URL"):
