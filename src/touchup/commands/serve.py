@@ -56,7 +56,7 @@ def default_workers() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    workers = args.workers or default_workers()
+    workers = default_workers() if args.workers is None else args.workers
     if workers < 1 or args.threads < 1:
         return _refuse(["--workers and --threads must be at least 1"])
     try:
