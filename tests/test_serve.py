@@ -167,6 +167,9 @@ def test_the_access_log_holds_no_query_string_referer_user_agent_or_token(server
 def test_sigterm_stops_it_within_seconds(data_dir, tmp_path):
     s = Server(data_dir, tmp_path, "--workers", "2")
     try:
+        deadline = time.monotonic() + 30  # /health/ answered from the first; the second may still be booting
+        while len(_children(s.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
         workers = _children(s.proc.pid)
         assert len(workers) == 2, workers
         began = time.monotonic()
