@@ -9,7 +9,7 @@ the bytes sent and the time taken. Left out on purpose:
 - the user agent (it says nothing an admin needs, and fingerprints people);
 - secrets that travel in the path: the calendar feed's token, a patient's invitation
   token and allauth's password-reset and email-confirmation keys. Any URL argument named
-  in SECRET_ARGUMENTS is written as `…`, so a new route with a `token` is covered too.
+  in log_paths.SECRET_ARGUMENTS is written as `…`, so a new route with a `token` is covered too.
 
 Paths otherwise name objects by their opaque public ids, never by names (urls.py).
 """
@@ -18,26 +18,10 @@ from __future__ import annotations
 
 from gunicorn.glogging import Logger
 
+from .log_paths import redacted
+
 # client, time, "METHOD /path PROTOCOL", status, bytes, milliseconds: no %(q)s, %(r)s, %(f)s or %(a)s
 FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
-SECRET_ARGUMENTS = frozenset({"token", "key", "uidb36"})
-HIDDEN = "…"
-
-
-def redacted(path: str) -> str:
-    """`path` with the values of secret URL arguments replaced by `…` (unresolved paths as they came)."""
-    from django.urls import Resolver404, resolve
-
-    try:
-        match = resolve(path)
-    except (Resolver404, ValueError):
-        return path
-    for name, value in match.kwargs.items():
-        if name in SECRET_ARGUMENTS and value:
-            path = path.replace(str(value), HIDDEN)
-    return path
-
-
 class AccessLogger(Logger):
     """gunicorn's logger, with the path of each access line passed through `redacted`."""
 
