@@ -9,7 +9,6 @@ with exactly that person's role and clinic (HIPAA unique user identification).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit
+from . import audit, secret_tokens
 from .errors import InvalidInput
 from .models import ApiToken
 
@@ -29,7 +28,7 @@ PREFIX = "tu_"
 # enough to spot stale tokens without a write on every request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 # Beyond this a header is not one of ours; do not spend a hash on it.
-MAX_TOKEN_LENGTH = 200
+MAX_TOKEN_LENGTH = secret_tokens.MAX_LENGTH
 MAX_TOKENS_PER_USER = 20
 
 
@@ -37,10 +36,6 @@ MAX_TOKENS_PER_USER = 20
 class NewToken:
     token: ApiToken
     secret: str  # shown to the person once; never stored
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @transaction.atomic
@@ -54,7 +49,7 @@ def token_create(*, actor: Any, name: str) -> NewToken:
     if ApiToken.objects.filter(user=actor, revoked_at__isnull=True).count() >= MAX_TOKENS_PER_USER:
         raise InvalidInput("name", f"you already have {MAX_TOKENS_PER_USER} tokens; revoke one first")
     secret = PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=actor, name=name, token_sha256=_digest(secret))
+    token = ApiToken.objects.create(user=actor, name=name, token_sha256=secret_tokens.digest(secret))
     # The token's own id identifies it in the trail; the secret and its hash never do.
     audit.record("api_token.create", actor=actor, obj=token)
     return NewToken(token=token, secret=secret)
@@ -96,7 +91,7 @@ def authenticate(secret: str | None) -> Any | None:
     """
     if not secret or len(secret) > MAX_TOKEN_LENGTH or not secret.startswith(PREFIX):
         return None
-    digest = _digest(secret)
+    digest = secret_tokens.digest(secret)
     token = (
         ApiToken.objects.select_related("user")
         .filter(token_sha256=digest, revoked_at__isnull=True)

@@ -12,10 +12,8 @@ event; `detail` holds ids and codes, never names, usernames or emails.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
-import secrets
 import smtplib
 import zoneinfo
 from dataclasses import dataclass
@@ -32,14 +30,13 @@ from django.utils import timezone
 
 from touchup.core.staffing import last_manager_refusal
 
-from .. import audit
+from .. import audit, secret_tokens
 from ..errors import Conflict, InvalidInput
 from ..models import Clinic, Membership, PasswordLink, Role
 
 log = logging.getLogger(__name__)
 
 VALID_FOR = dt.timedelta(hours=72)
-MAX_TOKEN_LENGTH = 200
 STAFF_ROLES = {Role.CLINICIAN.value, Role.FRONT_DESK.value, Role.MANAGER.value}
 LINK_PATH = "/accounts/welcome/"
 
@@ -87,10 +84,6 @@ def public_base_url(request_base: str = "") -> str:
     request came to, else the demo server's."""
     configured = os.environ.get("TOUCHUP_PUBLIC_URL", "").rstrip("/")
     return configured or request_base.rstrip("/") or "http://127.0.0.1:8000"
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- checking what people type ---------------------------------------------------------
@@ -159,8 +152,8 @@ def _link(*, user: Any, clinic_id: int, actor: Any, base_url: str, now: dt.datet
     """A fresh link for `user` (their older open links retired), audited. In the caller's
     transaction."""
     PasswordLink.objects.filter(user=user, used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=now)
-    token = secrets.token_urlsafe(32)
-    row = PasswordLink.objects.create(user=user, clinic_id=clinic_id, token_sha256=_digest(token),
+    token, token_sha256 = secret_tokens.new_token()
+    row = PasswordLink.objects.create(user=user, clinic_id=clinic_id, token_sha256=token_sha256,
                                       created_by=actor if getattr(actor, "is_authenticated", False) else None,
                                       created_at=now, expires_at=now + VALID_FOR)
     audit.record("staff.password_link", actor=actor, clinic=clinic_id, obj=row,
@@ -363,20 +356,15 @@ def pending_user_ids(user_ids: list[int]) -> set[int]:
 def password_link_for_token(token: str, *, now: dt.datetime | None = None, lock: bool = False) -> PasswordLink:
     """The usable link for `token`, or LinkInvalid saying why not."""
     now = now or timezone.now()
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise LinkInvalid("unknown")
     qs = PasswordLink.objects.select_related("user", "clinic")
     if lock:
         qs = qs.select_for_update(of=("self",))
-    row = qs.filter(token_sha256=_digest(token)).first()
+    row = secret_tokens.find(qs, token)
     if row is None:
         raise LinkInvalid("unknown")
-    if row.used_at is not None or row.user.has_usable_password():
-        raise LinkInvalid("used")
-    if row.revoked_at is not None:
-        raise LinkInvalid("revoked")
-    if row.expires_at <= now:
-        raise LinkInvalid("expired")
+    reason = secret_tokens.why_unusable(row, used=row.user.has_usable_password(), now=now)
+    if reason:
+        raise LinkInvalid(reason)
     if not Membership.objects.filter(user_id=row.user_id, clinic_id=row.clinic_id, active=True).exists():
         raise LinkInvalid("inactive")
     return row

@@ -8,14 +8,12 @@ new one revokes the old. The feed is read-only and its reads are audited.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from touchup.clinic import audit
+from touchup.clinic import audit, secret_tokens
 from touchup.clinic.models import Clinic
 
 from ..models import Appointment, CalendarFeed
@@ -25,17 +23,13 @@ FEED_PAST = dt.timedelta(days=30)
 FEED_AHEAD = dt.timedelta(days=400)
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @transaction.atomic
 def feed_create(*, actor: Any, clinic: Clinic, clinician: Any) -> str:
     """A new feed token for the clinician (the old one stops working). Returned once."""
     now = timezone.now()
     CalendarFeed.objects.filter(clinic=clinic, clinician=clinician, revoked_at__isnull=True).update(revoked_at=now)
-    token = secrets.token_urlsafe(32)
-    CalendarFeed.objects.create(clinic=clinic, clinician=clinician, token_sha256=_digest(token), created_at=now)
+    token, token_sha256 = secret_tokens.new_token()
+    CalendarFeed.objects.create(clinic=clinic, clinician=clinician, token_sha256=token_sha256, created_at=now)
     audit.record("calendar.feed_create", actor=actor, clinic=clinic, detail={"clinician": clinician.pk})
     return token
 
@@ -55,12 +49,9 @@ def feed_active(clinic: Clinic, clinician: Any) -> CalendarFeed | None:
 @transaction.atomic
 def feed_appointments(token: str, *, now: dt.datetime | None = None) -> tuple[CalendarFeed, list[Appointment]] | None:
     """The feed and its appointments for a token, or None for an unknown or revoked one."""
-    if not token or len(token) > 100:
-        return None
     now = now or timezone.now()
-    feed = CalendarFeed.objects.select_related("clinic", "clinician").filter(
-        token_sha256=_digest(token), revoked_at__isnull=True
-    ).first()
+    feed = secret_tokens.find(CalendarFeed.objects.select_related("clinic", "clinician").filter(revoked_at__isnull=True),
+                              token)
     if feed is None:
         return None
     appointments = list(

@@ -10,8 +10,6 @@ or unknown link creates nothing and says which it is.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,16 +21,13 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from touchup.clinic import audit
+from touchup.clinic import audit, secret_tokens
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Patient
 
 from ..models import Invitation
 
 VALID_FOR = dt.timedelta(days=7)
-MAX_TOKEN_LENGTH = 200
-
-
 class InvitationInvalid(Exception):
     """The link cannot be used; `reason` is unknown | expired | used | revoked."""
 
@@ -57,10 +52,6 @@ class SentInvitation:
     link: str  # shown to staff only in tests/dev consoles; never stored
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 @transaction.atomic
 def invitation_create(*, actor: Any, patient: Patient, base_url: str, now: dt.datetime | None = None) -> SentInvitation:
     """Make a new invitation (retiring any open one) and email the link to the patient."""
@@ -70,9 +61,9 @@ def invitation_create(*, actor: Any, patient: Patient, base_url: str, now: dt.da
     if not patient.email:
         raise InvalidInput("email", "the patient has no email address: add one first")
     Invitation.objects.filter(patient=patient, used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=now)
-    token = secrets.token_urlsafe(32)
+    token, token_sha256 = secret_tokens.new_token()
     invitation = Invitation.objects.create(
-        patient=patient, clinic_id=patient.clinic_id, token_sha256=_digest(token), email=patient.email,
+        patient=patient, clinic_id=patient.clinic_id, token_sha256=token_sha256, email=patient.email,
         created_by=actor, created_at=now, expires_at=now + VALID_FOR,
     )
     link = f"{base_url.rstrip('/')}/portal/join/{token}/"
@@ -96,8 +87,6 @@ def invitation_create(*, actor: Any, patient: Patient, base_url: str, now: dt.da
 def invitation_for_token(token: str, *, now: dt.datetime | None = None, lock: bool = False) -> Invitation:
     """The usable invitation for `token`, or InvitationInvalid saying why not."""
     now = now or timezone.now()
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise InvitationInvalid("unknown")
     qs = Invitation.objects.select_related("patient", "patient__clinic")
     if lock:
         # The invitation row only: with select_related, PostgreSQL would lock the patient and
@@ -105,15 +94,12 @@ def invitation_for_token(token: str, *, now: dt.datetime | None = None, lock: bo
         # any new patient or chart of the clinic) would wait for it at its commit while
         # holding the audit head this transaction asks for (a deadlock).
         qs = qs.select_for_update(of=("self",))
-    invitation = qs.filter(token_sha256=_digest(token)).first()
+    invitation = secret_tokens.find(qs, token)
     if invitation is None:
         raise InvitationInvalid("unknown")
-    if invitation.used_at is not None or invitation.patient.user_id is not None:
-        raise InvitationInvalid("used")
-    if invitation.revoked_at is not None:
-        raise InvitationInvalid("revoked")
-    if invitation.expires_at <= now:
-        raise InvitationInvalid("expired")
+    reason = secret_tokens.why_unusable(invitation, used=invitation.patient.user_id is not None, now=now)
+    if reason:
+        raise InvitationInvalid(reason)
     return invitation
 
 
