@@ -270,8 +270,11 @@ def test_earliest_allowed_is_the_minimum_retreatment_interval_after_the_last_tre
         h = history([treatment("2025-06-01", (area, units), product=product),
                      treatment("2026-01-15", (area, units), product=product)])
         a = forecast(h).areas[0]
-        min_days = CATALOGUE.products[product].min_retreatment_days
+        # The indication's interval where it has one (cervical dystonia: 84 days), else the
+        # product's (90): what the chart's safety check allows.
+        min_days = CATALOGUE.min_retreatment_days(product, h.treatments[-1].indication)
         assert a.earliest_allowed == D("2026-01-15") + dt.timedelta(days=min_days)
+    assert min_days == 84
 
 
 def test_earliest_allowed_waits_until_the_typical_dose_fits_the_cumulative_limit():
@@ -317,3 +320,17 @@ def test_a_window_that_the_interval_rule_squeezes_still_stays_open_a_week():
     a = forecast(history([treatment("2026-01-05", ("migraine", 155), indication="chronic_migraine")])).areas[0]
     assert a.book_from >= a.earliest_allowed
     assert days(a.book_from, a.book_by) >= CATALOGUE.practice.min_booking_window_days
+
+
+@pytest.mark.parametrize("indication", sorted(CATALOGUE.indications))
+def test_earliest_allowed_is_the_interval_the_charts_safety_check_applies(indication):
+    """The forecast may not open a window the chart's safety check would refuse, nor keep it
+    shut after the check allows the treatment: both take the indication's interval where the
+    label gives one (chronic migraine, cervical dystonia: 12 weeks), else the product's."""
+    ind = CATALOGUE.indications[indication]
+    area = ind.areas[0]
+    for product in ind.labelled_products:
+        units = ind.label_units.get(product, 20)
+        h = history([treatment("2026-01-05", (area, units), product=product, indication=indication)])
+        got = next(a for a in forecast(h).areas if a.area == area).earliest_allowed
+        assert days(D("2026-01-05"), got) == CATALOGUE.min_retreatment_days(product, indication), (indication, product)

@@ -13,7 +13,9 @@ Dates, per area (A = the area's most recent treatment date):
 - wear_off_date: A + the posterior median of the wear-off day D (the first day after the
   peak on which the improvement has fallen to half of its peak; touchup.core.wearoff).
 - wear_off_interval: the central 80% interval, A + the 10th and 90th percentiles of D.
-- earliest_allowed: the product's minimum retreatment interval after A, pushed later
+- earliest_allowed: the minimum retreatment interval after A (the indication's where the
+  label gives one, as for chronic migraine and cervical dystonia: 12 weeks; otherwise the
+  product's, 90 days for every toxin), the same rule the chart's safety check applies, pushed later
   while the area's last dose would take the product's cumulative dose (all areas, in the
   catalogue's window) over its limit.
 - book_from: A + the 25th percentile of D (a one-in-four chance the effect has already
@@ -110,12 +112,22 @@ class Baseline:
 
 @dataclass(frozen=True, slots=True)
 class RetreatmentRule:
-    """A product's label limits (from the catalogue): days between treatments of an area,
-    and at most `cumulative_limit_units` within any `cumulative_window_days`."""
+    """A product's label limits (from the catalogue): days between treatments of an area
+    (or the indication's own interval, `min_days_by_indication`), and at most
+    `cumulative_limit_units` within any `cumulative_window_days`."""
 
     min_retreatment_days: int
     cumulative_limit_units: float | None = None
     cumulative_window_days: int | None = None
+    min_days_by_indication: tuple[tuple[str, int], ...] = ()
+
+    def min_days(self, indication: str) -> int:
+        """As touchup.core.catalogue.Catalogue.min_retreatment_days: the indication's
+        interval where it has one, else the product's."""
+        for key, days in self.min_days_by_indication:
+            if key == indication:
+                return days
+        return self.min_retreatment_days
 
 
 @functools.cache
@@ -129,9 +141,12 @@ def _min_booking_window() -> int:
 def catalogue_rules() -> Mapping[str, RetreatmentRule]:
     from touchup.core.catalogue import load_catalogue
 
+    cat = load_catalogue()
+    by_indication = tuple((k, i.min_retreatment_days) for k, i in cat.indications.items() if i.min_retreatment_days)
     return {
-        key: RetreatmentRule(p.min_retreatment_days, p.cumulative_limit_units, p.cumulative_window_days)
-        for key, p in load_catalogue().products.items()
+        key: RetreatmentRule(p.min_retreatment_days, p.cumulative_limit_units, p.cumulative_window_days,
+                             by_indication)
+        for key, p in cat.products.items()
     }
 
 
@@ -173,7 +188,8 @@ def _forecast_block(histories, priors, rules) -> list[Forecast]:
         for area in areas:
             lo, b25, mid, hi = (area.start + d for d in q[row])
             row += 1
-            earliest = _earliest(area.start, area.product, area.units, area.history.treatments, rules)
+            earliest = _earliest(area.start, area.product, area.indication, area.units, area.history.treatments,
+                                 rules)
             book_from = max(b25, earliest)
             out.append(AreaForecast(
                 area.area, area.product, _date(area.start), _date(mid), (_date(lo), _date(hi)),
@@ -217,6 +233,7 @@ class _AreaPlan:
     history: History
     area: str
     product: str
+    indication: str
     units: float
     start: int  # ordinal of the most recent treatment of the area
     basis: str
@@ -232,12 +249,12 @@ def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict,
     when given, collects each cycle's Baseline per kind (reading_baselines)."""
     as_of = history.as_of.toordinal()
     sex = history.patient.sex
-    # area -> [(date ordinal, product, units)] in date order; areas most recent first.
-    cycles: dict[str, list[tuple[int, str, float]]] = {}
+    # area -> [(date ordinal, product, units, indication)] in date order; areas most recent first.
+    cycles: dict[str, list[tuple[int, str, float, str]]] = {}
     for t in history.treatments:
         d = t.date.toordinal()
         for dose in t.areas:
-            cycles.setdefault(dose.area, []).append((d, t.product, dose.units))
+            cycles.setdefault(dose.area, []).append((d, t.product, dose.units, t.indication))
     order = sorted(cycles, key=lambda a: -cycles[a][-1][0])  # stable: ties keep file order
 
     # area -> kind -> (sorted date ordinals, values)
@@ -265,7 +282,7 @@ def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict,
         unusable: set[str] = set()
         # kind -> untreated reading, its cycle's treatment day, the reading's own day
         reference: dict[str, tuple[float, int, int]] = {}
-        for j, (start, product, units) in enumerate(area_cycles):
+        for j, (start, product, units, _indication) in enumerate(area_cycles):
             current = j == n - 1
             end = as_of if current else area_cycles[j + 1][0]
             key = (area, product, units, sex, min(j, prior.repeat_max_cycles))
@@ -318,8 +335,9 @@ def _plan(history: History, priors: Priors, batch: WearoffBatch, medians: dict,
                 batch.add_cycle(slot, mu, prior, True)
             if not current and used:
                 earlier_with_data += 1
-        start, product, units = area_cycles[-1]
-        plans.append(_AreaPlan(history, area, product, units, start, _basis(earlier_with_data, counts, unusable)))
+        start, product, units, indication = area_cycles[-1]
+        plans.append(_AreaPlan(history, area, product, indication, units, start,
+                               _basis(earlier_with_data, counts, unusable)))
     return plans
 
 
@@ -357,7 +375,8 @@ def earliest_allowed(treatments: Sequence[Treatment], area: str,
                      rules: Mapping[str, RetreatmentRule]) -> dt.date:
     """The earliest date the area may be treated again with the same product and dose.
 
-    Respects the product's minimum retreatment interval after the area's last treatment,
+    Respects the minimum retreatment interval after the area's last treatment (the
+    indication's, else the product's),
     and its cumulative limit: the area's last dose (its typical dose) added on that date
     must keep every `cumulative_window_days` window around it within the limit, counting
     all areas treated with the product. A limit without a window is per session (day).
@@ -369,14 +388,15 @@ def earliest_allowed(treatments: Sequence[Treatment], area: str,
                 last, units = t, dose.units
     if last is None:
         raise ValueError(f"area {area!r} was never treated")
-    return dt.date.fromordinal(_earliest(last.date.toordinal(), last.product, units, treatments, rules))
+    return dt.date.fromordinal(_earliest(last.date.toordinal(), last.product, last.indication, units, treatments,
+                                         rules))
 
 
-def _earliest(last: int, product: str, units: float, treatments: Sequence[Treatment],
+def _earliest(last: int, product: str, indication: str, units: float, treatments: Sequence[Treatment],
               rules: Mapping[str, RetreatmentRule]) -> int:
     """earliest_allowed() as an ordinal, for a last treatment on ordinal `last`."""
     rule = rules[product]
-    base = last + rule.min_retreatment_days
+    base = last + rule.min_days(indication)
     limit = rule.cumulative_limit_units
     if limit is None:
         return base
