@@ -46,7 +46,7 @@ import os
 import random
 import statistics
 import sys
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 import time
 from dataclasses import dataclass, field
 
@@ -208,7 +208,7 @@ class Truth:
 class Simulated:
     history: dict
     truths: list[Truth] = field(default_factory=list)
-    # For the watch variant: each cycle's treatment day and true D per area, and the cut.
+    # Each cycle's treatment day and true D per area, and the cut.
     cycles: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     as_of: int = 0
 
@@ -284,9 +284,9 @@ def simulate_patient(rng: random.Random, variant: Variant) -> Simulated:
     history = {"as_of": _date(as_of), "patient": {"sex": sex}, "treatments": treatments,
                "observations": observations}
     sim = Simulated(history)
-    if variant.watch:
-        sim.cycles = [(c["start"], {a: v["D"] for a, v in c["areas"].items()}) for c in cycles]
-        sim.as_of = as_of
+    # Kept for every variant: the watch asks by them, the reminder timing scores against them.
+    sim.cycles = [(c["start"], {a: v["D"] for a, v in c["areas"].items()}) for c in cycles]
+    sim.as_of = as_of
     for area, _ in areas:
         D = last["areas"][area]["D"]
         sim.truths.append(Truth(area, product, last["start"], last["start"] + math.ceil(D),
@@ -595,6 +595,180 @@ def _checkin_counts(sims: list[Simulated]) -> tuple[float, float, float]:
     return answers / cycles, yes / max(answers, 1), cycles_with_yes / areas_cycles
 
 
+# --- when the maintenance reminder goes ------------------------------------------------------
+
+# What clinics do today (issue #3): a reminder "after 3 months", for every area.
+FIXED_REMINDER_DAYS = 90
+# More than this many days after the true wear-off is "late", before it "early" (the
+# patient is asked to book while still fully treated).
+OFF_BY_DAYS = 14
+POLICIES = ("product", "90 days", "population median", "best fixed")
+
+
+@dataclass(frozen=True)
+class CycleTiming:
+    """One treatment cycle, as day ordinals: the treatment, the true wear-off (the first
+    day at or below half the peak, of the treatment's first area to get there), the
+    earliest retreatment the product's rules allow (its earliest area), the simulated
+    patient's own next treatment, and the day each policy's maintenance reminder goes."""
+
+    start: int
+    wear_off: int
+    earliest_allowed: int
+    next_start: int
+    reminders: dict[str, int]
+    kind: str = "cosmetic"  # or "therapeutic" (the treatment's first area)
+    # The minimum interval the treatment-time safety check applies (touchup.core.rules:
+    # the indication's when it has one, 84 days for the therapeutic ones, else the
+    # product's); earliest_allowed above takes the product's (90 days) for every indication.
+    label_allowed: int = 0
+
+
+def _due(day: int, book_from: int, next_day: int | None) -> int | None:
+    """The day the maintenance reminder goes if the forecast recomputed on `day` says the
+    window opens on `book_from`, or None when the next recompute (on `next_day`) comes
+    first. As the product: 10:00 on book_from, at once if the window is already open
+    (reminders.sync_forecast_reminders); on the day of the next recompute it goes at 10:00,
+    before that day's answer or photo."""
+    due = max(book_from, day)
+    return due if next_day is None or due <= next_day else None
+
+
+def reminder_from_recomputes(steps: list[tuple[int, int]]) -> int:
+    """The reminder day from a cycle's recomputes [(day, book_from after it)] in day order;
+    after the last one the forecast stands."""
+    for k, (day, book_from) in enumerate(steps):
+        due = _due(day, book_from, steps[k + 1][0] if k + 1 < len(steps) else None)
+        if due is not None:
+            return due
+    raise ValueError("no recomputes")
+
+
+def reminder_timings(sims: list[Simulated]) -> list[CycleTiming]:
+    """When each policy's maintenance reminder goes, for every cycle that ended in a next
+    treatment (each history's last cycle is cut at a random day to score the forecast, not
+    ended, so it is left out).
+
+    The product's reminder: the forecast is recomputed on the treatment day and on every
+    day the cycle has an observation (a photo, a grade, a diary, a check-in answer, "yes"
+    included), from the history up to that day, as every signing and observation
+    recomputes it in the product; the reminder goes on the leading area's book_from as
+    forecast by the last recompute before it (_due). Recomputes are done round by round,
+    all cycles of one round in one forecast_many call. A cycle's data end at the patient's
+    own next treatment: when that came before the product's reminder, the reminder is the
+    one the product would have sent from what it had by then."""
+    parsed = [parse_history(s.history) for s in sims]
+    readings, pending = [], []
+    for i, (sim, h) in enumerate(zip(sims, parsed)):
+        obs = tuple(sorted(h.observations, key=lambda o: o.date))
+        dates = [o.date.toordinal() for o in obs]
+        readings.append((obs, dates))
+        for j in range(len(sim.cycles) - 1):
+            start, next_start = sim.cycles[j][0], sim.cycles[j + 1][0]
+            days = sorted({start, *dates[bisect_right(dates, start):bisect_left(dates, next_start)]})
+            pending.append((i, j, days, 0))
+    sent: dict[tuple[int, int], tuple[int, int]] = {}
+    while pending:
+        histories = []
+        for i, j, days, k in pending:
+            obs, dates = readings[i]
+            histories.append(History(dt.date.fromordinal(days[k]), parsed[i].patient, parsed[i].treatments[:j + 1],
+                                     obs[:bisect_right(dates, days[k])]))
+        again = []
+        for (i, j, days, k), result in zip(pending, forecast_many(histories)):
+            book_from = min(a.book_from for a in result.areas).toordinal()
+            due = _due(days[k], book_from, days[k + 1] if k + 1 < len(days) else None)
+            if due is None:
+                again.append((i, j, days, k + 1))
+            else:
+                sent[i, j] = (due, min(a.earliest_allowed for a in result.areas).toordinal())
+        pending = again
+
+    # The best fixed interval per product and area: the median of the true wear-off days.
+    true_days: dict[tuple[str, str], list[int]] = {}
+    for i, j in sent:
+        product = parsed[i].treatments[j].product
+        for area, D in sims[i].cycles[j][1].items():
+            true_days.setdefault((product, area), []).append(math.ceil(D))
+    best = {k: statistics.median_low(v) for k, v in true_days.items()}
+
+    from touchup.core.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    out = []
+    for (i, j), (product_day, allowed) in sorted(sent.items()):
+        start, Ds = sims[i].cycles[j]
+        product = parsed[i].treatments[j].product
+        interval = catalogue.min_retreatment_days(product, parsed[i].treatments[j].indication)
+        out.append(CycleTiming(
+            start, start + min(math.ceil(D) for D in Ds.values()), allowed, sims[i].cycles[j + 1][0],
+            {"product": product_day,
+             "90 days": start + FIXED_REMINDER_DAYS,
+             "population median": start + min(math.ceil(PRIORS.areas[a].median_for(product)) for a in Ds),
+             "best fixed": start + min(best[product, a] for a in Ds)},
+            "cosmetic" if next(iter(Ds)) in COSMETIC else "therapeutic", start + interval))
+    return out
+
+
+def timing_stats(cycles: list[CycleTiming], policy: str) -> dict:
+    """How one policy's reminders fall against the true wear-off: lateness (reminder day -
+    wear-off day, negative when early), its median and mean absolute value, the shares
+    more than OFF_BY_DAYS late and early, the share before the earliest allowed day, the
+    days past the wear-off before the reminder (the late side only) per patient-year of
+    the cycles, and the share of cycles in which the patient came back on their own on or
+    before the reminder day."""
+    late = [c.reminders[policy] - c.wear_off for c in cycles]
+    years = sum(c.next_start - c.start for c in cycles) / 365.25
+    n = len(cycles)
+    return {
+        "n": n,
+        "median": statistics.median(late),
+        "mean_abs": sum(abs(x) for x in late) / n,
+        "late": sum(x > OFF_BY_DAYS for x in late) / n,
+        "early": sum(x < -OFF_BY_DAYS for x in late) / n,
+        "before_allowed": sum(c.reminders[policy] < c.earliest_allowed for c in cycles) / n,
+        "before_label": sum(c.reminders[policy] < c.label_allowed for c in cycles) / n,
+        "late_days_per_year": sum(max(0, x) for x in late) / years,
+        "back_first": sum(c.next_start <= c.reminders[policy] for c in cycles) / n,
+    }
+
+
+def _timing_row(label: str, cycles: list[CycleTiming], policy: str) -> str:
+    t = timing_stats(cycles, policy)
+    return (f"| {label} | {policy} | {t['n']} | {t['median']:+.0f} | {t['mean_abs']:.1f} | {t['late']:.1%} | "
+            f"{t['early']:.1%} | {t['before_allowed']:.2%} | {t['before_label']:.2%} | "
+            f"{t['late_days_per_year']:.1f} | {t['back_first']:.1%} |")
+
+
+def _report_timing(timings: dict[str, list[CycleTiming]]) -> None:
+    print("\nWhen the maintenance reminder goes (every cycle that ended in a next treatment; "
+          "late = reminder day - true wear-off day):\n")
+    print(f"| variant | policy | cycles | median late (d) | mean abs (d) | > {OFF_BY_DAYS} d late "
+          f"| > {OFF_BY_DAYS} d early | before earliest allowed | before the label's interval "
+          "| days worn off before the reminder per patient-year | patient back first |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    shown = set()
+    for name, cycles in timings.items():
+        patients = VARIANTS[name].seed_as or name  # the fixed policies depend only on the patients
+        for policy in POLICIES if patients not in shown else POLICIES[:1]:
+            print(_timing_row(name, cycles, policy))
+        shown.add(patients)
+    print("\nThe same by the kind of treatment:\n")
+    print(f"| variant, kind | policy | cycles | median late (d) | mean abs (d) | > {OFF_BY_DAYS} d late "
+          f"| > {OFF_BY_DAYS} d early "
+          "| before earliest allowed | before the label's interval | days worn off before the reminder per patient-year "
+          "| patient back first |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    shown = set()
+    for kind in ("cosmetic", "therapeutic"):
+        for name, cycles in timings.items():
+            patients = VARIANTS[name].seed_as or name
+            of_kind = [c for c in cycles if c.kind == kind]
+            for policy in POLICIES if (patients, kind) not in shown else POLICIES[:1]:
+                print(_timing_row(f"{name}, {kind}", of_kind, policy))
+            shown.add((patients, kind))
+
+
 def speed(n: int, seed: int) -> dict:
     """Seconds for n histories: json.loads (the floor), parse+validate, forecast_many."""
     texts = [json.dumps(s.history) for s in simulate(n, seed, VARIANTS["base"])]
@@ -656,6 +830,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--calibrate", type=int, default=5000,
                     help="histories of the clinic's past to recalibrate the medians on (0: skip)")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
+    ap.add_argument("--timing", default="base,watch",
+                    help="of those variants, the ones whose maintenance reminder days to score (default "
+                         "base,watch; '' skips)")
     args = ap.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -666,9 +843,12 @@ def main(argv: list[str]) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     details = {}
     asked = {}
+    timings: dict[str, list[CycleTiming]] = {}
     for name in filter(None, args.variants.split(",")):
         sims = simulate(args.accuracy, args.seed, VARIANTS[name])
         asked[name] = _checkin_counts(sims)
+        if name in args.timing.split(","):
+            timings[name] = reminder_timings(sims)
         s = score(sims)
         del sims
         details[name] = s
@@ -680,6 +860,8 @@ def main(argv: list[str]) -> int:
     print("|---|---|---|---|")
     for name, (per_cycle, yes_share, with_yes) in asked.items():
         print(f"| {name} | {per_cycle:.2f} | {yes_share:.1%} | {with_yes:.1%} |")
+    if timings:
+        _report_timing(timings)
     if args.calibrate:
         _report_calibration(args, details)
     for name in ("base", "watch"):
