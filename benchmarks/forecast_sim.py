@@ -1,6 +1,6 @@
 """Accuracy and speed of the wear-off forecast on simulated patient histories.
 
-    python -m benchmarks forecast [--accuracy N] [--speed N] [--seed S] [--variants a,b]
+    python -m benchmarks forecast [--accuracy N] [--speed N] [--seed S] [--variants a,b] [--timing a,b]
 
 Simulates patients from the published figures (the population priors in
 touchup/core/data/wearoff_priors.toml, with their sources), with person-to-person and
@@ -15,6 +15,12 @@ and compares the forecast with the truth:
   area: an oracle no clinic has); and, as a bound, an oracle that knows each patient's
   own median (person effect and covariates) but nothing about the current cycle;
 - coverage of the 80% wear_off_interval (target 70-90%);
+- when the maintenance reminder goes (--timing, base and watch by default): for every
+  cycle that ended in a next treatment, the day the product would send it (book_from as
+  recomputed on each day with an observation, as the product does) against the true
+  wear-off, beside a reminder at a fixed 90 days, the population median and the best
+  fixed interval: how late and how early, how often before the rules allow, and the days
+  worn off before the reminder per patient-year;
 - speed: 100,000 histories from JSON text to forecasts on one core, against the floor of
   json.loads on the same texts.
 
