@@ -843,41 +843,42 @@ def main(argv: list[str]) -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
-    print(f"# touchup forecast benchmark (seed {args.seed}, {args.accuracy} histories per variant)\n")
-    print("| variant | areas | MAE model (d) | MAE population median (d) | MAE best fixed (d) | model / best fixed "
-          "| oracle own median / best fixed | 80% coverage | median width (d) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    details = {}
-    asked = {}
-    timings: dict[str, list[CycleTiming]] = {}
-    for name in filter(None, args.variants.split(",")):
-        sims = simulate(args.accuracy, args.seed, VARIANTS[name])
-        asked[name] = _checkin_counts(sims)
-        if name in args.timing.split(","):
-            timings[name] = reminder_timings(sims)
-        s = score(sims)
-        del sims
-        details[name] = s
-        print(f"| {name} | {s.n} | {s.mae_model:.1f} | {s.mae_fixed:.1f} | {s.mae_best_fixed:.1f} | "
-              f"{s.mae_model / s.mae_best_fixed:.2f} | {s.mae_own_median / s.mae_best_fixed:.2f} | "
-              f"{s.coverage:.1%} | {s.width:.0f} |", flush=True)
-    print("\nCheck-in answers in the histories (all cycles, before the cut):\n")
-    print("| variant | answers per cycle | of them yes | cycles with a yes |")
-    print("|---|---|---|---|")
-    for name, (per_cycle, yes_share, with_yes) in asked.items():
-        print(f"| {name} | {per_cycle:.2f} | {yes_share:.1%} | {with_yes:.1%} |")
-    if timings:
-        _report_timing(timings)
-    if args.calibrate:
-        _report_calibration(args, details)
-    for name in ("base", "watch"):
-        if name not in details:
-            continue
-        print(f"\n{name.capitalize()} variant by group:\n")
-        print("| group | areas | MAE model (d) | MAE best fixed (d) | MAE oracle own median (d) | 80% coverage |")
-        print("|---|---|---|---|---|---|")
-        for g, (n, m, b, c, o) in details[name].by_group.items():
-            print(f"| {g} | {n} | {m:.1f} | {b:.1f} | {o:.1f} | {c:.1%} |")
+    if args.accuracy:  # 0: the speed run alone
+        print(f"# touchup forecast benchmark (seed {args.seed}, {args.accuracy} histories per variant)\n")
+        print("| variant | areas | MAE model (d) | MAE population median (d) | MAE best fixed (d) | model / best fixed "
+              "| oracle own median / best fixed | 80% coverage | median width (d) |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        details = {}
+        asked = {}
+        timings: dict[str, list[CycleTiming]] = {}
+        for name in filter(None, args.variants.split(",")):
+            sims = simulate(args.accuracy, args.seed, VARIANTS[name])
+            asked[name] = _checkin_counts(sims)
+            if name in args.timing.split(","):
+                timings[name] = reminder_timings(sims)
+            s = score(sims)
+            del sims
+            details[name] = s
+            print(f"| {name} | {s.n} | {s.mae_model:.1f} | {s.mae_fixed:.1f} | {s.mae_best_fixed:.1f} | "
+                  f"{s.mae_model / s.mae_best_fixed:.2f} | {s.mae_own_median / s.mae_best_fixed:.2f} | "
+                  f"{s.coverage:.1%} | {s.width:.0f} |", flush=True)
+        print("\nCheck-in answers in the histories (all cycles, before the cut):\n")
+        print("| variant | answers per cycle | of them yes | cycles with a yes |")
+        print("|---|---|---|---|")
+        for name, (per_cycle, yes_share, with_yes) in asked.items():
+            print(f"| {name} | {per_cycle:.2f} | {yes_share:.1%} | {with_yes:.1%} |")
+        if timings:
+            _report_timing(timings)
+        if args.calibrate:
+            _report_calibration(args, details)
+        for name in ("base", "watch"):
+            if name not in details:
+                continue
+            print(f"\n{name.capitalize()} variant by group:\n")
+            print("| group | areas | MAE model (d) | MAE best fixed (d) | MAE oracle own median (d) | 80% coverage |")
+            print("|---|---|---|---|---|---|")
+            for g, (n, m, b, c, o) in details[name].by_group.items():
+                print(f"| {g} | {n} | {m:.1f} | {b:.1f} | {o:.1f} | {c:.1%} |")
     if args.speed:
         sp = speed(args.speed, args.seed)
         print(f"\nSpeed, one core: {sp['n']} histories ({sp['areas']} area forecasts, {sp['observations']} observations)\n")
