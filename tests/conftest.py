@@ -149,3 +149,4 @@ def vial(clinic_a, clinician):
 
 
 from tests.phi_in_logs import no_phi_in_logs  # noqa: E402,F401 - autouse: every test
+from tests.audit_words_watch import audit_actions_have_words, pytest_terminal_summary  # noqa: E402,F401 - autouse: every test

@@ -17,28 +17,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
+from touchup.core.audit_actions import ACTIONS, SIGNIN
+
 from . import audit
 from .models import Membership, Patient
 
 # Every action this module (and idle.py, signin_limits.py, user_sessions.py) records, in
-# the words the manager's audit page shows.
-LABELS: dict[str, str] = {
-    "signin": "Signed in",
-    "signin.failed": "Sign-in failed",
-    "signin.locked": "Sign-in paused: too many failures",
-    "signout": "Signed out",
-    "signout.idle": "Signed out: no activity",
-    "signout.expired": "Signed out: 12 hours since sign-in",
-    "password.changed": "Password changed",
-    "password.reset": "Password reset (email link)",
-    "password.set": "Password set",
-    "mfa.activated": "Two-step sign-in turned on",
-    "mfa.deactivated": "Two-step sign-in turned off",
-    "mfa.recovery_codes": "New recovery codes made",
-    "mfa.failed": "Two-step code refused",
-    "account.deactivated": "Account deactivated",
-    "sessions.ended": "Other sessions ended",
-}
+# the words the manager's audit page shows: the sign-in rows of the one table of actions.
+LABELS: dict[str, str] = {a: w for a, (kind, w) in ACTIONS.items() if kind == SIGNIN}
 
 # The codes in `detail`, in words.
 REASONS: dict[str, str] = {
