@@ -124,4 +124,8 @@ def patient_detail(request: HttpRequest, public_id) -> HttpResponse:
         areas = treated_areas(request.user, patient)
         if areas:
             ctx["observation_form"] = ObservationForm(areas=areas)
+    if access.can(request.user, "audit.view"):
+        from ..audit_search import record_access
+
+        ctx["record_access"] = record_access(request.user, patient)
     return render(request, "web/patients/detail.html", ctx)
