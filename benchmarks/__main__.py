@@ -18,6 +18,7 @@ BENCHMARKS = {
     "crash": "benchmarks.crash",
     "fhir_export": "benchmarks.fhir_export",
     "serving": "benchmarks.serving",
+    "audit_page": "benchmarks.audit_page",
 }
 
 

@@ -270,6 +270,14 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # The manager's audit page, newest first, with its filters (touchup.web.audit_search;
+        # docs/performance.md, "Audit trail"). Person and patient use actor's and
+        # patient_id_ref's own indexes; dates become an id range found through `at`.
+        indexes = [
+            models.Index(fields=["outcome", "clinic_id_ref", "id"], name="audit_outcome_idx"),
+            models.Index(fields=["action", "clinic_id_ref", "id"], name="audit_action_idx"),
+            models.Index(fields=["at"], name="audit_at_idx"),
+        ]
 
 
 class AuditChainHead(models.Model):
