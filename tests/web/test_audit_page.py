@@ -189,3 +189,13 @@ def test_a_common_kind_read_off_the_table_finds_the_same_events(as_manager, even
     rare = ids_on(page(as_manager, kind="signin"))
     monkeypatch.setattr(audit_search, "COMMON", 1)
     assert ids_on(page(as_manager, kind="signin")) == rare and rare
+
+
+def test_no_inline_code_the_csp_would_block(as_manager, events, patient):
+    from tests.security.test_headers import InlineCode
+
+    for url in (reverse("patient", args=[patient.public_id]),
+                f"{reverse('audit')}?kind=records&outcome=ok&patient={patient.public_id}&since=2026-01-01"):
+        parser = InlineCode()
+        parser.feed(as_manager.get(url).content.decode())
+        assert not parser.found, (url, parser.found)
