@@ -225,3 +225,18 @@ def test_slots_are_the_clinics_wall_clock_times(as_front_desk, due, clinic_a, cl
     assert r.status_code == 302
     page = as_front_desk.get(r["Location"]).content.decode()
     assert "09:00–09:30" in page
+
+
+def test_calendar_links_follow_the_configured_public_url(monkeypatch, as_front_desk, as_clinician, due, hours,
+                                                         clinician):
+    """Behind a TLS proxy the request arrives at 127.0.0.1; a calendar entry opened later on
+    a phone must point at the clinic's public address instead (it once read a setting that
+    does not exist and always used the request's host)."""
+    monkeypatch.setenv("TOUCHUP_PUBLIC_URL", "https://touchup.example.org/")
+    as_front_desk.post(f"/patients/{due.public_id}/book/", {"clinician": clinician.pk, "starts_at": slot(9).isoformat()})
+    appt = Appointment.objects.get()
+    [event] = ical.parse(as_front_desk.get(f"/appointments/{appt.public_id}/calendar.ics").content)
+    assert event["url"] == f"https://touchup.example.org/appointments/{appt.public_id}/"
+    r = as_clinician.post("/schedule/feed/", {"clinician": clinician.pk, "action": "create"})
+    page = as_clinician.get(r["Location"]).content.decode()
+    assert re.search(r'value="https://touchup\.example\.org/calendar/[^"]+\.ics"', page)

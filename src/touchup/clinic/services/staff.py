@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import smtplib
 import zoneinfo
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from django.utils import timezone
 from touchup.core.staffing import last_manager_refusal
 
 from .. import audit, secret_tokens
+from ..links import public_base_url
 from ..errors import Conflict, InvalidInput
 from ..models import Clinic, Membership, PasswordLink, Role
 
@@ -77,13 +77,6 @@ class NewClinic:
 class NewStaff:
     membership: Membership
     link: NewLink
-
-
-def public_base_url(request_base: str = "") -> str:
-    """Where links point: TOUCHUP_PUBLIC_URL (as in reminders), else the address the
-    request came to, else the demo server's."""
-    configured = os.environ.get("TOUCHUP_PUBLIC_URL", "").rstrip("/")
-    return configured or request_base.rstrip("/") or "http://127.0.0.1:8000"
 
 
 # --- checking what people type ---------------------------------------------------------

@@ -5,8 +5,9 @@ screens), the clinic's name and a link to sign in for the rest."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
+
+from touchup.clinic.links import public_base_url
 
 from ..models import Reminder, ReminderStep
 
@@ -20,8 +21,7 @@ class Message:
 def portal_link(page: str = "") -> str:
     """The portal page a message is about, so one tap (and a sign-in, which comes back
     to it) lands where the patient answers or books, not on the portal's front page."""
-    base = os.environ.get("TOUCHUP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-    return f"{base}/portal/{page}"
+    return f"{public_base_url()}/portal/{page}"
 
 
 # The page each step's link opens.

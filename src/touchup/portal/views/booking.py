@@ -15,7 +15,9 @@ from .. import access
 from ..models import BookingRequest
 from ..services import booking
 from ..services.booking_requests import booking_request_create
-from .common import base_url, portal_view
+from touchup.clinic.links import request_base_url as base_url
+
+from .common import portal_view
 
 
 DAYS_SHOWN = 4

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import zoneinfo
 
 from django.utils import timezone
@@ -31,15 +30,9 @@ def portal_view(view):
     return login_required(wrapped, login_url=PORTAL_LOGIN)
 
 
-def base_url(request) -> str:
-    """Where links in emails and calendar files point: the configured public URL, else this host."""
-    configured = os.environ.get("TOUCHUP_PUBLIC_URL", "").rstrip("/")
-    return configured or request.build_absolute_uri("/").rstrip("/")
-
-
 def htmx_or(request, partial: str, full: str) -> str:
     """The fragment for an htmx request, the whole page otherwise (works without JS)."""
     return partial if getattr(request, "htmx", False) else full
 
 
-__all__ = ["portal_view", "base_url", "htmx_or"]
+__all__ = ["portal_view", "htmx_or"]

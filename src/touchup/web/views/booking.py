@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from itertools import groupby
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django import shortcuts
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from touchup.clinic import access
+from touchup.clinic.links import request_base_url as base_url
 from touchup.clinic.errors import Conflict, InvalidInput
 from touchup.interop import ical
 from touchup.maintenance.access import appointment_for
@@ -157,10 +157,6 @@ def appointment_cancel(request: HttpRequest, public_id) -> HttpResponse:
         return render(request, "web/booking/appointment.html", ctx, status=409)
     messages.success(request, "Cancelled. The patient is back on the worklist.")
     return redirect("appointment", public_id=appointment.public_id)
-
-
-def base_url(request: HttpRequest) -> str:
-    return getattr(settings, "TOUCHUP_PUBLIC_URL", None) or request.build_absolute_uri("/").rstrip("/")
 
 
 def appointment_ics(request: HttpRequest, public_id) -> HttpResponse:

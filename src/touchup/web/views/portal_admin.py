@@ -14,7 +14,7 @@ from touchup.portal.services import worklist
 from touchup.portal.services.booking_requests import booking_request_handle
 from touchup.portal.services.invitations import invitation_create, invitation_state, invitations_of
 from touchup.portal.services.side_effects import side_effect_review
-from touchup.portal.views.common import base_url
+from touchup.clinic.links import request_base_url as base_url
 
 
 @require_http_methods(["GET", "POST"])

@@ -18,7 +18,9 @@ from touchup.maintenance.access import may_manage_hours, require_hours
 from touchup.maintenance.services import booking as svc
 from touchup.maintenance.services import feeds
 
-from .booking import base_url, render
+from touchup.clinic.links import request_base_url as base_url
+
+from .booking import render
 
 
 def _clinician(request: HttpRequest, membership, value):

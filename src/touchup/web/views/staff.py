@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from touchup.clinic import access
 from touchup.clinic.errors import Conflict, InvalidInput
+from touchup.clinic.links import request_base_url
 from touchup.clinic.models import Membership, Role
 from touchup.clinic.services import staff as staff_service
 
@@ -31,10 +32,6 @@ def confirm_it_is_you(request: HttpRequest) -> None:
     """Send the manager to confirm their password (or two-step code) unless they did in
     the last few minutes; allauth's middleware keeps this POST and runs it again after."""
     raise_if_reauthentication_required(request, app="")
-
-
-def _base_url(request: HttpRequest) -> str:
-    return staff_service.public_base_url(request.build_absolute_uri("/"))
 
 
 def _link_page(request: HttpRequest, member: Membership, link: staff_service.NewLink, *, added: bool) -> HttpResponse:
@@ -52,7 +49,7 @@ def staff_add(request: HttpRequest) -> HttpResponse:
         if form.cleaned_data["role"] == Role.MANAGER:
             confirm_it_is_you(request)
         try:
-            made = staff_service.staff_add(actor=request.user, clinic=membership.clinic, base_url=_base_url(request),
+            made = staff_service.staff_add(actor=request.user, clinic=membership.clinic, base_url=request_base_url(request),
                                            **form.cleaned_data)
         except InvalidInput as exc:
             show_invalid(form, exc)
@@ -123,7 +120,7 @@ def staff_new_link(request: HttpRequest, membership_id: int) -> HttpResponse:
     if member.role == Role.MANAGER:
         confirm_it_is_you(request)
     try:
-        link = staff_service.password_link_new(actor=request.user, member=member, base_url=_base_url(request))
+        link = staff_service.password_link_new(actor=request.user, member=member, base_url=request_base_url(request))
     except Conflict as exc:
         messages.error(request, str(exc))
         return redirect("clinic_staff_member", membership_id=member.pk)
