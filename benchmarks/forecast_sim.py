@@ -15,7 +15,7 @@ and compares the forecast with the truth:
   area: an oracle no clinic has); and, as a bound, an oracle that knows each patient's
   own median (person effect and covariates) but nothing about the current cycle;
 - coverage of the 80% wear_off_interval (target 70-90%);
-- when the maintenance reminder goes (--timing, base and watch by default): for every
+- when the maintenance reminder goes (--timing, base, watch and watch_photo by default): for every
   cycle that ended in a next treatment, the day the product would send it (book_from as
   recomputed on each day with an observation, as the product does) against the true
   wear-off, beside a reminder at a fixed 90 days, the population median and the best
@@ -36,8 +36,11 @@ every 15 days from day 60: the peak check-in, then "is it wearing off?" from 14 
 before the forecast's book_from, weekly (the wear-off watch, maintenance/services/
 reminders.py), each answer recomputing the forecast, same patients as `base`;
 `watch_past_window` the same watch going on after the window opens (not the product),
-`watch_engaged` the watch on `engaged`'s patients. Results and the full list of
-assumptions: docs/forecast.md.
+`watch_engaged` the watch on `engaged`'s patients. `watch_photo` is the watch asking for
+a photo of the treated area too: a quarter of its messages to cosmetic patients bring one
+back, read as every simulated photo is; `watch_photo_engaged` the same on `engaged`'s
+patients with a photo on every answer. Results and the full list of assumptions:
+docs/forecast.md.
 """
 
 from __future__ import annotations
@@ -102,7 +105,11 @@ class Variant:
     checkin_answer_rate: float = 0.4
     watch: bool = False      # check-ins on the product's schedule (_watch_checkins)
     watch_past_window: bool = False  # what-if: the watch goes on after the maintenance reminder
+    # Share of the watch's messages (cosmetic treatments) that bring back a usable photo of
+    # the leading area's view, taken that day (_watch_checkins); 0: the watch asks yes/no only.
+    watch_photo_rate: float = 0.0
     seed_as: str | None = None  # simulate the patients of this variant (same draws)
+    answers_as: str | None = None  # draw the watch's answers as this variant does (same generator)
 
     @property
     def photo_cv(self):
@@ -134,6 +141,13 @@ VARIANTS = {
     # The watch on "engaged"'s patients (3 app photos a cycle, 80% of check-ins answered).
     "watch_engaged": Variant("watch_engaged", watch=True, seed_as="engaged", photos_per_cycle=3.0,
                              checkin_answer_rate=0.8),
+    # The watch asking for a photo as well (cosmetic areas): "watch"'s patients and answers,
+    # and a quarter of the watch's messages bring back a usable photo of the leading area
+    # (ASSUMPTION: 62.5% of the 40% who answer manage one that passes the quality check).
+    "watch_photo": Variant("watch_photo", watch=True, watch_photo_rate=0.25, seed_as="base", answers_as="watch"),
+    # The same on "engaged"'s patients, every answer with a photo (80% of messages): an upper end.
+    "watch_photo_engaged": Variant("watch_photo_engaged", watch=True, watch_photo_rate=0.8, seed_as="engaged",
+                                   answers_as="watch_engaged", photos_per_cycle=3.0, checkin_answer_rate=0.8),
 }
 
 # The product's check-in schedule (touchup/maintenance/services/reminders.py; not imported
@@ -217,6 +231,10 @@ class Simulated:
     # Each cycle's treatment day and true D per area, and the cut.
     cycles: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     as_of: int = 0
+    # What a photo of a cosmetic area would read (the watch's photos, _watch_photo): per area
+    # its untreated wrinkle index and true curve, and each cycle's peak improvement A.
+    photo_truth: dict[str, tuple[float, TrueCurve, list[float]]] = field(default_factory=dict)
+    watch_photos: int = 0  # photos the watch brought in (all cycles, before the cut)
 
 
 @functools.lru_cache(maxsize=None)
@@ -293,6 +311,8 @@ def simulate_patient(rng: random.Random, variant: Variant) -> Simulated:
     # Kept for every variant: the watch asks by them, the reminder timing scores against them.
     sim.cycles = [(c["start"], {a: v["D"] for a, v in c["areas"].items()}) for c in cycles]
     sim.as_of = as_of
+    sim.photo_truth = {a: (per_area[a]["baseline_wi"], per_area[a]["curve"], [c["areas"][a]["A"] for c in cycles])
+                       for a, _ in areas if a in COSMETIC}
     for area, _ in areas:
         D = last["areas"][area]["D"]
         sim.truths.append(Truth(area, product, last["start"], last["start"] + math.ceil(D),
@@ -437,17 +457,25 @@ def _watch_checkins(sims: list[Simulated], seed: int, variant: Variant) -> None:
     - nothing on or after the next treatment (the patient has booked), nor after the cut.
 
     Each message is answered with probability checkin_answer_rate, and then for every
-    area of the treatment (the diary asks per area)."""
+    area of the treatment (the diary asks per area). With watch_photo_rate, a watch message
+    (not the peak check-in) that is answered also brings a photo of the leading area, when
+    it is a cosmetic one, with probability watch_photo_rate / checkin_answer_rate: its
+    wrinkle index dated that day, drawn as the simulator draws every photo (_watch_photo),
+    and the recompute after the answer reads it. The photos come from generators of their
+    own, so the answers are drawn as in the variant named by answers_as for as long as the
+    schedule is the same."""
     parsed = [parse_history(s.history) for s in sims]
     readings = []
     for h in parsed:
         obs = sorted(h.observations, key=lambda o: o.date)
         readings.append((tuple(obs), [o.date.toordinal() for o in obs]))
-    rngs = [random.Random(f"{seed}-{variant.name}-{i}") for i in range(len(sims))]
-    answers: list[list[Observation]] = [[] for _ in sims]
+    rngs = [random.Random(f"{seed}-{variant.answers_as or variant.name}-{i}") for i in range(len(sims))]
+    photo_rngs = [random.Random(f"{seed}-{variant.name}-photo-{i}") for i in range(len(sims))]
+    photo_given_answer = variant.watch_photo_rate / variant.checkin_answer_rate
+    answers: list[list[Observation]] = [[] for _ in sims]  # and the watch's photos
     said_yes: dict[int, set[str]] = {}  # this cycle's areas answered "yes" (any check-in)
 
-    def ask(i: int, j: int, day: int) -> dict[str, bool] | None:
+    def ask(i: int, j: int, day: int, lead: str | None = None) -> dict[str, bool] | None:
         rng = rngs[i]
         if rng.random() >= variant.checkin_answer_rate:
             return None
@@ -456,6 +484,10 @@ def _watch_checkins(sims: list[Simulated], seed: int, variant: Variant) -> None:
         when = dt.date.fromordinal(day)
         answers[i].extend(Observation(when, area, "wearing_off_reported", yes) for area, yes in got.items())
         said_yes[i].update(area for area, yes in got.items() if yes)
+        if lead in sims[i].photo_truth and photo_rngs[i].random() < photo_given_answer:
+            answers[i].append(Observation(when, lead, "wrinkle_index",
+                                          _watch_photo(photo_rngs[i], variant, sims[i], j, lead, day)))
+            sims[i].watch_photos += 1
         return got
 
     def forecasts(items: list[tuple[int, int, int]]) -> list[tuple[str, int, int]]:
@@ -503,7 +535,7 @@ def _watch_checkins(sims: list[Simulated], seed: int, variant: Variant) -> None:
                 if day < start_day[i]:  # already past when it was scheduled: the product skips it
                     again.append(i)
                     continue
-                got = ask(i, j, day)
+                got = ask(i, j, day, lead)
                 if got is None:
                     again.append(i)
                 elif not got[lead]:  # (a "yes" for another area may make it the leading one)
@@ -516,6 +548,16 @@ def _watch_checkins(sims: list[Simulated], seed: int, variant: Variant) -> None:
     for sim, got in zip(sims, answers):
         sim.history["observations"] = sim.history["observations"] + [
             {"date": o.date.isoformat(), "area": o.area, "kind": o.kind, "value": o.value} for o in got]
+
+
+def _watch_photo(rng: random.Random, variant: Variant, sim: Simulated, j: int, area: str, day: int) -> float:
+    """The wrinkle index a photo of `area` reads on `day` of cycle j: as every simulated
+    photo (_observe), the untreated value less this cycle's effect, with the variant's
+    noise. Watch days fall after the treatment, so the previous cycle no longer counts."""
+    baseline, curve, amplitudes = sim.photo_truth[area]
+    start, Ds = sim.cycles[j]
+    v = baseline * (1 - amplitudes[j] * curve(day - start, Ds[area])) * (1 + rng.gauss(0, variant.photo_cv))
+    return round(max(v, 0.0), 4)
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -570,7 +612,8 @@ def score(sims: list[Simulated], priors=None) -> Scores:
         # (areas other than the patient's first can be cut after theirs).
         share = min(int(5 * (as_of - truth.treatment_date) / (truth.wear_off_date - truth.treatment_date)), 5)
         cut = f"cut at: {20 * share}-{20 * share + 20}% of the cycle" if share < 5 else "cut at: after the wear-off"
-        for g in (f"area: {truth.area}", f"earlier cycles: {min(truth.cycles_before, 3)}{'+' if truth.cycles_before >= 3 else ''}",
+        kind = "kind: cosmetic" if truth.area in COSMETIC else "kind: therapeutic"
+        for g in (kind, f"area: {truth.area}", f"earlier cycles: {min(truth.cycles_before, 3)}{'+' if truth.cycles_before >= 3 else ''}",
                   cut):
             groups.setdefault(g, []).append((e_model, e_best, lo <= truth.wear_off_date <= hi, e_own))
     by_group = {
@@ -581,9 +624,11 @@ def score(sims: list[Simulated], priors=None) -> Scores:
                   float(np.mean(err_own)), float(np.mean(covered)), float(np.median(widths)), by_group)
 
 
-def _checkin_counts(sims: list[Simulated]) -> tuple[float, float, float]:
-    """Check-in answers per treatment cycle, the share of them that are "yes", and the
-    share of patient-area cycles with at least one "yes" (over all areas and cycles)."""
+def _checkin_counts(sims: list[Simulated]) -> tuple[float, float, float, float]:
+    """Check-in answers per treatment cycle, the share of them that are "yes", the share
+    of patient-area cycles with at least one "yes" (over all areas and cycles), and the
+    photos the watch brought in per treatment cycle of a cosmetic treatment (the only ones
+    it asks a photo of)."""
     answers = yes = cycles = cycles_with_yes = 0
     for sim in sims:
         starts = [t["date"] for t in sim.history["treatments"]]
@@ -598,7 +643,8 @@ def _checkin_counts(sims: list[Simulated]) -> tuple[float, float, float]:
                 seen.add((o["area"], bisect_right(starts, o["date"])))
         cycles_with_yes += len(seen)
     areas_cycles = sum(len(sim.history["treatments"]) * len(sim.history["treatments"][0]["areas"]) for sim in sims)
-    return answers / cycles, yes / max(answers, 1), cycles_with_yes / areas_cycles
+    return (answers / cycles, yes / max(answers, 1), cycles_with_yes / areas_cycles,
+            sum(sim.watch_photos for sim in sims) / max(1, sum(len(sim.cycles) for sim in sims if sim.photo_truth)))
 
 
 # --- when the maintenance reminder goes ------------------------------------------------------
@@ -836,9 +882,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--calibrate", type=int, default=5000,
                     help="histories of the clinic's past to recalibrate the medians on (0: skip)")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
-    ap.add_argument("--timing", default="base,watch",
+    ap.add_argument("--timing", default="base,watch,watch_photo",
                     help="of those variants, the ones whose maintenance reminder days to score (default "
-                         "base,watch; '' skips)")
+                         "base,watch,watch_photo; '' skips)")
     args = ap.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -863,15 +909,15 @@ def main(argv: list[str]) -> int:
                   f"{s.mae_model / s.mae_best_fixed:.2f} | {s.mae_own_median / s.mae_best_fixed:.2f} | "
                   f"{s.coverage:.1%} | {s.width:.0f} |", flush=True)
         print("\nCheck-in answers in the histories (all cycles, before the cut):\n")
-        print("| variant | answers per cycle | of them yes | cycles with a yes |")
-        print("|---|---|---|---|")
-        for name, (per_cycle, yes_share, with_yes) in asked.items():
-            print(f"| {name} | {per_cycle:.2f} | {yes_share:.1%} | {with_yes:.1%} |")
+        print("| variant | answers per cycle | of them yes | cycles with a yes | watch photos per cosmetic cycle |")
+        print("|---|---|---|---|---|")
+        for name, (per_cycle, yes_share, with_yes, photos) in asked.items():
+            print(f"| {name} | {per_cycle:.2f} | {yes_share:.1%} | {with_yes:.1%} | {photos:.2f} |")
         if timings:
             _report_timing(timings)
         if args.calibrate:
             _report_calibration(args, details)
-        for name in ("base", "watch"):
+        for name in ("base", "watch", "watch_photo"):
             if name not in details:
                 continue
             print(f"\n{name.capitalize()} variant by group:\n")

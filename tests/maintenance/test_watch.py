@@ -314,3 +314,44 @@ def test_the_simulator_asks_on_the_products_schedule():
                 yes = [d for d, got in days.items() if got[areas[0]]]
                 assert not yes or max(days) == min(yes)
     assert asked > 100
+
+
+def test_the_simulators_photo_watch_adds_photos_of_cosmetic_areas_on_answered_watch_days():
+    """"watch_photo" is "watch" with a photo of the leading cosmetic area on a share of the
+    answered watch rounds: the same patients and readings as "base", the therapeutic
+    patients' answers exactly as "watch" asked them, and every extra reading a wrinkle
+    index of a cosmetic area, dated on a day the patient answered the watch."""
+    from collections import Counter
+
+    from benchmarks import forecast_sim as sim
+
+    base = sim.simulate(300, 5, sim.VARIANTS["base"])
+    watch = sim.simulate(300, 5, sim.VARIANTS["watch"])
+    photo = sim.simulate(300, 5, sim.VARIANTS["watch_photo"])
+
+    def key(o):
+        return o["date"], o["area"], o["kind"], o["value"]
+
+    extra = answered_watch_days = 0
+    for b, w, p in zip(base, watch, photo):
+        assert b.history["treatments"] == p.history["treatments"]
+        areas = [a["area"] for a in p.history["treatments"][0]["areas"]]
+        if not set(areas) & sim.COSMETIC:  # migraine, dystonia: the watch is unchanged
+            assert p.history == w.history and p.watch_photos == 0
+            continue
+        readings = Counter(key(o) for o in p.history["observations"] if o["kind"] != "wearing_off_reported")
+        added = readings - Counter(key(o) for o in b.history["observations"])
+        assert sum(added.values()) == p.watch_photos
+        starts = [t["date"] for t in p.history["treatments"]]
+        answered = {o["date"] for o in p.history["observations"] if o["kind"] == "wearing_off_reported"}
+        peaks = {(dt.date.fromisoformat(s) + dt.timedelta(days=round(min(sim.PRIORS.areas[a].peak_days
+                                                                          for a in areas)))).isoformat()
+                 for s in starts}
+        answered_watch_days += len(answered - peaks)
+        for (day, area, kind, value), n in added.items():
+            assert kind == "wrinkle_index" and area in areas and n == 1 and value >= 0
+            assert day in answered and day not in peaks and day not in starts
+        extra += sum(added.values())
+    # 25% of messages bring a photo, 40% are answered: 62.5% of answered watch rounds.
+    assert answered_watch_days > 100
+    assert 0.45 < extra / answered_watch_days < 0.8
