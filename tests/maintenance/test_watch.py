@@ -107,7 +107,7 @@ def test_the_rounds_keep_their_weekday_once_the_before_window_check_in_went_out(
     area_forecast(reachable, t, "glabella", today + dt.timedelta(days=14), days=20)
     _sync(reachable, now=_at(today, 9, 0))
     assert reminders.dispatch_due("w1", now=_at(today))["sent"] == 1
-    assert "/portal/diary/" in mailoutbox[0].body
+    assert "/portal/photos/?view=frown" in mailoutbox[0].body  # a glabella: the frown photo
     # The window moves by 5 days (a "no"): the rounds stay weekly from the day the
     # check-in went out, not from the new window.
     AreaForecast.objects.filter(treatment=t).update(book_from=today + dt.timedelta(days=19))
@@ -232,7 +232,7 @@ def test_the_watch_with_the_real_forecast_a_no_moves_it_on_a_yes_brings_the_main
     assert _pending_watch(t)[1] == today
     sent = reminders.dispatch_due("w1", now=_due_today())
     assert sent["sent"] == 1 and len(mailoutbox) == 2
-    assert mailoutbox[-1].body == mailoutbox[0].body and "/portal/diary/" in mailoutbox[-1].body
+    assert mailoutbox[-1].body == mailoutbox[0].body and "/portal/photos/?view=frown" in mailoutbox[-1].body
 
     # "Yes, it is wearing off": the window comes to today, the maintenance reminder goes
     # at once and the rest of the watch is dropped.

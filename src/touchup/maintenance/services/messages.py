@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from touchup.portal.photo_guide import AREA_VIEW
 
 from touchup.clinic.links import public_base_url
 
@@ -24,14 +27,24 @@ def portal_link(page: str = "") -> str:
     return f"{public_base_url()}/portal/{page}"
 
 
-# The page each step's link opens.
+# The page each step's link opens (the wear-off watch's: watch_page).
 _PAGE = {
     ReminderStep.AFTERCARE: "aftercare/",
     ReminderStep.CHECKIN_PEAK: "diary/",
-    ReminderStep.CHECKIN_BEFORE_WINDOW: "diary/",
-    ReminderStep.CHECKIN_WATCH: "diary/",
     ReminderStep.MAINTENANCE: "book/",
 }
+
+
+def watch_page(area: str) -> str:
+    """The page the wear-off watch's messages open for the treatment's leading area. For an
+    area a photo measures, the photo diary with that area's view chosen: a photo read
+    against the patient's untreated one says how much effect is left, which a yes/no
+    answer cannot (docs/forecast.md, variant "watch_photo"); the page asks the yes/no
+    question too. The view goes in the link's query string, never in the words: "frown"
+    beside the clinic's name on a lock screen would say what was treated. Areas no photo
+    measures (migraine, dystonia): the diary."""
+    view = AREA_VIEW.get(area)
+    return f"photos/?{urlencode({'view': view})}" if view else "diary/"
 
 
 def _weekday(day: dt.date) -> str:
@@ -57,11 +70,14 @@ def compose(reminder: Reminder, *, clinic_name: str, given_name: str, treated_on
             f"Two taps tell us: {link}\n— {clinic_name}",
         )
     if step in (ReminderStep.CHECKIN_BEFORE_WINDOW, ReminderStep.CHECKIN_WATCH):
-        # The watch asks the same question each week until the answer is yes.
+        # The watch asks the same question each week until the answer is yes; where a
+        # photo measures the area, it asks for today's photo as well.
+        page = watch_page(reminder.area)
+        ask = "Take today's photo and let us know" if page.startswith("photos/") else "Let us know"
         return Message(
             f"{clinic_name}: a quick check-in",
             f"{hello}\nis the effect of your last treatment starting to wear off? "
-            f"Let us know, and add a photo if you like: {link}\n— {clinic_name}",
+            f"{ask}: {portal_link(page)}\n— {clinic_name}",
         )
     if step == ReminderStep.MAINTENANCE:
         return Message(

@@ -15,8 +15,10 @@ from touchup.core.catalogue import load_catalogue
 from .. import access
 from ..forms import CheckinForm, HeadacheForm, SymptomForm, show_invalid
 from ..models import Hit6Score
+from ..photo_guide import AREA_VIEW
 from ..services.diaries import record_checkin, record_headache_diary, record_symptom_diary, treated_areas
 from .common import portal_view
+from .photos import photos_url
 
 
 def _recent(patient) -> dict:
@@ -50,12 +52,13 @@ def diary(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/diary.html", _context(request, patient))
 
 
-def _done(request, patient, page_forms: dict, ok_message, fragment, ctx):
+def _done(request, patient, page_forms: dict, ok_message, fragment, ctx, *, recent: bool = True):
     """Answer a diary post: the form's fragment (HTMX), else the diary page again, with
-    `page_forms` carrying the posted form and its errors (built only when shown)."""
+    `page_forms` carrying the posted form and its errors (built only when shown).
+    `recent`: the page has the "Your recent entries" card to update."""
     if getattr(request, "htmx", False):
         response = render(request, fragment, ctx)
-        if ok_message:
+        if ok_message and recent:
             # The new entry joins "Your recent entries" (swapped out of band), as it
             # does on the page a no-JavaScript save reloads.
             access.read(request.user, patient, "diary")
@@ -88,9 +91,16 @@ def checkin(request: HttpRequest) -> HttpResponse:
         return redirect("portal:diary")
     name = load_catalogue().areas[area].name if area in load_catalogue().areas else area
     msg = f"Thank you: your check-in for {name} is saved." if saved else ""
+    # Asked on the photo diary (the wear-off watch's link): stay there. The only other
+    # place is the diary, so nothing else is accepted (no open redirect).
+    back = "photos" if request.POST.get("back") == "photos" else ""
+    if back and saved and not getattr(request, "htmx", False):
+        messages.success(request, msg)
+        return redirect(photos_url(AREA_VIEW.get(area, "")))
     frag_ctx = {"area": area, "name": name, "form": CheckinForm(initial={"area": area}, prefix=f"c-{area}") if saved
-                else form, "saved": msg}
-    return _done(request, patient, {"checkins": {area: form}}, msg, "portal/_checkin.html", frag_ctx)
+                else form, "saved": msg, "back": back}
+    return _done(request, patient, {"checkins": {area: form}}, msg, "portal/_checkin.html", frag_ctx,
+                 recent=not back)
 
 
 def _diary_post(request: HttpRequest, form_class, prefix: str, record, context_key: str, fragment: str,

@@ -5,17 +5,22 @@ photo's page the patient gives or withdraws its clinical and marketing use."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Photo
 from touchup.core import photo_rules
+from touchup.core.catalogue import load_catalogue
 
 from .. import access
-from ..photo_guide import SHOTS, TIPS, shots_for
+from ..forms import CheckinForm
+from ..photo_guide import AREA_VIEW, SHOTS, TIPS, shots_for
 from ..services.diaries import treated_areas
 from .common import portal_view
 
@@ -26,9 +31,12 @@ MAX_UPLOAD = 25 * 1024 * 1024
 @require_http_methods(["GET", "POST"])
 def photos(request: HttpRequest) -> HttpResponse:
     patient = access.patient_of(request.user)
-    shots = shots_for(treated_areas(patient))
+    areas = treated_areas(patient)
+    shots = shots_for(areas)
     errors: list[str] = []
-    chosen = request.POST.get("view") or request.GET.get("view") or (shots[0].view if shots else "")
+    chosen = request.POST.get("view") or request.GET.get("view") or ""
+    if request.method == "GET" and chosen not in {s.view for s in shots}:
+        chosen = shots[0].view if shots else ""  # an old link, or an area no longer treated
     if request.method == "POST":
         from touchup.clinic.services import photos as photo_services
 
@@ -53,15 +61,30 @@ def photos(request: HttpRequest) -> HttpResponse:
                 errors.append(exc.message)
             else:
                 messages.success(request, f"Thank you: your photo ({SHOTS[chosen].name.lower()}) is saved.")
-                return redirect("portal:photos")
+                # Back to the same view, with its check-in still there to answer.
+                return redirect(photos_url(chosen))
     access.read(request.user, patient, "photos")
     mine = list(Photo.objects.kept().filter(patient=patient).order_by("-taken_on", "-pk")[:24])
     removed = list(Photo.objects.removed().filter(patient=patient).order_by("-removed_at", "-pk")[:24])
     return render(request, "portal/photos.html", {
         "nav": "photos", "shots": shots, "tips": TIPS, "chosen": chosen, "errors": errors, "photos": mine,
         "removed": removed, "names": {k: s.name for k, s in SHOTS.items()},
-        "reasons": REMOVED_BECAUSE,
+        "reasons": REMOVED_BECAUSE, "checkins": _checkins_for(chosen, areas),
     }, status=400 if errors else 200)
+
+
+def photos_url(view: str) -> str:
+    """The photo diary with `view` chosen (the wear-off watch's messages link here)."""
+    return f"{reverse('portal:photos')}?{urlencode({'view': view})}" if view else reverse("portal:photos")
+
+
+def _checkins_for(view: str, areas: list[str]) -> list[tuple]:
+    """The "is it wearing off?" check-in of each treated area the chosen view measures, as
+    the diary shows it: the wear-off watch's message links here for a photo, and the
+    patient answers the question on the same page."""
+    names = load_catalogue().areas
+    return [(a, names[a].name if a in names else a, CheckinForm(initial={"area": a}, prefix=f"c-{a}"))
+            for a in areas if AREA_VIEW.get(a) == view]
 
 
 # Why a photo was removed, in the patient's words (touchup.core.photo_rules.REMOVAL_REASONS).
