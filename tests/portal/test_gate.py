@@ -28,10 +28,14 @@ def test_patient_signs_in_on_the_portal_page_and_lands_in_the_portal(client, dan
     assert r.status_code == 302 and r["Location"] == "/portal/"
 
 
-@pytest.mark.parametrize("step,page", [("aftercare", "/portal/aftercare/"), ("checkin_peak", "/portal/diary/"),
-                                       ("checkin_before_window", "/portal/diary/"), ("checkin_watch", "/portal/diary/"),
-                                       ("maintenance", "/portal/book/")])
-def test_a_reminders_link_opens_its_page_after_the_sign_in(client, dana, step, page):
+@pytest.mark.parametrize("step,area,page", [
+    ("aftercare", "glabella", "/portal/aftercare/"), ("checkin_peak", "glabella", "/portal/diary/"),
+    # The wear-off watch: the photo diary on the area's view where a photo measures it.
+    ("checkin_before_window", "glabella", "/portal/photos/?view=frown"),
+    ("checkin_watch", "crows_feet", "/portal/photos/?view=smile_squint"),
+    ("checkin_watch", "migraine", "/portal/diary/"),
+    ("maintenance", "glabella", "/portal/book/")])
+def test_a_reminders_link_opens_its_page_after_the_sign_in(client, dana, step, area, page):
     # The message's link is the page it is about (answer, read, book); a patient who is
     # not signed in is asked to, and then lands there, not on the portal's front page.
     import datetime as dt
@@ -39,7 +43,8 @@ def test_a_reminders_link_opens_its_page_after_the_sign_in(client, dana, step, p
 
     from touchup.maintenance.services.messages import compose
 
-    body = compose(SimpleNamespace(step=step), clinic_name="C", given_name="Dana", treated_on=dt.date(2026, 1, 5)).body
+    body = compose(SimpleNamespace(step=step, area=area), clinic_name="C", given_name="Dana",
+                   treated_on=dt.date(2026, 1, 5)).body
     link = re.search(r"https?://\S+", body).group(0)
     assert link.endswith(page)
     r = client.get(page)
