@@ -159,3 +159,37 @@ def test_the_map_adds_drags_and_removes_points(browser_page, live_server, ready)
     expect(svg.locator("g.point")).to_have_count(5)
     expect(total(page)).to_have_text("20")
     assert treatment.points.count() == 5
+
+
+def test_a_dose_the_units_box_would_reject_still_reaches_the_server(browser_page, live_server, ready):
+    """A negative, an absurd or an off-step dose is sent and judged by the server, which
+    names the point; the browser's own checks (min, max, step of the units box) used to make
+    htmx drop the save without a word: the total showed the new dose, the panel kept the old
+    checks and still said "Ready to sign"."""
+    from touchup.clinic.models import Treatment
+
+    page = browser_page
+    sign_in(page, live_server)
+    open_new_glabellar_chart(page)
+    units = page.get_by_label(re.compile(r"^Units at point 1 "))
+    status = page.locator("#chart-status")
+
+    with page.expect_response(lambda r: r.url.endswith("/points/")) as saved:
+        units.fill("-2")
+    assert saved.value.status == 200
+    expect(status).to_contain_text("Not saved")
+    expect(status).to_contain_text("must be more than 0")
+    expect(units).to_have_attribute("aria-invalid", "true")
+
+    with page.expect_response(lambda r: r.url.endswith("/points/")):
+        units.fill("1000")
+    expect(status).to_contain_text("not a plausible dose")
+    treatment = Treatment.objects.get()
+    assert sorted(float(p.units) for p in treatment.points.all()) == [4.0] * 5  # nothing half-saved
+
+    # Off the box's 0.5 step, but a dose the server accepts: saved, not dropped.
+    with page.expect_response(lambda r: r.url.endswith("/points/")):
+        units.fill("2.25")
+    expect(total(page)).to_have_text("18.25")
+    expect(status).not_to_contain_text("Not saved")
+    assert sorted(float(p.units) for p in treatment.points.all()) == [2.25] + [4.0] * 4
