@@ -109,3 +109,23 @@ def test_idor_another_clinics_screening_is_404(as_other_clinician, patient, clin
     screening.refresh_from_db()
     assert not screening.doctor_signed
     assert Screening.objects.count() == 1
+
+
+def test_the_screenings_age_counts_calendar_days(as_clinician, patient, clinician):
+    """Recorded the day before yesterday reads "2 days ago" beside its date, even when fewer
+    than 48 hours have passed (it said "1 day ago" next to a date two days back)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from touchup.clinic.services.screenings import screening_record
+
+    s = screening_record(actor=clinician, patient=patient, indication="glabellar_lines", answers=clean_answers())
+    now = timezone.localtime()
+    recorded = now - dt.timedelta(days=2) + dt.timedelta(seconds=30)  # 47 h 59 min 30 s ago
+    if recorded.date() != now.date() - dt.timedelta(days=2):  # run in the last 30 s before midnight
+        recorded = now - dt.timedelta(days=2)
+    Screening.objects.filter(pk=s.pk).update(recorded_at=recorded)
+    page = as_clinician.get(reverse("patient", args=[patient.public_id])).content.decode()
+    assert f"{recorded:%d %b %Y}".lstrip("0") in page
+    assert "(2 days ago)" in page

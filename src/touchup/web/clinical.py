@@ -119,7 +119,9 @@ def describe_screening(screening: Any) -> dict[str, Any] | None:
         "findings": sorted_findings(screening.findings),
         "state": state,
         "badge": badge,
-        "age_days": (timezone.now() - screening.recorded_at).days,
+        # Calendar days, as the date beside it is read: recorded the day before yesterday is
+        # "2 days ago" even when fewer than 48 hours have passed.
+        "age_days": (timezone.localdate() - timezone.localtime(screening.recorded_at).date()).days,
     }
 
 
