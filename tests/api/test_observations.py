@@ -23,6 +23,7 @@ def test_a_clinician_records_a_grade(api_clinician, patient):
     ({"area": "glabella", "kind": "fws_grade", "value": 7}, "value"),
     ({"area": "glabella", "kind": "wrinkle_index", "value": 0.3}, "kind"),
     ({"area": "knee", "kind": "fws_grade", "value": 1}, "area"),
+    ({"area": "migraine", "kind": "fws_grade", "value": 1}, "kind"),  # a kind the area does not take
     ({"area": "glabella", "kind": "fws_grade", "value": 1, "observed_on": "2999-01-01"}, "observed_on"),
 ])
 def test_bad_readings_name_the_field_and_write_nothing(api_clinician, patient, body, field):

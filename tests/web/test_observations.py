@@ -42,7 +42,8 @@ def test_a_grade_is_recorded_audited_and_queues_the_forecast(as_clinician, treat
     ({"value": "4"}, "must be from 0 to 3"),
     ({"value": "1.5"}, "must be a whole number"),
     ({"value": "abc"}, "Enter a number"),
-    ({"kind": "headache_days", "value": "10"}, "is not recorded for glabella"),
+    # In words, with what the area takes (it said "headache_days is not recorded for glabella").
+    ({"kind": "headache_days", "value": "10"}, "headache days is not recorded for Glabella (frown lines): choose a wrinkle grade"),
     ({"area": "knee"}, "Select a valid choice"),
     ({"observed_on": "2999-01-01"}, "is in the future"),
 ])

@@ -26,6 +26,14 @@ STAFF_KINDS: dict[str, tuple[float, float, bool, frozenset[str]]] = {
 }
 
 
+# What each kind is called in an error a clinician reads (the codes are for the API).
+KIND_WORDS = {
+    ObservationKind.FWS_GRADE: "a wrinkle grade",
+    ObservationKind.HEADACHE_DAYS: "headache days",
+    ObservationKind.SYMPTOM_SCORE: "a neck symptom score",
+}
+
+
 def _value(kind: str, raw: Any) -> float:
     lo, hi, whole, _ = STAFF_KINDS[kind]
     if isinstance(raw, bool):
@@ -47,10 +55,14 @@ def observation_record(*, actor: Any, patient: Patient, area: str, kind: str, va
     """Record one reading; the patient's forecast is recomputed in the background."""
     if kind not in STAFF_KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(STAFF_KINDS)}")
-    if area not in load_catalogue().areas:
+    areas = load_catalogue().areas
+    if area not in areas:
         raise InvalidInput("area", f"unknown area {area!r}")
     if area not in STAFF_KINDS[kind][3]:
-        raise InvalidInput("area", f"{kind} is not recorded for {area}")
+        # In words, with what the area does take: the form offers every kind for every area.
+        fits = [KIND_WORDS[k] for k, spec in STAFF_KINDS.items() if area in spec[3]]
+        raise InvalidInput("kind", f"{KIND_WORDS[kind]} is not recorded for {areas[area].name}"
+                                   + (f": choose {' or '.join(fits)}" if fits else ""))
     observed_on = observed_on or timezone.localdate()
     if observed_on > timezone.localdate():
         raise InvalidInput("observed_on", "is in the future")
