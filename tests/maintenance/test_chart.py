@@ -206,3 +206,26 @@ def test_a_30_day_diary_is_drawn_against_the_course_averaged_over_its_month(pati
     assert peak_x <= _x(treated + dt.timedelta(days=prior.peak_days + 33), chart.start, chart.end)
     wear = (row.wear_off_date - treated).days
     assert prior.measured_improvement(15, wear, 30) < 0.5 * prior.improvement(15, wear)
+
+
+def test_a_passed_window_reads_as_overdue_and_months_carry_their_year(patient, clinician):
+    """The worklist says "Overdue since 9 Nov"; the chart said "book 2 Nov – 9 Nov" as if it
+    were still to come. Axis months read "Jan 2025": "Jan 25" read as the 25th of January."""
+    import re
+
+    today = timezone.localdate()
+    signed_treatment(patient, clinician, today - dt.timedelta(days=300), {"glabella": 20})
+    [row] = recompute(patient)
+    assert row.book_by < today  # a 130-day median: long worn off
+    [chart] = effect_chart(patient, today=today)["areas"]
+    assert f"overdue since {row.book_by.day} {row.book_by:%b %Y}" in chart.summary
+    assert "; book " not in chart.summary
+    assert chart.x_ticks and all(re.fullmatch(r"[A-Z][a-z]{2} \d{4}", t["label"]) for t in chart.x_ticks)
+
+    # Still to come: the window, with its year.
+    later = today - dt.timedelta(days=30)
+    signed_treatment(patient, clinician, later, {"glabella": 20})
+    [row] = recompute(patient)
+    [chart] = effect_chart(patient, today=today)["areas"]
+    assert row.book_by >= today
+    assert f"book {row.book_from.day} {row.book_from:%b} – {row.book_by.day} {row.book_by:%b %Y}." in chart.summary

@@ -95,7 +95,8 @@ def _month_ticks(start: dt.date, end: dt.date) -> list[dict]:
     ticks = []
     while day <= end:
         if day >= start and (day.month - 1) % step == 0:
-            ticks.append({"x": _x(day, start, end), "label": day.strftime("%b %y")})
+            # "Jan 2025": "Jan 25" read as the 25th of January.
+            ticks.append({"x": _x(day, start, end), "label": day.strftime("%b %Y")})
         day = dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
     return ticks
 
@@ -134,7 +135,7 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
         end = max(today, f.wear_off_high if f else days[-1] + dt.timedelta(days=150)) + dt.timedelta(days=14)
         start = max(days[0], end - dt.timedelta(days=MAX_SPAN_DAYS)) - dt.timedelta(days=7)
         chart = AreaChart(area=area, start=start, end=end)
-        chart.treatments = [{"x": _x(d, start, end), "label": _day(d, "%b %y")} for d in days if d >= start]
+        chart.treatments = [{"x": _x(d, start, end), "label": _day(d)} for d in days if d >= start]
         kinds_seen = set()
         referenced = False
         for kind, (dates, values) in series.get(area, {}).items():
@@ -173,9 +174,14 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
                 "window_w": round(max(_x(f.book_by, start, end) - _x(f.book_from, start, end), 2), 1),
                 "row": f,
             }
+            # The window with its year (it may be next year's), and said to be over once it
+            # is, as the worklist says it ("book 2 Nov – 9 Nov" read as still to come).
+            window = f"{_day(f.book_from, '%b')} – {_day(f.book_by)}"
+            book = (f"overdue since {_day(f.book_by)} (booking window {window})" if f.book_by < today
+                    else f"book {window}")
             chart.summary = (f"Expected to wear off about {_day(f.wear_off_date)} "
                              f"(80%: {_day(f.wear_off_low, '%b')} – {_day(f.wear_off_high)}); "
-                             f"book {_day(f.book_from, '%b')} – {_day(f.book_by, '%b')}. Based on: {f.basis}.")
+                             f"{book}. Based on: {f.basis}.")
             prior = priors.areas.get(area)
             current = [r for r in chart.readings if r["x"] >= _x(f.treated_on, start, end)]
             if prior is not None and current:
