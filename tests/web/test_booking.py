@@ -240,3 +240,23 @@ def test_calendar_links_follow_the_configured_public_url(monkeypatch, as_front_d
     r = as_clinician.post("/schedule/feed/", {"clinician": clinician.pk, "action": "create"})
     page = as_clinician.get(r["Location"]).content.decode()
     assert re.search(r'value="https://touchup\.example\.org/calendar/[^"]+\.ics"', page)
+
+
+def test_no_earlier_link_into_the_past_and_the_empty_week_names_its_last_day(as_front_desk, due, clinician):
+    """From today, "← Earlier" led to a week of past days ("No free slot"); an empty week
+    named the day after it as its last ("Thu 19 Nov – Thu 26 Nov" for seven days from the
+    19th, while the 26th had free slots)."""
+    today = timezone.localdate()
+    html = as_front_desk.get(f"/patients/{due.public_id}/book/?from={today}").content.decode()
+    assert "Later →" in html and "← Earlier" not in html
+    # No working hours: nothing free, and the message spans the seven days shown.
+    last = today + dt.timedelta(days=6)
+    assert f"No free slot {today:%a} {today.day} {today:%b} – {last:%a} {last.day} {last:%b}" in html
+
+    # Ten days ahead, Earlier goes back a week but not before today.
+    ahead = today + dt.timedelta(days=10)
+    html = as_front_desk.get(f"/patients/{due.public_id}/book/?from={ahead}").content.decode()
+    assert f"from={today + dt.timedelta(days=3)}\">← Earlier" in html
+    ahead = today + dt.timedelta(days=3)
+    html = as_front_desk.get(f"/patients/{due.public_id}/book/?from={ahead}").content.decode()
+    assert f"from={today}\">← Earlier" in html

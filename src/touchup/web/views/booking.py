@@ -47,6 +47,17 @@ def _slot_days(clinic, clinician, start: dt.date, ignore=None):
     return [(day, list(group)) for day, group in groupby(slots, key=lambda s: s.starts_at.astimezone(zone).date())]
 
 
+def _paging(start: dt.date) -> dict:
+    """The week shown and the Earlier / Later links. No Earlier from a week that starts
+    today or before: every slot there is past, and the link led to "No free slot"."""
+    today = timezone.localdate()
+    return {
+        "start": start, "last_day": start + dt.timedelta(days=SLOT_DAYS - 1),
+        "prev_start": max(today, start - dt.timedelta(days=SLOT_DAYS)) if start > today else None,
+        "next_start": start + dt.timedelta(days=SLOT_DAYS),
+    }
+
+
 def _default_start(forecasts: list[AreaForecast]) -> dt.date:
     today = timezone.localdate()
     open_rows = [f for f in forecasts if f.appointment_id is None]
@@ -69,8 +80,7 @@ def _booking_context(request, patient, *, clinician_id, start):
     start = start or _default_start(forecasts)
     return {
         "nav": "worklist", "patient": patient, "forecasts": forecasts, "clinicians": clinicians,
-        "clinician": clinician, "start": start,
-        "prev_start": start - dt.timedelta(days=SLOT_DAYS), "next_start": start + dt.timedelta(days=SLOT_DAYS),
+        "clinician": clinician, **_paging(start),
         "days": _slot_days(clinic, clinician, start) if clinician else [],
     }
 
@@ -124,8 +134,7 @@ def _appointment_context(request, appointment: Appointment, start: dt.date | Non
     return {
         "nav": "worklist", "appointment": appointment, "patient": appointment.patient,
         "local_start": appointment.starts_at.astimezone(zone), "local_end": appointment.ends_at.astimezone(zone),
-        "may_edit": access.can(request.user, "patient.edit"), "start": start,
-        "prev_start": start - dt.timedelta(days=SLOT_DAYS), "next_start": start + dt.timedelta(days=SLOT_DAYS),
+        "may_edit": access.can(request.user, "patient.edit"), **_paging(start),
         "days": _slot_days(appointment.clinic, appointment.clinician, start, ignore=appointment)
         if appointment.is_booked else [],
     }
