@@ -49,3 +49,28 @@ def test_the_manager_filters_the_audit_trail_by_a_patient_from_the_patient_page(
     page.reload()  # the address holds the filters
     expect(page.locator("#audit-results tbody tr")).to_have_count(1)
     expect(page.get_by_label("What")).to_have_value("charts")
+
+
+def test_the_audit_table_keeps_numbers_usernames_and_addresses_on_one_line(
+        browser_page, live_server, transactional_db, clinic_a, manager, clinician, patient):
+    """The card's overflow-wrap let the table squeeze the narrow columns: "14|0",
+    "manager.l|ee", "127.0.0|.1" at a desktop width, beside long actions and objects."""
+    from touchup.clinic import audit
+
+    for _ in range(60):  # three-digit ids
+        audit.record("portal.worklist.view", actor=clinician, clinic=clinic_a)
+        audit.record("patient.view", actor=clinician, patient=patient, obj=patient)
+    page = browser_page
+    page.goto(live_server.url + "/")
+    page.get_by_label("Username").fill("mona")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server.url}/audit/")
+    expect(page.locator("#audit-results tbody tr").first).to_be_visible()
+    # Lines of text per cell, for the #, Who and IP columns of every row.
+    lines = page.evaluate("""() => Array.from(document.querySelectorAll('#audit-results tbody td'))
+        .filter(td => ['#', 'Who', 'IP'].includes(td.dataset.label))
+        .map(td => { const r = document.createRange(); r.selectNodeContents(td);
+                     const tops = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top)));
+                     return [td.dataset.label, td.innerText, tops.size]; })""")
+    assert lines and all(n == 1 for _, _, n in lines), [x for x in lines if x[2] != 1][:5]
