@@ -84,6 +84,15 @@ def test_aftercare_timeline_and_warning_signs(as_dana, treated):
     assert '<a href="#src-clinic_policy">Clinic</a>' in body
 
 
+def test_a_step_that_lasts_to_midnight_ends_with_the_day_before(as_dana, treated):
+    """"Today and tomorrow" read "until Sun 25 Oct, 00:00"; it ends with the Saturday."""
+    body = as_dana.get(f"/portal/aftercare/{treated.public_id}/").content.decode()
+    tomorrow = treated.treated_on + dt.timedelta(days=1)
+    assert f"Today and tomorrow · until the end of {tomorrow:%a} {tomorrow.day} {tomorrow:%b}" in body
+    assert ", 00:00" not in body
+    assert "First 4 hours · until " in body  # a step that ends within the day keeps its time
+
+
 def test_side_effect_reaches_the_worklist_at_once(as_dana, dana, treated, clinician, client):
     r = as_dana.post("/portal/side-effects/new/", {"kind": "drooping_eyelid", "details": "left eyelid",
                                                    "treatment": str(treated.public_id),

@@ -64,6 +64,11 @@ def _timeline(treatment):
     care = aftercare_for(treatment)
     now = timezone.now()
     for step in care["steps"]:
+        # A step that lasts to midnight ("today and tomorrow") ends with the day before it:
+        # "until the end of Sat 24 Oct", not "until Sun 25 Oct, 00:00".
+        until = timezone.localtime(step["until"], zone) if step["until"] is not None else None
+        step["until_day_end"] = (until.date() - dt.timedelta(days=1)
+                                 if until is not None and until.time() == dt.time(0) else None)
         if step["until"] is not None and step["until"] <= now:
             step["state"] = "done"
         elif step["starts_at"] <= now:
