@@ -109,6 +109,8 @@ def test_it_updates_only_the_fields_sent(api_front_desk, patient):
     ({**NEW, "sex": "f"}, "sex"),
     ({**NEW, "email": "not an email"}, "email"),
     ({**NEW, "phone": "1" * 33}, "phone"),
+    ({**NEW, "phone": "hello"}, "phone"),  # was kept; text-message reminders went to it
+    ({**NEW, "phone": "12345"}, "phone"),
     ({k: v for k, v in NEW.items() if k != "family_name"}, "family_name"),
     ({**NEW, "given_name": 7}, "given_name"),
     ({**NEW, "given_name": None}, "given_name"),

@@ -61,6 +61,29 @@ def test_a_future_birth_date_comes_back_from_the_service_on_its_field(as_front_d
     assert not Patient.objects.exists()
 
 
+@pytest.mark.parametrize("phone", ["hello", "call her mum", "12345", "+44 7700 900123 ext 4", "1" * 16])
+def test_a_phone_number_that_cannot_be_dialled_is_refused_on_its_field(as_front_desk, phone):
+    """"hello" was kept as the patient's phone, and the text-message reminders went to it."""
+    response = as_front_desk.post(reverse("patient_new"), {
+        "given_name": "Ada", "family_name": "Lovelace", "birth_date": "1990-01-01", "sex": "female", "phone": phone,
+    })
+    assert response.status_code == 200
+    assert response.context["form"].errors["phone"][0].startswith("must be a phone number")
+    assert not Patient.objects.exists()
+
+
+@pytest.mark.parametrize(("typed", "kept"), [
+    ("+44 7700 900123", "+44 7700 900123"), ("(020) 7946-0000", "(020) 7946-0000"),
+    ("  0123  456 ", "0123 456"), ("+1.415.555.0100", "+1.415.555.0100"), ("", ""),
+])
+def test_phone_numbers_as_people_write_them_are_kept(as_front_desk, typed, kept):
+    response = as_front_desk.post(reverse("patient_new"), {
+        "given_name": "Ada", "family_name": "Lovelace", "birth_date": "1990-01-01", "sex": "female", "phone": typed,
+    })
+    assert response.status_code == 302
+    assert Patient.objects.get().phone == kept
+
+
 def test_edit_changes_only_what_changed(as_clinician, patient):
     response = as_clinician.post(reverse("patient_edit", args=[patient.public_id]), {
         "given_name": "Dana", "family_name": "Example", "birth_date": "1984-03-02", "sex": "female",
