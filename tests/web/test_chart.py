@@ -254,3 +254,23 @@ def test_details_form_error_lands_on_its_field(as_clinician, draft):
     })
     assert response.status_code == 200
     assert response.context["details_form"].errors["treated_on"] == ["is in the future"]
+
+
+def test_finding_sources_read_as_words_with_their_citation(as_clinician, draft, vial):
+    """The panel showed the code "clinic_policy" under a screening finding, and bare keys
+    ("S16, S17") with nothing to say what they stand for."""
+    from django.utils.html import escape
+
+    from touchup.clinic.models import Screening
+    from touchup.core.catalogue import load_catalogue
+
+    Screening.objects.filter(patient=draft.patient).delete()  # a rule of the clinic's, not the label's
+    over = {0: {"units": "30"}}  # above the label's dose at the site: a label source
+    html = as_clinician.post(reverse("chart_save", args=[draft.public_id]),
+                             chart_state(draft, over, vial=str(vial.pk)), **HTMX).content.decode()
+    assert "Clinic policy" in html and "clinic_policy<" not in html and "· clinic_policy" not in html
+    sources = load_catalogue().sources
+    cited = re.findall(r'<abbr title="([^"]*)">(S\w+)</abbr>', html)
+    assert cited, html
+    for title, key in cited:
+        assert title == escape(sources[key].title)

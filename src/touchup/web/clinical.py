@@ -80,6 +80,20 @@ def name_cycles(groups: list[Any]) -> list[Any]:
 # --- screening -----------------------------------------------------------------------
 
 
+def source_refs(keys: str) -> list[dict[str, str]]:
+    """A finding's sources ("S16, S17", "clinic_policy") as the chart shows them: the key,
+    with the citation as its tooltip; "clinic_policy" reads "Clinic policy", not the code."""
+    sources = load_catalogue().sources
+    refs = []
+    for key in (k.strip() for k in (keys or "").split(",")):
+        if not key:
+            continue
+        src = sources.get(key)
+        refs.append({"key": key, "label": "Clinic policy" if key == "clinic_policy" else key,
+                     "title": src.title if src else ""})
+    return refs
+
+
 def _finding_dict(f: Any) -> dict[str, Any]:
     get = f.get if isinstance(f, dict) else lambda k, d=None: getattr(f, k, d)
     severity = get("severity", "info")
@@ -91,6 +105,7 @@ def _finding_dict(f: Any) -> dict[str, Any]:
         "message": get("message", ""),
         "rule": get("rule", ""),
         "source": get("source", ""),
+        "sources": source_refs(get("source", "")),
         "site": site,
         "site_name": name_of("site", site) if site else "",
     }
