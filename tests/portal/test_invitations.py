@@ -115,3 +115,14 @@ def test_signup_stays_closed(client):
 def test_only_staff_who_edit_patients_can_invite(client, dana, emailed):
     client.login(username="dana", password=PASSWORD)
     assert client.post(f"/patients/{emailed.public_id}/portal/").status_code == 403
+
+
+def test_the_emailed_expiry_is_the_clinics_day_written_as_pages_write_it(front_desk, emailed):
+    """It read "expires on 08 March 2026": a zero-padded day, and the UTC date, a day before
+    the patient's in a clinic east of UTC."""
+    clinic = emailed.clinic
+    clinic.time_zone = "Pacific/Auckland"  # UTC+13 in March
+    clinic.save()
+    now = dt.datetime(2026, 3, 1, 20, 0, tzinfo=dt.timezone.utc)  # 2 March, 09:00 in Auckland
+    invitation_create(actor=front_desk, patient=emailed, base_url=BASE, now=now)
+    assert "expires on 9 March 2026)" in mail.outbox[-1].body

@@ -81,6 +81,16 @@ def test_the_manager_adds_a_nurse_and_is_shown_the_link_once(as_manager, manager
     assert "nora.lee" in page and "password not set yet" in page
 
 
+def test_the_emailed_link_expiry_reads_as_pages_write_dates(manager, clinic_a, mailoutbox):
+    """It read "expires on 03 December 2026 at 09:00"."""
+    now = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)  # + 72 hours: 3 December
+    staff_service.staff_add(actor=manager, clinic=clinic_a, given_name="Nora", family_name="Lee",
+                            username="nora.lee", email="nora@example.org", role="clinician", now=now)
+    expires = timezone.localtime(now + dt.timedelta(hours=72), staff_service._zone(clinic_a.time_zone))
+    assert f"expires on {expires.day} {expires:%B %Y at %H:%M})" in mailoutbox[0].body
+    assert " 03 December" not in mailoutbox[0].body
+
+
 def test_no_email_no_mail_and_bad_input_names_the_field(as_manager, mailoutbox, django_user_model):
     r = as_manager.post(reverse("clinic_staff_add"), {**NORA, "email": ""})
     assert r.status_code == 200 and "emailed" not in r.content.decode() and not mailoutbox

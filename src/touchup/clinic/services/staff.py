@@ -159,14 +159,15 @@ def _email_link(user: Any, clinic: Clinic, link: NewLink) -> bool:
     server that is down must not undo the account: the manager hands the link over."""
     if not user.email:
         return False
-    zone = _zone(clinic.time_zone)
+    # "3 December", as every page writes dates (not "03 December").
+    expires = timezone.localtime(link.expires_at, _zone(clinic.time_zone))
     try:
         send_mail(
             subject=f"{clinic.name}: your Touchup account",
             message=(
                 f"Hello {user.first_name or user.get_username()},\n\n{clinic.name} has made you a Touchup account. "
                 f"Your username is {user.get_username()}.\n\nChoose your password here (the link works once and "
-                f"expires on {timezone.localtime(link.expires_at, zone):%d %B %Y at %H:%M}):\n{link.link}\n\n"
+                f"expires on {expires.day} {expires:%B %Y at %H:%M}):\n{link.link}\n\n"
                 f"If you did not expect this email, ignore it and tell the clinic.\n— {clinic.name}"
             ),
             from_email=None, recipient_list=[user.email],

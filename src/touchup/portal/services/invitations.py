@@ -10,6 +10,7 @@ or unknown link creates nothing and says which it is.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,13 +69,16 @@ def invitation_create(*, actor: Any, patient: Patient, base_url: str, now: dt.da
     )
     link = f"{base_url.rstrip('/')}/portal/join/{token}/"
     clinic = patient.clinic.name
+    # The day in the clinic's zone, written as every page writes dates ("3 December", not
+    # "03 December"; a UTC date could be the day before the patient's).
+    expires = timezone.localtime(invitation.expires_at, _zone(patient.clinic.time_zone))
     # Nothing clinical in the email: it crosses providers and lock screens.
     send_mail(
         subject=f"{clinic}: your patient portal",
         message=(
             f"Hello {patient.given_name},\n\n{clinic} invites you to your Touchup patient portal: aftercare, "
             f"check-ins, diaries and booking your next visit.\n\nSet your password here (the link works once "
-            f"and expires on {invitation.expires_at:%d %B %Y}):\n{link}\n\nIf you did not expect this email, "
+            f"and expires on {expires.day} {expires:%B %Y}):\n{link}\n\nIf you did not expect this email, "
             f"ignore it.\n— {clinic}"
         ),
         from_email=None, recipient_list=[patient.email],
@@ -82,6 +86,13 @@ def invitation_create(*, actor: Any, patient: Patient, base_url: str, now: dt.da
     audit.record("portal.invitation.create", actor=actor, patient=patient, obj=invitation,
                  detail={"expires_at": invitation.expires_at.isoformat()})
     return SentInvitation(invitation, link)
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
 
 
 def invitation_for_token(token: str, *, now: dt.datetime | None = None, lock: bool = False) -> Invitation:
