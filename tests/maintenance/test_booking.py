@@ -108,6 +108,10 @@ def test_booking_before_the_label_allows_is_refused(clinic_a, clinician, front_d
         booking.book(actor=front_desk, patient=patient, clinician=clinician,
                      starts_at=at(next_weekday(today, 0), 9))
     assert exc.value.field == "starts_at" and "earliest" in exc.value.message
+    # In words, as pages write them ("is before 05 Mar 2027 ... retreating the glabella").
+    allowed = today + dt.timedelta(days=80)
+    assert exc.value.message == (f"is before {allowed.day} {allowed:%b %Y}, the earliest the label allows "
+                                 "retreating Glabella (frown lines)")
 
 
 def test_move_and_cancel(clinic_a, clinician, front_desk, weekday_hours, due_patient):

@@ -42,6 +42,18 @@ def test_capture_page_offers_every_view_and_works_without_script(as_clinician, p
     assert "Photo (JPEG, PNG or HEIC, up to 25 MB)" in html
 
 
+def test_the_cycle_choice_names_the_treatment_in_words(as_clinician, patient, media, clinician):
+    """It read "05 Oct 2026 · glabellar lines": a zero-padded day and the indication's code."""
+    from tests.maintenance.conftest import signed_treatment
+
+    day = dt.date.today().replace(day=5) - dt.timedelta(days=62)
+    day = day.replace(day=5)
+    signed_treatment(patient, clinician, day, {"glabella": 20})
+    html = as_clinician.get(reverse("photo_capture", args=[patient.public_id])).content.decode()
+    assert f"{day.day} {day:%b %Y} · Glabellar (frown) lines</option>" in html
+    assert "glabellar lines" not in html
+
+
 def test_an_iphone_heic_is_checked_and_kept_through_the_page(as_clinician, patient, media):
     original = images.heic_phone_photo()
     f = io.BytesIO(original)

@@ -83,6 +83,11 @@ class PastTreatment:
         return sum(self.units_by_area.values())
 
 
+def _day(d: dt.date) -> str:
+    """'5 Jan 2027', as every page writes dates (strftime's %d gives '05')."""
+    return f"{d.day} {d:%b %Y}"
+
+
 def _u(x: float) -> str:
     return f"{x:g}"
 
@@ -236,11 +241,11 @@ def _interval_checks(draft: DraftTreatment, history: Sequence[PastTreatment], ca
         if gap <= touch_up_days:
             why_not = (" It is not a touch-up: that is the same product within "
                        f"{touch_up_days} days of the cycle's first session"
-                       + (f" ({first:%d %b %Y})." if same_product else "."))
+                       + (f" ({_day(first)})." if same_product else "."))
         allowed = last + dt.timedelta(days=min_days)
         yield Finding("block", "retreatment_too_soon",
-                      f"{area_name} was treated {gap} days ago ({last:%d %b %Y}); the minimum interval is "
-                      f"{min_days} days, so not before {allowed:%d %b %Y}.{why_not}",
+                      f"{area_name} was treated {gap} days ago ({_day(last)}); the minimum interval is "
+                      f"{min_days} days, so not before {_day(allowed)}.{why_not}",
                       "label.min_retreatment_interval", cat.cite(src))
 
 
@@ -276,7 +281,7 @@ def _vial_checks(draft: DraftTreatment, cat: Catalogue) -> Iterable[Finding]:
         return
     product = cat.products[vial.product]
     if vial.expiry < vial.now.date():
-        yield Finding("block", "vial_expired", f"Vial lot {vial.lot} expired on {vial.expiry:%d %b %Y}.",
+        yield Finding("block", "vial_expired", f"Vial lot {vial.lot} expired on {_day(vial.expiry)}.",
                       "vial.expiry", "clinic_policy")
     if vial.reconstituted_at is None:
         yield Finding("block", "vial_not_reconstituted",
@@ -287,7 +292,7 @@ def _vial_checks(draft: DraftTreatment, cat: Catalogue) -> Iterable[Finding]:
     if vial.now > use_by:
         yield Finding("block", "vial_over_age",
                       f"Vial lot {vial.lot} was reconstituted more than {_u(product.use_within_hours)} hours ago "
-                      f"(use by {use_by:%d %b %H:%M}).",
+                      f"(use by {use_by.day} {use_by:%b %H:%M}).",
                       "vial.use_within_hours", cat.cite(product.sources["use_within_hours"]))
 
 

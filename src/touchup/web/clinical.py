@@ -208,12 +208,13 @@ def chart_context(user: Any, treatment: Any, *, editable: bool) -> dict[str, Any
 
 
 def vial_label(vial: Any, *, now: dt.datetime) -> str:
-    parts = [f"Lot {vial.lot}", f"exp {vial.expiry:%d %b %Y}"]
+    parts = [f"Lot {vial.lot}", f"exp {vial.expiry.day} {vial.expiry:%b %Y}"]
     if vial.product and vial.product != "":
         parts.insert(0, name_of("product", vial.product))
     if vial.units_per_0_1ml:
         parts.append(f"{units_text(round(vial.units_per_0_1ml, 2))} U/0.1 mL")
-        parts.append(f"reconstituted {timezone.localtime(vial.reconstituted_at):%d %b %H:%M}")
+        made = timezone.localtime(vial.reconstituted_at)
+        parts.append(f"reconstituted {made.day} {made:%b %H:%M}")
     else:
         parts.append("not reconstituted")
     status = use_by(vial, now=now)
@@ -277,7 +278,8 @@ def use_by(vial: Any, *, now: dt.datetime) -> dict[str, Any]:
         until = vial.reconstituted_at + dt.timedelta(hours=hours)
         if until < now:
             return {"state": "block", "text": "past its use-by", "until": until}
-        return {"state": "ok", "text": f"use by {timezone.localtime(until):%d %b %H:%M}", "until": until}
+        local = timezone.localtime(until)
+        return {"state": "ok", "text": f"use by {local.day} {local:%b %H:%M}", "until": until}
     if vial.reconstituted_at:
         return {"state": "ok", "text": "reconstituted", "until": None}
     if (vial.expiry - today).days <= 30:

@@ -84,7 +84,7 @@ class DuplicatePhoto(InvalidInput):
         super().__init__(
             "photo",
             f"This exact photo is already on file ({existing.get_view_display().lower()}, "
-            f"taken {existing.taken_on:%d %b %Y}); it was not stored twice.",
+            f"taken {existing.taken_on.day} {existing.taken_on:%b %Y}); it was not stored twice.",
         )
         self.existing = existing
 
@@ -408,10 +408,15 @@ def _lock_view(photo: Photo) -> Photo:
     return current
 
 
+def _day(d: dt.date) -> str:
+    """'5 Jan 2027', as every page writes dates (strftime's %d gives '05')."""
+    return f"{d.day} {d:%b %Y}"
+
+
 def _refuse_removed(photo: Photo, what: str) -> None:
     if photo.removed_at is not None:
         raise InvalidInput(
-            "photo", f"This photo was removed on {timezone.localtime(photo.removed_at):%d %b %Y}; {what}."
+            "photo", f"This photo was removed on {_day(timezone.localtime(photo.removed_at))}; {what}."
         )
 
 

@@ -238,13 +238,22 @@ def _forecasts_for(patient: Patient, areas: Sequence[str] | None) -> list[AreaFo
     return rows
 
 
+def _area_name(area: str) -> str:
+    """The catalogue's name of an area ("Crow's feet"), for a message a person reads."""
+    from touchup.core.catalogue import load_catalogue
+
+    found = load_catalogue().areas.get(area)
+    return found.name if found else area.replace("_", " ")
+
+
 def _check_allowed(forecasts: Sequence[AreaForecast], starts_at: dt.datetime, zone: zoneinfo.ZoneInfo) -> None:
     day = starts_at.astimezone(zone).date()
     for f in forecasts:
         if day < f.earliest_allowed:
             raise InvalidInput(
                 "starts_at",
-                f"is before {f.earliest_allowed:%d %b %Y}, the earliest the label allows retreating the {f.area.replace('_', ' ')}",
+                f"is before {f.earliest_allowed.day} {f.earliest_allowed:%b %Y}, the earliest the label allows retreating "
+                f"{_area_name(f.area)}",
             )
 
 

@@ -64,7 +64,7 @@ class PhotoUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         cycles = patient.treatments.order_by("-treated_on", "-pk")[:30]
         self.fields["treatment"].choices = [("", "The latest treatment before the photo (automatic)")] + [
-            (str(t.public_id), f"{t.treated_on:%d %b %Y} · {t.indication.replace('_', ' ')}") for t in cycles
+            (str(t.public_id), f"{t.treated_on.day} {t.treated_on:%b %Y} · {name_of('indication', t.indication)}") for t in cycles
         ]
 
 
@@ -314,7 +314,7 @@ def _baseline_now(photo: Photo) -> str:
     if new is None:
         return (f"The {view} view has no baseline now: the next {view} photo kept with clinical consent "
                 "becomes it.")
-    return (f"The {view} baseline is now the photo of {new.taken_on:%d %b %Y}; the other {view} photos are "
+    return (f"The {view} baseline is now the photo of {new.taken_on.day} {new.taken_on:%b %Y}; the other {view} photos are "
             "being analysed again against it.")
 
 
