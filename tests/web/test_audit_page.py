@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def ids_on(html: str) -> set[int]:
-    return {int(n) for n in re.findall(r'<td data-label="#" class="num">(\d+)</td>', html)}
+    return {int(n) for n in re.findall(r'<td data-label="#" class="num[^"]*">(\d+)</td>', html)}
 
 
 def page(client, **params):
