@@ -66,7 +66,7 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("POST", "/api/patients/search"): Op("patient.view", target="list", body=lambda w: {"q": "a"}),
     ("POST", "/api/patients"): Op("patient.edit", body=lambda w: NEW_PATIENT, writes=True, ok=(201,)),
     ("GET", "/api/patients/{patient_id}"): Op("patient.view", target="patient"),
-    ("PATCH", "/api/patients/{patient_id}"): Op("patient.edit", target="patient", body=lambda w: {"phone": "1"}, writes=True),
+    ("PATCH", "/api/patients/{patient_id}"): Op("patient.edit", target="patient", body=lambda w: {"phone": "+44 7700 900123"}, writes=True),
     ("GET", "/api/patients/{patient_id}/fhir"): Op("patient.export", target="patient", notes="the whole record"),
     # --- screening -----------------------------------------------------------------
     ("GET", "/api/screening/questions"): Op("patient.view", notes="every staff role holds patient.view"),
