@@ -8,9 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from touchup.portal.photo_guide import AREA_VIEW
-
 from touchup.clinic.links import public_base_url
+from touchup.portal.photo_guide import AREA_VIEW
 
 from ..models import Reminder, ReminderStep
 
