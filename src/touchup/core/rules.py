@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from touchup.core.catalogue import Catalogue, load_catalogue
+from touchup.core.dates import day_text
 from touchup.core.findings import Finding
 from touchup.core.screening import ScreeningResult
 
@@ -81,11 +82,6 @@ class PastTreatment:
     @property
     def total_units(self) -> float:
         return sum(self.units_by_area.values())
-
-
-def _day(d: dt.date) -> str:
-    """'5 Jan 2027', as every page writes dates (strftime's %d gives '05')."""
-    return f"{d.day} {d:%b %Y}"
 
 
 def _u(x: float) -> str:
@@ -241,11 +237,11 @@ def _interval_checks(draft: DraftTreatment, history: Sequence[PastTreatment], ca
         if gap <= touch_up_days:
             why_not = (" It is not a touch-up: that is the same product within "
                        f"{touch_up_days} days of the cycle's first session"
-                       + (f" ({_day(first)})." if same_product else "."))
+                       + (f" ({day_text(first)})." if same_product else "."))
         allowed = last + dt.timedelta(days=min_days)
         yield Finding("block", "retreatment_too_soon",
-                      f"{area_name} was treated {gap} days ago ({_day(last)}); the minimum interval is "
-                      f"{min_days} days, so not before {_day(allowed)}.{why_not}",
+                      f"{area_name} was treated {gap} days ago ({day_text(last)}); the minimum interval is "
+                      f"{min_days} days, so not before {day_text(allowed)}.{why_not}",
                       "label.min_retreatment_interval", cat.cite(src))
 
 
@@ -281,7 +277,7 @@ def _vial_checks(draft: DraftTreatment, cat: Catalogue) -> Iterable[Finding]:
         return
     product = cat.products[vial.product]
     if vial.expiry < vial.now.date():
-        yield Finding("block", "vial_expired", f"Vial lot {vial.lot} expired on {_day(vial.expiry)}.",
+        yield Finding("block", "vial_expired", f"Vial lot {vial.lot} expired on {day_text(vial.expiry)}.",
                       "vial.expiry", "clinic_policy")
     if vial.reconstituted_at is None:
         yield Finding("block", "vial_not_reconstituted",

@@ -42,6 +42,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from touchup.core import photo_rules
+from touchup.core.dates import day_text
 from touchup.vision.decode import MAX_BYTES, DecodedImage, ImageRejected, clean_jpeg, decode_image
 
 from .. import audit
@@ -408,15 +409,10 @@ def _lock_view(photo: Photo) -> Photo:
     return current
 
 
-def _day(d: dt.date) -> str:
-    """'5 Jan 2027', as every page writes dates (strftime's %d gives '05')."""
-    return f"{d.day} {d:%b %Y}"
-
-
 def _refuse_removed(photo: Photo, what: str) -> None:
     if photo.removed_at is not None:
         raise InvalidInput(
-            "photo", f"This photo was removed on {_day(timezone.localtime(photo.removed_at))}; {what}."
+            "photo", f"This photo was removed on {day_text(timezone.localtime(photo.removed_at))}; {what}."
         )
 
 
