@@ -47,3 +47,16 @@ def test_only_other_needs_a_note():
     assert [k for k, r in rules.REMOVAL_REASONS.items() if r.needs_note] == ["other"]
     assert {"wrong_patient", "wrong_view", "duplicate", "erasure_request"} <= set(rules.REMOVAL_REASONS)
     assert rules.PATIENT_CHANNEL in rules.CHANNELS and rules.PATIENT_CHANNEL not in rules.STAFF_CHANNELS
+
+
+def test_every_view_is_known_and_each_measured_area_has_exactly_one_view():
+    # One table for the view <-> area relation: the worker writes an area's index only
+    # from its view, and the watch asks for that same view; two copies drifted before.
+    from touchup.core.catalogue import load_catalogue
+    from touchup.vision.expression import VIEWS
+
+    assert tuple(rules.VIEW_AREAS) == VIEWS
+    measured = [a for areas in rules.VIEW_AREAS.values() for a in areas]
+    assert len(measured) == len(set(measured)) == len(rules.AREA_VIEW)
+    assert all(rules.VIEW_AREAS[view] == (area,) for area, view in rules.AREA_VIEW.items())
+    assert set(rules.AREA_VIEW) <= set(load_catalogue().areas)

@@ -20,7 +20,7 @@ from touchup.clinic.services import photos as photo_services
 from touchup.maintenance.models import AreaForecast, Reminder
 from touchup.maintenance.services import forecasts, reminders
 from touchup.maintenance.services.messages import watch_page
-from touchup.portal.photo_guide import AREA_VIEW
+from touchup.core.photo_rules import AREA_VIEW, VIEW_AREAS
 
 from .conftest import signed_treatment
 
@@ -46,9 +46,9 @@ def _link(body):
 
 def test_each_photo_view_the_watch_links_to_measures_its_area():
     # The link's view must be the one whose analysis writes the area's wrinkle index, or
-    # the photo would feed no forecast.
+    # the photo would feed no forecast (both read touchup.core.photo_rules).
     for area, view in AREA_VIEW.items():
-        assert area in photo_services.VIEW_AREAS[view]
+        assert area in VIEW_AREAS[view]
         assert watch_page(area) == f"photos/?view={view}"
     assert watch_page("migraine") == watch_page("cervical_dystonia") == "diary/"
 

@@ -18,6 +18,22 @@ import datetime as dt
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
+# Which areas each standard view measures. Wear-off shows first in movement, so each area
+# has the moving view made for it, and only that view writes the area's wrinkle index: a
+# resting glabella and a frowning one are different numbers, and mixing them in one series
+# would make the forecast read noise as change. The at-rest photo is analysed and shown,
+# but feeds no series. (The view keys are touchup.clinic.models.PhotoView's values.)
+VIEW_AREAS: dict[str, tuple[str, ...]] = {
+    "at_rest": (),
+    "frown": ("glabella",),
+    "brows_raised": ("forehead",),
+    "smile_squint": ("crows_feet",),
+    "neck_tensed": ("platysma",),
+}
+
+# The view that measures each area: the one a follow-up photo of the area is taken in.
+AREA_VIEW: dict[str, str] = {area: view for view, areas in VIEW_AREAS.items() for area in areas}
+
 # The two consents a photo carries (the Photo fields are consent_<key>).
 CONSENTS: dict[str, str] = {
     "clinical": "Clinical use",

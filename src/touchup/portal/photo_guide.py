@@ -1,5 +1,5 @@
 """Which photos a patient takes for their treated areas, and how. Wear-off shows first in
-movement, so each area has the moving view that measures it (touchup.clinic.models.PhotoView),
+movement, so each area has the moving view that measures it (touchup.core.photo_rules.AREA_VIEW),
 plus the face at rest."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from touchup.clinic.models import PhotoView
+from touchup.core.photo_rules import AREA_VIEW
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,6 @@ SHOTS = {
     PhotoView.NECK_TENSED: Shot(PhotoView.NECK_TENSED, "Neck tensed",
                                 "Pull the corners of your mouth down hard so the cords in your neck show."),
 }
-AREA_VIEW = {"glabella": PhotoView.FROWN, "forehead": PhotoView.BROWS_RAISED, "crows_feet": PhotoView.SMILE_SQUINT,
-             "platysma": PhotoView.NECK_TENSED}
 TIPS = (
     "Face a window in daylight; no flash, no light behind you.",
     "Hold the phone at eye level, an arm's length away, straight on.",

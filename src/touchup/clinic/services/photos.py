@@ -60,18 +60,6 @@ from ..models import (
 
 logger = logging.getLogger(__name__)
 
-# Which areas each view measures. Only the view made for an area writes that area's
-# wrinkle index: a resting glabella and a frowning one are different numbers, and mixing
-# them in one series would make the wear-off forecast read noise as change. The at-rest
-# photo is analysed and shown, but feeds no series.
-VIEW_AREAS: dict[str, tuple[str, ...]] = {
-    PhotoView.AT_REST: (),
-    PhotoView.FROWN: ("glabella",),
-    PhotoView.BROWS_RAISED: ("forehead",),
-    PhotoView.SMILE_SQUINT: ("crows_feet",),
-    PhotoView.NECK_TENSED: ("platysma",),
-}
-
 # Region of the analysis result → observation area (DESIGN.md areas).
 REGION_AREAS = {"forehead": "forehead", "glabella": "glabella", "crows_feet": "crows_feet", "platysma": "platysma"}
 
@@ -702,7 +690,7 @@ def photo_record_analysis(
         if usable:
             for region, area in REGION_AREAS.items():
                 measured = regions.get(region)
-                if area not in VIEW_AREAS[photo.view] or not measured:
+                if area not in photo_rules.VIEW_AREAS[photo.view] or not measured:
                     continue  # a region that is not visible is null: no value, never a guess
                 Observation.objects.create(
                     patient=photo.patient, area=area, observed_on=photo.taken_on,

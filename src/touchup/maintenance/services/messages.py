@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from touchup.clinic.links import public_base_url
-from touchup.portal.photo_guide import AREA_VIEW
+from touchup.core.photo_rules import AREA_VIEW
 
 from ..models import Reminder, ReminderStep
 

@@ -11,11 +11,11 @@ from django.views.decorators.http import require_POST
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Observation
 from touchup.core.catalogue import load_catalogue
+from touchup.core.photo_rules import AREA_VIEW
 
 from .. import access
 from ..forms import CheckinForm, HeadacheForm, SymptomForm, show_invalid
 from ..models import Hit6Score
-from ..photo_guide import AREA_VIEW
 from ..services.diaries import record_checkin, record_headache_diary, record_symptom_diary, treated_areas
 from .common import portal_view
 from .photos import photos_url

@@ -20,7 +20,7 @@ from touchup.core.catalogue import load_catalogue
 
 from .. import access
 from ..forms import CheckinForm
-from ..photo_guide import AREA_VIEW, SHOTS, TIPS, shots_for
+from ..photo_guide import SHOTS, TIPS, shots_for
 from ..services.diaries import treated_areas
 from .common import portal_view
 
@@ -84,7 +84,7 @@ def _checkins_for(view: str, areas: list[str]) -> list[tuple]:
     patient answers the question on the same page."""
     names = load_catalogue().areas
     return [(a, names[a].name if a in names else a, CheckinForm(initial={"area": a}, prefix=f"c-{a}"))
-            for a in areas if AREA_VIEW.get(a) == view]
+            for a in areas if photo_rules.AREA_VIEW.get(a) == view]
 
 
 # Why a photo was removed, in the patient's words (touchup.core.photo_rules.REMOVAL_REASONS).

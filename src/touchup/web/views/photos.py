@@ -406,7 +406,7 @@ def photo_timeline_page(request: HttpRequest, public_id) -> HttpResponse:
 
 
 def _measured(photo: Photo) -> list[str]:
-    return [name_of("area", a) for a in photo_services.VIEW_AREAS[photo.view]]
+    return [name_of("area", a) for a in photo_rules.VIEW_AREAS[photo.view]]
 
 
 def _region_rows(photo: Photo) -> list[dict[str, Any]]:
