@@ -30,6 +30,20 @@ def test_it_receives_a_vial(api_manager, clinic_a, manager):
     assert AuditEvent.objects.filter(action="vial.receive").exists()
 
 
+def test_an_expired_vial_is_refused_and_one_expiring_soon_is_flagged(api_manager):
+    before = counts()
+    r = api_manager.post("/vials", {"product": "onabotulinumtoxinA", "lot": "OLD", "expiry": expiry(-1), "units": 100})
+    assert r.status_code == 422, r.json()
+    [error] = r.json()["detail"]
+    assert error["field"] == "expiry" and "expired on" in error["message"] and "must not enter stock" in error["message"]
+    assert counts() == before
+    soon = api_manager.post("/vials", {"product": "onabotulinumtoxinA", "lot": "SOON", "expiry": expiry(5), "units": 100})
+    assert soon.status_code == 201, soon.json()
+    assert "expires in 5 days" in soon.json()["expiry_warning"]
+    far = api_manager.post("/vials", {"product": "onabotulinumtoxinA", "lot": "FAR", "expiry": expiry(), "units": 100})
+    assert far.json()["expiry_warning"] is None
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"units": "100"}, "units"),
     ({"units": -100}, "units"),

@@ -32,6 +32,30 @@ def test_receiving_a_size_the_product_does_not_come_in_is_refused(as_manager):
     assert not Vial.objects.exists()
 
 
+def test_an_expired_vial_is_refused_on_its_expiry_field(as_manager):
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    response = as_manager.post(reverse("vial_receive"), {"product": "onabotulinumtoxinA", "lot": "OLD1",
+                                                         "expiry": yesterday.isoformat(), "units": "100"})
+    assert response.status_code == 200
+    error = " ".join(response.context["form"].errors["expiry"])
+    assert f"expired on {yesterday.day} {yesterday:%b %Y}" in error and "must not enter stock" in error
+    assert "must not enter stock" in response.content.decode()
+    assert not Vial.objects.exists()
+
+
+def test_a_vial_expiring_soon_is_received_with_a_visible_warning(as_manager):
+    soon = timezone.localdate() + dt.timedelta(days=10)
+    response = as_manager.post(reverse("vial_receive"), {"product": "onabotulinumtoxinA", "lot": "SOON1",
+                                                         "expiry": soon.isoformat(), "units": "100"}, follow=True)
+    html = response.content.decode()
+    assert Vial.objects.filter(lot="SOON1").exists()
+    assert "message-warning" in html and "Vial lot SOON1 expires in 10 days" in html
+    far = timezone.localdate() + dt.timedelta(days=200)
+    html = as_manager.post(reverse("vial_receive"), {"product": "onabotulinumtoxinA", "lot": "FAR1",
+                                                     "expiry": far.isoformat(), "units": "100"}, follow=True).content.decode()
+    assert "message-warning" not in html
+
+
 def test_reconstitute_shows_the_concentration(as_clinician, clinician, clinic_a):
     from touchup.clinic.services.vials import vial_receive
 

@@ -62,6 +62,10 @@ class VialOut(Schema):
     diluent_ml: float | None
     units_per_0_1ml: float | None = Field(description="Concentration once reconstituted")
     discarded_at: dt.datetime | None
+    expiry_warning: str | None = Field(
+        description="Set when the vial has expired or expires within the clinic's warning window "
+        "(catalogue practice.toml, expiry_warning_days): use it first"
+    )
 
 
 class RecallOut(Schema):
@@ -77,6 +81,7 @@ def vial_out(v: Any) -> dict[str, Any]:
         "diluent_ml": float(v.diluent_ml) if v.diluent_ml is not None else None,
         "units_per_0_1ml": round(v.units_per_0_1ml, 4) if v.units_per_0_1ml else None,
         "discarded_at": v.discarded_at,
+        "expiry_warning": getattr(vial_services.vial_expiry_finding(v), "message", None),
     }
 
 
@@ -106,7 +111,8 @@ def list_vials(request: HttpRequest, params: Query[VialFilters]) -> dict[str, An
 
 @router.post("/vials", response={201: VialOut, **COMMON_ERRORS})
 def receive_vial(request: HttpRequest, payload: VialIn) -> Status[Any]:
-    """Book a vial into stock."""
+    """Book a vial into stock. An expired vial is refused (422 on `expiry`); one expiring
+    soon is received with `expiry_warning` set."""
     m = access.require(request.user, "vial.manage")
     vial = vial_services.vial_receive(actor=request.user, clinic=m.clinic, **payload.model_dump())
     return Status(201, vial_out(vial))

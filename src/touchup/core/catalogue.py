@@ -160,6 +160,7 @@ class Practice:
     touch_up_days: int
     other_products_window_days: int
     min_booking_window_days: int = 7
+    expiry_warning_days: int = 30
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -509,7 +510,7 @@ def _read_practice(data_dir: Path, sources: Mapping[str, Source]) -> Practice:
         raise r.fail("file", "is missing") from None
     except tomllib.TOMLDecodeError as exc:
         raise r.fail("file", f"is not valid TOML: {exc}") from None
-    known = {"touch_up_days", "other_products_window_days", "min_booking_window_days"}
+    known = {"touch_up_days", "other_products_window_days", "min_booking_window_days", "expiry_warning_days"}
     for key in raw:
         if key not in known:
             raise r.fail(key, f"unknown field (expected one of {', '.join(sorted(known))})")
@@ -518,5 +519,6 @@ def _read_practice(data_dir: Path, sources: Mapping[str, Source]) -> Practice:
         touch_up_days=int(r.sourced(raw, "touch_up_days", "practice", src)),
         other_products_window_days=int(r.sourced(raw, "other_products_window_days", "practice", src)),
         min_booking_window_days=int(r.sourced(raw, "min_booking_window_days", "practice", src)),
+        expiry_warning_days=int(r.sourced(raw, "expiry_warning_days", "practice", src)),
         sources=dict(src),
     )

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from django.utils import timezone
 
 from touchup.core.catalogue import load_catalogue
+from touchup.core.stock import EXPIRY_WARNING_DAYS
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
 SEVERITY_LABEL = {"block": "Stop", "warn": "Warning", "info": "Note"}
@@ -282,7 +283,7 @@ def use_by(vial: Any, *, now: dt.datetime) -> dict[str, Any]:
         return {"state": "ok", "text": f"use by {local.day} {local:%b %H:%M}", "until": until}
     if vial.reconstituted_at:
         return {"state": "ok", "text": "reconstituted", "until": None}
-    if (vial.expiry - today).days <= 30:
+    if (vial.expiry - today).days <= EXPIRY_WARNING_DAYS:  # the receive page's window too
         return {"state": "warn", "text": f"expires in {(vial.expiry - today).days} days", "until": None}
     return {"state": "ok", "text": "unopened", "until": None}
 

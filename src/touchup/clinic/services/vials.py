@@ -8,6 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from touchup.core.catalogue import load_catalogue
+from touchup.core.findings import Finding
+from touchup.core.stock import expiry_finding, receipt_refusal
 
 from .. import audit
 from ..errors import Conflict, InvalidInput
@@ -30,12 +32,24 @@ def vial_receive(
     if sizes and units not in sizes:
         allowed = ", ".join(str(s) for s in sizes)
         raise InvalidInput("units", f"{product} comes in vials of {allowed} units")
+    if not isinstance(expiry, dt.date) or isinstance(expiry, dt.datetime):
+        raise InvalidInput("expiry", "must be a date (YYYY-MM-DD)")
+    # The clinic's today, not UTC's: the expiry day itself is still usable in the clinic.
+    refusal = receipt_refusal(lot=lot, expiry=expiry, today=timezone.localdate())
+    if refusal:
+        raise InvalidInput("expiry", refusal)
     vial = Vial.objects.create(
         clinic=clinic, product=product, lot=lot, expiry=expiry, units=units,
         received_at=timezone.now(), received_by=actor,
     )
     audit.record("vial.receive", actor=actor, clinic=clinic, obj=vial, detail={"product": product, "lot": lot})
     return vial
+
+
+def vial_expiry_finding(vial: Vial, *, today: dt.date | None = None) -> Finding | None:
+    """What to say about this vial's expiry (expired, or expiring within the catalogue's
+    warning window), for the page or the API answer that shows it; None when it is fine."""
+    return expiry_finding(lot=vial.lot, expiry=vial.expiry, today=today or timezone.localdate())
 
 
 @transaction.atomic

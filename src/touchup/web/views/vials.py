@@ -10,7 +10,12 @@ from django.views.decorators.http import require_http_methods
 
 from touchup.clinic import access
 from touchup.clinic.errors import Conflict, InvalidInput
-from touchup.clinic.services.vials import vial_receive, vial_recall_list, vial_reconstitute
+from touchup.clinic.services.vials import (
+    vial_expiry_finding,
+    vial_receive,
+    vial_recall_list,
+    vial_reconstitute,
+)
 
 from .. import selectors
 from ..clinical import vial_rows
@@ -37,6 +42,10 @@ def vial_receive_view(request: HttpRequest) -> HttpResponse:
             show_invalid(form, exc)
         else:
             messages.success(request, f"Received {vial.product} lot {vial.lot} ({vial.units} U).")
+            # Accepted, but said out loud: a short-dated vial should be used first.
+            finding = vial_expiry_finding(vial)
+            if finding is not None:
+                messages.warning(request, finding.message)
             return redirect("vials")
     return render(request, "web/vials/receive.html", {"nav": "vials", "form": form})
 
