@@ -139,3 +139,20 @@ def test_another_clinics_vial_is_a_404(api_other, other_clinician, unopened_vial
 @pytest.mark.parametrize("bad", ["abc", "0", "-1", "99999999999999999999999", "1.5"])
 def test_bad_vial_ids_are_4xx(api_clinician, bad):
     assert api_clinician.get(f"/vials/{bad}").status_code in (404, 422)
+
+
+def test_units_remaining_counts_signed_charts_and_shows_drafts_apart(api_clinician, clinician, vial, patient):
+    from touchup.clinic.services.screenings import screening_record
+    from touchup.clinic.services.treatments import treatment_sign, treatment_start, treatment_update
+    from touchup.web.clinical import protocols_for
+    from tests.web.conftest import clean_answers
+
+    screening_record(actor=clinician, patient=patient, indication="glabellar_lines", answers=clean_answers())
+    protocol = next(p["key"] for p in protocols_for("glabellar_lines") if p["product"] in ("", "onabotulinumtoxinA"))
+    t = treatment_update(actor=clinician, vial=vial, treatment=treatment_start(
+        actor=clinician, patient=patient, indication="glabellar_lines", product="onabotulinumtoxinA", protocol=protocol))
+    one = api_clinician.get(f"/vials/{vial.pk}").json()
+    assert (one["units_remaining"], one["units_in_drafts"]) == (100, 20)
+    treatment_sign(actor=clinician, treatment=t)
+    [listed] = api_clinician.get("/vials").json()["items"]
+    assert (listed["units_remaining"], listed["units_in_drafts"]) == (80, 0)

@@ -17,6 +17,67 @@ def test_the_list_shows_lot_expiry_and_concentration(as_clinician, vial):
     assert ">4<" in html  # 100 U in 2.5 mL = 4 U per 0.1 mL
 
 
+def _second_patient_draft(clinician, clinic_a, glabellar_protocol, vial):
+    """Another patient's draft chart from `vial` (20 U, the glabellar protocol)."""
+    from touchup.clinic.services.patients import patient_create
+    from touchup.clinic.services.screenings import screening_record
+    from touchup.clinic.services.treatments import treatment_start, treatment_update
+
+    from .conftest import clean_answers
+
+    other = patient_create(actor=clinician, clinic=clinic_a, given_name="Sam", family_name="Second",
+                           birth_date=dt.date(1979, 6, 1), sex="male")
+    screening_record(actor=clinician, patient=other, indication="glabellar_lines", answers=clean_answers())
+    t = treatment_start(actor=clinician, patient=other, indication="glabellar_lines",
+                        product="onabotulinumtoxinA", protocol=glabellar_protocol)
+    return treatment_update(actor=clinician, treatment=t, vial=vial)
+
+
+def _units_left_cells(html):
+    import re
+
+    return re.findall(r'data-units-left="([^"]*)"', html)
+
+
+def test_the_list_shows_units_left_after_signed_charts_and_drafts_beside(
+    as_clinician, clinician, clinic_a, draft, vial, glabellar_protocol,
+):
+    from touchup.clinic.services.treatments import treatment_sign, treatment_update
+
+    html = as_clinician.get(reverse("vials")).content.decode()
+    assert _units_left_cells(html) == ["100"] and "in drafts" not in html
+    charted = sum(p.units for p in draft.points.all())
+    assert charted == 20  # the glabellar protocol: 5 points of 4 U
+    treatment_sign(actor=clinician, treatment=treatment_update(actor=clinician, treatment=draft, vial=vial))
+    _second_patient_draft(clinician, clinic_a, glabellar_protocol, vial)
+    html = as_clinician.get(reverse("vials")).content.decode()
+    # Signed units are taken off; the other patient's draft is shown, not subtracted.
+    assert _units_left_cells(html) == ["80"]
+    assert "20 U in drafts" in html
+    assert "not taken off until the chart is signed" in html
+
+
+def test_the_units_left_cost_no_query_per_vial(as_clinician, clinician, clinic_a, draft, vial):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from touchup.clinic.services.treatments import treatment_update
+    from touchup.clinic.services.vials import vial_receive
+
+    treatment_update(actor=clinician, treatment=draft, vial=vial)
+    with CaptureQueriesContext(connection) as one:
+        as_clinician.get(reverse("vials"))
+    for n in range(5):
+        vial_receive(actor=clinician, clinic=clinic_a, product="onabotulinumtoxinA", lot=f"Q{n}",
+                     expiry=timezone.localdate() + dt.timedelta(days=300), units=100)
+    with CaptureQueriesContext(connection) as six:
+        html = as_clinician.get(reverse("vials")).content.decode()
+    assert len(_units_left_cells(html)) == 6
+    assert len(six) == len(one), [q["sql"] for q in six.captured_queries]
+    vial_queries = [q["sql"] for q in six.captured_queries if '"clinic_vial"' in q["sql"] and "SUM(" in q["sql"].upper()]
+    assert len(vial_queries) == 1
+
+
 def test_receive_a_vial(as_manager):
     expiry = (timezone.localdate() + dt.timedelta(days=200)).isoformat()
     response = as_manager.post(reverse("vial_receive"), {"product": "onabotulinumtoxinA", "lot": "L77", "expiry": expiry, "units": "100"})

@@ -62,6 +62,8 @@ class VialOut(Schema):
     diluent_ml: float | None
     units_per_0_1ml: float | None = Field(description="Concentration once reconstituted")
     discarded_at: dt.datetime | None
+    units_remaining: float = Field(description="units less those charted from this vial in signed treatments")
+    units_in_drafts: float = Field(description="units charted from it on draft charts, not yet taken off")
     expiry_warning: str | None = Field(
         description="Set when the vial has expired or expires within the clinic's warning window "
         "(catalogue practice.toml, expiry_warning_days): use it first"
@@ -75,12 +77,15 @@ class RecallOut(Schema):
 
 
 def vial_out(v: Any) -> dict[str, Any]:
+    if not hasattr(v, "units_signed"):  # a single vial: one aggregate query
+        v = vial_services.with_units_charted(type(v).objects.filter(pk=v.pk)).get()
     return {
         "id": v.pk, "product": v.product, "lot": v.lot, "expiry": v.expiry, "units": v.units,
         "received_at": v.received_at, "reconstituted_at": v.reconstituted_at,
         "diluent_ml": float(v.diluent_ml) if v.diluent_ml is not None else None,
         "units_per_0_1ml": round(v.units_per_0_1ml, 4) if v.units_per_0_1ml else None,
         "discarded_at": v.discarded_at,
+        "units_remaining": float(v.units - v.units_signed), "units_in_drafts": float(v.units_in_drafts),
         "expiry_warning": getattr(vial_services.vial_expiry_finding(v), "message", None),
     }
 
@@ -106,7 +111,7 @@ def list_vials(request: HttpRequest, params: Query[VialFilters]) -> dict[str, An
         qs = qs.filter(lot=params.lot)
     if not params.include_discarded:
         qs = qs.filter(discarded_at__isnull=True)
-    return page(qs.order_by("expiry", "pk"), params, vial_out)
+    return page(vial_services.with_units_charted(qs.order_by("expiry", "pk")), params, vial_out)
 
 
 @router.post("/vials", response={201: VialOut, **COMMON_ERRORS})

@@ -294,17 +294,24 @@ class VialRow:
     product_name: str
     per_0_1ml: str
     status: dict[str, Any]
+    remaining: str = ""  # units less those charted in signed treatments
+    in_drafts: str = ""  # units on draft charts, not yet taken off (empty when none)
+    overdrawn: bool = False  # more charted than the vial held: a charting error to look at
 
 
 def vial_rows(vials: Iterable[Any], *, now: dt.datetime) -> list[VialRow]:
-    return [
-        VialRow(
+    """`vials` from selectors.vial_list (annotated with the units charted from each)."""
+    rows = []
+    for v in vials:
+        left = Decimal(v.units) - v.units_signed
+        rows.append(VialRow(
             vial=v, product_name=name_of("product", v.product),
             per_0_1ml=units_text(round(v.units_per_0_1ml, 2)) if v.units_per_0_1ml else "",
             status=use_by(v, now=now),
-        )
-        for v in vials
-    ]
+            remaining=units_text(left), in_drafts=units_text(v.units_in_drafts) if v.units_in_drafts else "",
+            overdrawn=left < 0,
+        ))
+    return rows
 
 
 # --- aftercare -----------------------------------------------------------------------

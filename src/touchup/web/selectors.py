@@ -16,6 +16,7 @@ from django.utils.functional import cached_property
 
 from touchup.clinic import access
 from touchup.clinic.models import AuditEvent, Patient, Treatment, TreatmentStatus, Vial
+from touchup.clinic.services.vials import with_units_charted
 
 SEARCH_LIMIT = 50
 
@@ -175,7 +176,8 @@ def clinic_treatments(user: Any, *, status: str = "", indication: str = "", page
 
 
 def vial_list(user: Any) -> QuerySet[Vial]:
-    return (
+    """The stock in one query, each vial with the units charted from it (signed, drafts)."""
+    return with_units_charted(
         access.vials_visible_to(user)
         .filter(discarded_at__isnull=True)
         .order_by("product", "expiry", "lot", "pk")

@@ -5,6 +5,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from touchup.core.catalogue import load_catalogue
@@ -13,7 +15,7 @@ from touchup.core.stock import expiry_finding, receipt_refusal
 
 from .. import audit
 from ..errors import Conflict, InvalidInput
-from ..models import Clinic, Patient, Vial
+from ..models import Clinic, Patient, TreatmentStatus, Vial
 
 
 @transaction.atomic
@@ -44,6 +46,21 @@ def vial_receive(
     )
     audit.record("vial.receive", actor=actor, clinic=clinic, obj=vial, detail={"product": product, "lot": lot})
     return vial
+
+
+def with_units_charted(vials: QuerySet[Vial]) -> QuerySet[Vial]:
+    """Each vial with `units_signed` and `units_in_drafts` (Decimal, 0 when none): the
+    units charted from it, summed in the same query as the list (one GROUP BY, not one
+    query per row).
+
+    Only signed charts take units out of the vial: a draft may still change its vial or
+    be discarded, so its units are shown beside the remainder ("held by drafts"), not
+    subtracted from it."""
+    zero = Value(Decimal(0), output_field=DecimalField(max_digits=12, decimal_places=2))
+    return vials.annotate(
+        units_signed=Coalesce(Sum("points__units", filter=Q(points__treatment__status=TreatmentStatus.SIGNED)), zero),
+        units_in_drafts=Coalesce(Sum("points__units", filter=Q(points__treatment__status=TreatmentStatus.DRAFT)), zero),
+    )
 
 
 def vial_expiry_finding(vial: Vial, *, today: dt.date | None = None) -> Finding | None:
