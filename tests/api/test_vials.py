@@ -109,8 +109,15 @@ def test_the_recall_list_names_the_patients_treated_from_the_lot(api_manager, si
     r = api_manager.post("/vials/recall", {"product": "onabotulinumtoxinA", "lot": "C1234A"})
     assert r.status_code == 200
     assert [p["id"] for p in r.json()["patients"]] == [str(signed.patient.public_id)]
+    assert (r.json()["patients"][0]["lot_signed"], r.json()["patients"][0]["lot_in_draft"]) == (True, False)
     assert AuditEvent.objects.filter(action="vial.recall_list", actor=manager).exists()
     assert api_manager.post("/vials/recall", {"product": "onabotulinumtoxinA", "lot": "OTHER"}).json()["patients"] == []
+
+
+def test_the_recall_list_keeps_a_draft_and_flags_it(api_manager, draft):
+    [p] = api_manager.post("/vials/recall", {"product": "onabotulinumtoxinA", "lot": "C1234A"}).json()["patients"]
+    assert p["id"] == str(draft.patient.public_id)
+    assert (p["lot_signed"], p["lot_in_draft"]) == (False, True)
 
 
 def test_the_front_desk_cannot_see_stock(api_front_desk, vial):

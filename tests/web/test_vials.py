@@ -164,6 +164,30 @@ def test_recall_lists_the_patients_who_received_the_lot(as_manager, draft, vial,
     assert "Example, Dana" not in other
 
 
+def test_recall_keeps_draft_charts_and_labels_them(as_manager, draft, vial, clinician, clinic_a, glabellar_protocol):
+    import re
+
+    from touchup.clinic.models import AuditEvent
+    from touchup.clinic.services.treatments import treatment_sign, treatment_update
+
+    treatment_update(actor=clinician, treatment=draft, vial=vial)
+    recall = {"product": "onabotulinumtoxinA", "lot": "C1234A"}
+    html = as_manager.post(reverse("vial_recall"), recall).content.decode()
+    assert "Example, Dana" in html
+    assert re.findall(r"<td data-label=\"Chart\" data-recall-chart>(.*?)</td>", html) == [
+        '<span class="badge badge-warn">Draft — not signed</span>']
+    assert "1 of them is listed only because of a draft (unsigned) chart" in html
+    event = AuditEvent.objects.filter(action="vial.recall_list").latest("id")
+    assert event.detail["draft_only"] == [draft.patient.pk]
+
+    treatment_sign(actor=clinician, treatment=draft)
+    second = _second_patient_draft(clinician, clinic_a, glabellar_protocol, vial)
+    html = as_manager.post(reverse("vial_recall"), recall).content.decode()
+    cells = re.findall(r"<td data-label=\"Name\"><a [^>]*>([^<]*)</a></td><td data-label=\"Chart\" data-recall-chart>(.*?)</td>", html)
+    assert cells == [("Example, Dana", "Signed"), ("Second, Sam", '<span class="badge badge-warn">Draft — not signed</span>')]
+    assert second.status == "draft"
+
+
 def test_front_desk_has_no_vials(as_front_desk):
     assert as_front_desk.get(reverse("vials")).status_code == 403
     assert as_front_desk.get(reverse("vial_receive")).status_code == 403

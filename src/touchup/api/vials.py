@@ -70,10 +70,18 @@ class VialOut(Schema):
     )
 
 
+class RecallPatientOut(PatientSummaryOut):
+    lot_signed: bool = Field(description="A signed chart names this lot")
+    lot_in_draft: bool = Field(
+        description="A draft (unsigned) chart names this lot; with lot_signed false the patient is "
+        "listed only because of a draft (kept in the recall: the dose may have been given)"
+    )
+
+
 class RecallOut(Schema):
     product: str
     lot: str
-    patients: list[PatientSummaryOut]
+    patients: list[RecallPatientOut]
 
 
 def vial_out(v: Any) -> dict[str, Any]:
@@ -126,13 +134,16 @@ def receive_vial(request: HttpRequest, payload: VialIn) -> Status[Any]:
 # Before /vials/{vial_id}: URL patterns match in order, and "recall" is not an id.
 @router.post("/vials/recall", response={200: RecallOut, **COMMON_ERRORS})
 def recall_list(request: HttpRequest, payload: RecallIn) -> dict[str, Any]:
-    """Everyone treated from any vial of this lot (a read of patient data: audited)."""
+    """Everyone charted from any vial of this lot, draft charts included and flagged
+    (a read of patient data: audited)."""
     m = access.require(request.user, "vial.view")
     access.require(request.user, "patient.view")
     patients = vial_services.vial_recall_list(
         actor=request.user, clinic=m.clinic, product=payload.product, lot=payload.lot
     )
-    return {"product": payload.product, "lot": payload.lot, "patients": [summary_out(p) for p in patients]}
+    return {"product": payload.product, "lot": payload.lot, "patients": [
+        {**summary_out(p), "lot_signed": p.lot_signed, "lot_in_draft": p.lot_in_draft} for p in patients
+    ]}
 
 
 @router.get("/vials/{vial_id}", response={200: VialOut, **OBJECT_ERRORS})

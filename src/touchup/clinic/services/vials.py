@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from touchup.core.stock import expiry_finding, receipt_refusal
 
 from .. import audit
 from ..errors import Conflict, InvalidInput
-from ..models import Clinic, Patient, TreatmentStatus, Vial
+from ..models import Clinic, Patient, Treatment, TreatmentStatus, Vial
 
 
 @transaction.atomic
@@ -96,15 +96,27 @@ def vial_reconstitute(*, actor: Any, vial: Vial, diluent_ml: Any, at: dt.datetim
 
 
 def vial_recall_list(*, actor: Any, clinic: Clinic, product: str, lot: str) -> list[Patient]:
-    """Patients who received any vial of this lot: a read of patient data, so audited."""
+    """Patients charted from any vial of this lot: a read of patient data, so audited.
+
+    Draft (unsigned) charts count too: a draft may be a dose given and not yet signed,
+    and a recall that missed that patient would be the worse error. Each patient carries
+    `lot_signed` and `lot_in_draft` (bool) so the page and the API can say which; a
+    patient with `lot_signed` False appears only because of a draft."""
+    from_lot = Treatment.objects.filter(
+        patient=OuterRef("pk"), points__vial__lot=lot, points__vial__product=product, points__vial__clinic=clinic,
+    )
     patients = list(
         Patient.objects.filter(
             clinic=clinic, treatments__points__vial__lot=lot, treatments__points__vial__product=product
-        ).distinct().order_by("family_name", "given_name")
+        ).distinct().annotate(
+            lot_signed=Exists(from_lot.filter(status=TreatmentStatus.SIGNED)),
+            lot_in_draft=Exists(from_lot.filter(status=TreatmentStatus.DRAFT)),
+        ).order_by("family_name", "given_name")
     )
     with transaction.atomic():
         audit.record(
             "vial.recall_list", actor=actor, clinic=clinic,
-            detail={"product": product, "lot": lot, "patients": [p.pk for p in patients]},
+            detail={"product": product, "lot": lot, "patients": [p.pk for p in patients],
+                    "draft_only": [p.pk for p in patients if not p.lot_signed]},
         )
     return patients

@@ -85,4 +85,7 @@ def vial_recall(request: HttpRequest) -> HttpResponse:
             actor=request.user, clinic=membership.clinic,
             product=form.cleaned_data["product"], lot=form.cleaned_data["lot"].strip(),
         )
-    return render(request, "web/vials/recall.html", {"nav": "vials", "form": form, "patients": patients})
+    draft_only = sum(1 for p in patients if not p.lot_signed) if patients else 0
+    return render(request, "web/vials/recall.html", {
+        "nav": "vials", "form": form, "patients": patients, "draft_only": draft_only,
+    })
