@@ -62,3 +62,43 @@ def test_front_desk_cannot_record_and_another_clinic_gets_404(client, treated, f
     client.login(username="charlie", password=PASSWORD)
     assert post(client, treated).status_code == 404
     assert not Observation.objects.exists()
+
+
+def _reading_select(html):
+    import re
+
+    return re.search(r'<select name="kind".*?</select>', html, re.S).group(0)
+
+
+def test_a_cosmetic_patient_is_offered_only_the_wrinkle_grade(as_clinician, treated):
+    select = _reading_select(as_clinician.get(reverse("patient", args=[treated.public_id])).content.decode())
+    assert 'value="fws_grade"' in select and 'data-areas="glabella"' in select
+    assert "headache_days" not in select and "symptom_score" not in select
+    assert "<optgroup" not in select
+
+
+def test_readings_are_grouped_by_the_areas_they_fit(as_clinician, treated, clinician):
+    import re
+
+    signed_treatment(treated, clinician, timezone.localdate() - dt.timedelta(days=20), {"migraine": 155},
+                     indication="chronic_migraine")
+    html = as_clinician.get(reverse("patient", args=[treated.public_id])).content.decode()
+    groups = re.findall(r'<optgroup label="([^"]*)">\s*<option value="(\w+)" data-areas="([^"]*)"', _reading_select(html))
+    assert groups == [
+        ("For Glabella (frown lines)", "fws_grade", "glabella"),
+        ("For Head and neck (chronic migraine)", "headache_days", "migraine"),
+    ]
+    assert "symptom_score" not in _reading_select(html)
+    # The mapping is the core's: every offered pair is one the service accepts.
+    r = post(as_clinician, treated, area="migraine", kind="headache_days", value="8")
+    assert r.status_code == 302
+    assert Observation.objects.get(area="migraine").kind == "headache_days"
+
+
+def test_a_reading_posted_for_the_wrong_area_is_still_refused_in_words(as_clinician, treated, clinician):
+    signed_treatment(treated, clinician, timezone.localdate() - dt.timedelta(days=20), {"migraine": 155},
+                     indication="chronic_migraine")
+    r = post(as_clinician, treated, area="migraine", kind="fws_grade", value="1")
+    assert r.status_code == 422
+    assert "a wrinkle grade is not recorded for Head and neck (chronic migraine): choose headache days" in r.content.decode()
+    assert not Observation.objects.exists()

@@ -12,6 +12,7 @@ from django import forms
 from django.utils import timezone
 
 from touchup.clinic.models import Role, Sex, TreatmentStatus
+from touchup.clinic.services.observations import kinds_for_area
 
 
 class DateInput(forms.DateInput):
@@ -195,11 +196,50 @@ READING_CHOICES = [
 ]
 
 
+class ReadingSelect(forms.Select):
+    """Each reading option carries the areas it applies to (data-areas="glabella forehead"),
+    so touchup.js can list only the readings for the area chosen."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.option_areas: dict[str, str] = {}
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if str(value) in self.option_areas:
+            option["attrs"]["data-areas"] = self.option_areas[str(value)]
+        return option
+
+
+class ReadingKindField(forms.ChoiceField):
+    """Lists only the readings for the patient's areas, but accepts any reading the clinic
+    records: a mismatch of area and reading (a stale page, no JavaScript) is then refused
+    by the service, in words naming the area and what it takes, not "not a valid choice"."""
+
+    def valid_value(self, value: str) -> bool:
+        return value in dict(READING_CHOICES)
+
+
+def reading_choices(areas: list[tuple[str, str]]) -> tuple[list, dict[str, str]]:
+    """The readings that apply to at least one of `areas` ((key, name), the patient's
+    treated areas), and for each the areas it applies to. With readings for more than one
+    kind of area (a cosmetic area and migraine), each is put under "For <areas>" so the
+    list says, without JavaScript, which reading goes with which area."""
+    fits = {kind: [(a, n) for a, n in areas if kind in kinds_for_area(a)] for kind, _ in READING_CHOICES}
+    offered = [(kind, label) for kind, label in READING_CHOICES if fits[kind]]
+    if not offered:  # areas no staff reading applies to: list them all, the service explains
+        return list(READING_CHOICES), {}
+    option_areas = {kind: " ".join(a for a, _ in fits[kind]) for kind, _ in offered}
+    if len(offered) == 1:
+        return offered, option_areas
+    return [(f"For {', '.join(n for _, n in fits[kind])}", [(kind, label)]) for kind, label in offered], option_areas
+
+
 class ObservationForm(forms.Form):
     """A reading at a visit: the clinician's grade of an area, or a therapeutic score."""
 
     area = forms.ChoiceField(label="Area")
-    kind = forms.ChoiceField(label="Reading", choices=READING_CHOICES)
+    kind = ReadingKindField(label="Reading", choices=READING_CHOICES, widget=ReadingSelect())
     value = forms.DecimalField(label="Value", max_digits=4, decimal_places=1,
                                widget=forms.NumberInput(attrs={"step": "1", "inputmode": "decimal"}))
     observed_on = forms.DateField(label="Date", widget=DateInput())
@@ -207,6 +247,9 @@ class ObservationForm(forms.Form):
     def __init__(self, *args, areas: list[tuple[str, str]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["area"].choices = areas or []
+        choices, option_areas = reading_choices(areas or [])
+        self.fields["kind"].choices = choices
+        self.fields["kind"].widget.option_areas = option_areas
         self.fields["observed_on"].initial = timezone.localdate()
 
 

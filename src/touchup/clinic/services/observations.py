@@ -13,17 +13,25 @@ from django.db import transaction
 from django.utils import timezone
 
 from touchup.core.catalogue import load_catalogue
+from touchup.core.history import KIND_AREAS
 
 from .. import audit
 from ..errors import InvalidInput
 from ..models import Observation, ObservationKind, Patient
 
-# kind -> (lowest, highest, whole numbers only, the areas it describes)
+# kind -> (lowest, highest, whole numbers only, the areas it describes). The areas are
+# the core's (touchup.core.history.KIND_AREAS, what `touchup forecast` accepts), so the
+# form, this check and the forecast agree on which reading fits which area.
 STAFF_KINDS: dict[str, tuple[float, float, bool, frozenset[str]]] = {
-    ObservationKind.FWS_GRADE: (0, 3, True, frozenset({"glabella", "forehead", "crows_feet", "platysma"})),
-    ObservationKind.HEADACHE_DAYS: (0, 30, True, frozenset({"migraine"})),
-    ObservationKind.SYMPTOM_SCORE: (0, 10, False, frozenset({"cervical_dystonia"})),
+    ObservationKind.FWS_GRADE: (0, 3, True, KIND_AREAS[ObservationKind.FWS_GRADE]),
+    ObservationKind.HEADACHE_DAYS: (0, 30, True, KIND_AREAS[ObservationKind.HEADACHE_DAYS]),
+    ObservationKind.SYMPTOM_SCORE: (0, 10, False, KIND_AREAS[ObservationKind.SYMPTOM_SCORE]),
 }
+
+
+def kinds_for_area(area: str) -> list[str]:
+    """The readings staff may record for this area, in the form's order."""
+    return [kind for kind, spec in STAFF_KINDS.items() if area in spec[3]]
 
 
 # What each kind is called in an error a clinician reads (the codes are for the API).
@@ -59,8 +67,9 @@ def observation_record(*, actor: Any, patient: Patient, area: str, kind: str, va
     if area not in areas:
         raise InvalidInput("area", f"unknown area {area!r}")
     if area not in STAFF_KINDS[kind][3]:
-        # In words, with what the area does take: the form offers every kind for every area.
-        fits = [KIND_WORDS[k] for k, spec in STAFF_KINDS.items() if area in spec[3]]
+        # In words, with what the area does take: the form offers only these, but a stale
+        # page or an API client may still send another.
+        fits = [KIND_WORDS[k] for k in kinds_for_area(area)]
         raise InvalidInput("kind", f"{KIND_WORDS[kind]} is not recorded for {areas[area].name}"
                                    + (f": choose {' or '.join(fits)}" if fits else ""))
     observed_on = observed_on or timezone.localdate()

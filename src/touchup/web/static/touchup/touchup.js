@@ -325,7 +325,35 @@
     draw();
   }
 
+  /* --- record a reading: list only the readings for the area chosen ----------------
+   * The server lists the readings for all of the patient's areas (each option's
+   * data-areas says which); this hides the rest, so a glabella offers only the wrinkle
+   * grade and migraine only headache days. Without JavaScript the grouped list stands,
+   * and the server still refuses a reading that does not fit the area. */
+  function initReadingForm(form) {
+    var area = form.querySelector("[name=area]");
+    var kind = form.querySelector("[name=kind]");
+    if (!area || !kind) return;
+    function update() {
+      var first = null, keep = false;
+      Array.prototype.forEach.call(kind.querySelectorAll("option[data-areas]"), function (opt) {
+        var fits = opt.getAttribute("data-areas").split(" ").indexOf(area.value) !== -1;
+        opt.hidden = !fits;
+        opt.disabled = !fits;
+        if (fits && !first) first = opt;
+        if (fits && opt.selected) keep = true;
+      });
+      Array.prototype.forEach.call(kind.querySelectorAll("optgroup"), function (group) {
+        group.hidden = !group.querySelector("option:not([hidden])");
+      });
+      if (!keep && first) first.selected = true;
+    }
+    area.addEventListener("change", update);
+    update();
+  }
+
   onReady(function () {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-reading-form]"), initReadingForm);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-chart]"), initChart);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-reconstitute]"), initReconstitute);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-start-treatment]"), initStartForm);
