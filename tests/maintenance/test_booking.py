@@ -131,6 +131,17 @@ def test_move_and_cancel(clinic_a, clinician, front_desk, weekday_hours, due_pat
     assert again.is_booked
 
 
+def test_moving_to_the_current_time_is_refused_not_a_silent_new_sequence(front_desk, clinician, weekday_hours,
+                                                                       due_patient):
+    monday = next_weekday(timezone.localdate(), 0)
+    appt = booking.book(actor=front_desk, patient=due_patient, clinician=clinician, starts_at=at(monday, 9))
+    with pytest.raises(InvalidInput) as exc:
+        booking.move(actor=front_desk, appointment=appt, starts_at=at(monday, 9))
+    assert exc.value.field == "starts_at" and "current time" in exc.value.message
+    appt.refresh_from_db()
+    assert appt.sequence == 0 and not AuditEvent.objects.filter(action="appointment.move").exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_front_desks_racing_for_one_slot_get_one_booking(clinic_a, clinician, front_desk, weekday_hours,
                                                               due_patient):

@@ -126,6 +126,26 @@ def test_move_and_cancel_from_the_appointment_page(as_front_desk, due, hours, cl
     assert "Dana Example" in as_front_desk.get("/worklist/").content.decode()
 
 
+def test_the_move_list_shows_the_appointments_own_slot_as_current_not_as_a_target(as_front_desk, due, hours,
+                                                                                  clinician):
+    as_front_desk.post(f"/patients/{due.public_id}/book/", {"clinician": clinician.pk, "starts_at": slot(9).isoformat()})
+    appt = Appointment.objects.get()
+    html = as_front_desk.get(f"/appointments/{appt.public_id}/?from={slot().date()}").content.decode()
+    radios = re.findall(r'name="starts_at" value="([^"]+)"', html)
+    assert slot(9).isoformat() not in radios and slot(9, 30).isoformat() in radios
+    assert re.search(r'<span class="slot slot-current" aria-current="true">09:00 <span class="small">current</span>', html)
+    # Posting the current time anyway (an old page, a script) is refused and changes nothing.
+    moves = AuditEvent.objects.filter(action="appointment.move").count()
+    r = as_front_desk.post(f"/appointments/{appt.public_id}/move/", {"starts_at": slot(9).isoformat()})
+    assert r.status_code == 400 and "current time" in r.content.decode()
+    appt.refresh_from_db()
+    assert appt.starts_at == slot(9) and appt.sequence == 0
+    assert AuditEvent.objects.filter(action="appointment.move").count() == moves
+    # The booking page (no appointment being moved) offers 09:00 of another day as usual.
+    tuesday = slot(9) + dt.timedelta(days=1)
+    assert tuesday.isoformat() in re.findall(r'name="starts_at" value="([^"]+)"', html)
+
+
 def test_another_clinic_gets_404_for_appointments_and_booking(as_other_clinician, due, hours, clinician, front_desk,
                                                              django_capture_on_commit_callbacks):
     from touchup.maintenance.services.booking import book

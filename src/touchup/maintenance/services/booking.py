@@ -317,6 +317,9 @@ def move(*, actor: Any, appointment: Appointment, starts_at: Any, clinician: Any
     starts_at = _parse_start(starts_at, clinic)
     _check_time(starts_at, now)
     slot = _slot_at(clinic, clinician, starts_at)
+    if slot.starts_at == appointment.starts_at and clinician.pk == appointment.clinician_id:
+        # Not a move: it would only bump the calendar sequence and audit "moved" to where it was.
+        raise InvalidInput("starts_at", "is the appointment's current time; choose another")
     _check_allowed(_forecasts_for(appointment.patient, appointment.areas or None), slot.starts_at,
                    clinic_zone(clinic))
     _lock_clinician(clinic, clinician)

@@ -135,6 +135,9 @@ def _appointment_context(request, appointment: Appointment, start: dt.date | Non
         "nav": "worklist", "appointment": appointment, "patient": appointment.patient,
         "local_start": appointment.starts_at.astimezone(zone), "local_end": appointment.ends_at.astimezone(zone),
         "may_edit": access.can(request.user, "patient.edit"), **_paging(start),
+        # Its own slot is listed (ignore= frees it, so overlapping slots can be chosen) but
+        # marked as where the appointment is now, not offered as a place to move to.
+        "current_start": appointment.starts_at,
         "days": _slot_days(appointment.clinic, appointment.clinician, start, ignore=appointment)
         if appointment.is_booked else [],
     }
