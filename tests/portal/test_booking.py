@@ -102,6 +102,62 @@ def test_move_and_cancel(as_dana, dana, window, clinician):
     assert not a.is_booked
 
 
+def test_moving_asks_to_confirm_before_anything_changes_and_works_without_javascript(as_dana, dana, window,
+                                                                                     clinician, erin):
+    from touchup.clinic.models import AuditEvent
+    from touchup.maintenance.services.booking import book
+
+    monday = window.book_from
+    as_dana.post("/portal/book/", {"slot": slot_value(clinician, monday)})
+    a = Appointment.objects.get(patient=dana)
+    move_url = f"/portal/visits/{a.public_id}/move/"
+    page = as_dana.get(move_url).content.decode()
+    # The times are a GET form: tapping one asks, it does not move; the current time is no button.
+    times = page[page.index('<form method="get" class="slots">'):]
+    times = times[:times.index("</form>")]
+    assert "csrfmiddlewaretoken" not in times  # a GET form: the token would land in the address
+    assert f'value="{slot_value(clinician, monday, "11:00")}"' in page
+    assert f'value="{slot_value(clinician, monday, "09:30")}"' not in page
+    assert 'aria-current="true">09:30' in page and "your current time" in page
+
+    mail.outbox.clear()
+    moves = AuditEvent.objects.filter(action="appointment.move").count()
+    reads = AuditEvent.objects.filter(action="portal.view", detail__page="appointment").count()
+    new = slot_value(clinician, monday, "11:00")
+    r = as_dana.get(move_url, {"slot": new})
+    confirm = r.content.decode()
+    assert r.status_code == 200
+    when = monday.strftime("%A %-d %B")
+    assert f"Move your appointment from {when}, 09:30 to {when}, 11:00?" in confirm
+    assert f'<input type="hidden" name="slot" value="{new}">' in confirm and ">Confirm</button>" in confirm
+    assert f'href="/portal/visits/{a.public_id}/">Keep the old time</a>' in confirm
+    a.refresh_from_db()
+    assert a.sequence == 0 and a.starts_at.astimezone(timezone.get_current_timezone()).hour == 9
+    assert AuditEvent.objects.filter(action="appointment.move").count() == moves and not mail.outbox
+    # The page read is audited as every visit page is.
+    assert AuditEvent.objects.filter(action="portal.view", detail__page="appointment").count() == reads + 1
+
+    # A time that cannot be had is said on the times page, not confirmed.
+    r = as_dana.get(move_url, {"slot": slot_value(clinician, monday, "09:30")})
+    assert r.status_code == 400 and "current time" in r.content.decode()
+    book(actor=clinician, patient=erin, clinician=clinician, starts_at=new.split("|")[1], areas=[])
+    r = as_dana.get(move_url, {"slot": new})
+    assert r.status_code == 400 and "no longer free" in r.content.decode() and "was not moved" in r.content.decode()
+    # Someone else's visit stays 404 on the confirm step too.
+    as_dana.force_login(erin.user)
+    assert as_dana.get(move_url, {"slot": slot_value(clinician, monday, "10:00")}).status_code == 404
+    as_dana.force_login(dana.user)
+
+    # The confirm page's POST moves it, with the audit event and the updated invite.
+    later = slot_value(clinician, monday, "10:30")
+    r = as_dana.post(move_url, {"slot": later})
+    assert r.status_code == 302 and r["Location"] == f"/portal/visits/{a.public_id}/"
+    a.refresh_from_db()
+    assert a.sequence == 1 and a.starts_at.isoformat() == dt.datetime.fromisoformat(later.split("|")[1]).isoformat()
+    assert AuditEvent.objects.filter(action="appointment.move").count() == moves + 1
+    assert mail.outbox and "moved" in mail.outbox[-1].subject
+
+
 def test_no_online_changes_within_24_hours(as_dana, dana, clinician):
     now = timezone.now()
     a = Appointment.objects.create(clinic=dana.clinic, patient=dana, clinician=clinician,
@@ -112,6 +168,9 @@ def test_no_online_changes_within_24_hours(as_dana, dana, clinician):
     as_dana.post(f"/portal/visits/{a.public_id}/cancel/")
     a.refresh_from_db()
     assert a.is_booked
+    # Not even the confirm step: the patient is sent back to the visit, which says to call.
+    r = as_dana.get(f"/portal/visits/{a.public_id}/move/", {"slot": slot_value(clinician, timezone.localdate())})
+    assert r.status_code == 302 and r["Location"] == f"/portal/visits/{a.public_id}/"
 
 
 def test_ask_to_be_called(as_dana, dana, window, clinician):

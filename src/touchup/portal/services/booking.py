@@ -151,6 +151,23 @@ def move_window(appointment: Any) -> Window:
                   tuple(sorted(f.area for f in rows)), overdue)
 
 
+def move_choice(appointment: Any, choice: str) -> SlotChoice:
+    """The time `choice` names, checked as the move itself will check it (window, free, not
+    the visit's own time), for the page that asks the patient to confirm; nothing changes."""
+    from touchup.maintenance.services.booking import clinic_zone, free_slots
+
+    _check_change(appointment)
+    clinician, starts_at = parse_choice(choice, appointment.patient)
+    _check_in_window(move_window(appointment), starts_at, appointment.patient)
+    if starts_at == appointment.starts_at and clinician.pk == appointment.clinician_id:
+        raise InvalidInput("slot", "is your visit's current time")
+    day = starts_at.astimezone(clinic_zone(appointment.clinic)).date()
+    for s in free_slots(appointment.clinic, clinician, day, day, ignore=appointment):
+        if s.starts_at == starts_at:
+            return SlotChoice(clinician.pk, _name(clinician), s.starts_at, s.ends_at)
+    raise Conflict("That time is no longer free; please choose another.")
+
+
 def move_visit(*, actor: Any, appointment: Any, choice: str) -> Any:
     from touchup.maintenance.services.booking import move
 

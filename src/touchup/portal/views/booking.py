@@ -122,9 +122,18 @@ def visit_cancel(request: HttpRequest, public_id) -> HttpResponse:
     return redirect("portal:visit", public_id=appointment.public_id)
 
 
+def _slot_error(exc: InvalidInput | Conflict) -> str:
+    if isinstance(exc, Conflict):
+        return str(exc)
+    return f"That time {exc.message}." if exc.message.startswith("is ") else exc.message
+
+
 @portal_view
 @require_http_methods(["GET", "POST"])
 def visit_move(request: HttpRequest, public_id) -> HttpResponse:
+    """Three steps, none needing JavaScript: the free times (GET), "Move from … to …?" for the
+    tapped time (GET ?slot=, changes nothing: one tap on a phone must not move a visit), and
+    the move itself (POST from the confirm page)."""
     appointment = access.own_appointment(request.user, public_id)
     if not booking.may_change(appointment):
         messages.error(request, "This visit can no longer be changed online: please call the clinic.")
@@ -135,12 +144,21 @@ def visit_move(request: HttpRequest, public_id) -> HttpResponse:
             appointment = booking.move_visit(actor=request.user, appointment=appointment,
                                              choice=request.POST.get("slot", ""))
         except (InvalidInput, Conflict) as exc:
-            error = (f"That time {exc.message}." if exc.message.startswith("is ") else exc.message) \
-                if isinstance(exc, InvalidInput) else str(exc)
+            error = _slot_error(exc)
         else:
             booking.email_calendar(appointment, base_url=base_url(request), what="moved")
             messages.success(request, "Your visit is moved. Your calendar file is updated.")
             return redirect("portal:visit", public_id=appointment.public_id)
+    elif request.GET.get("slot"):
+        try:
+            choice = booking.move_choice(appointment, request.GET["slot"])
+        except (InvalidInput, Conflict) as exc:
+            error = _slot_error(exc)
+        else:
+            return render(request, "portal/visit_move_confirm.html", {
+                "nav": "book", "a": appointment, "choice": choice,
+                "same_clinician": choice.clinician_id == appointment.clinician_id,
+            })
     window = booking.move_window(appointment)
     slots = booking.slots_in(appointment.patient, window, ignore=appointment)
     return render(request, "portal/visit_move.html", {
