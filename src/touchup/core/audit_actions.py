@@ -94,6 +94,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "appointment.move": (BOOKINGS, "Moved a visit"),
     "appointment.cancel": (BOOKINGS, "Cancelled a visit"),
     "worklist.view": (BOOKINGS, "Opened the maintenance worklist"),
+    "appointment.day_view": (BOOKINGS, "Opened the clinic's appointments for a day"),
     "worklist.contact": (BOOKINGS, "Noted a call to the patient"),
     "reminder.sent": (BOOKINGS, "Reminder sent"),
     "schedule.hours": (BOOKINGS, "Changed a clinician's working hours"),

@@ -61,7 +61,7 @@ urlpatterns += [
 ]
 
 # The maintenance loop: worklist, booking, schedule, calendar feeds.
-from .views import booking, schedule, worklist  # noqa: E402
+from .views import booking, day, schedule, worklist  # noqa: E402
 
 urlpatterns += [
     path("worklist/", worklist.worklist, name="worklist"),
@@ -72,6 +72,7 @@ urlpatterns += [
     path("appointments/<uuid:public_id>/cancel/", booking.appointment_cancel, name="appointment_cancel"),
     path("appointments/<uuid:public_id>/calendar.ics", booking.appointment_ics, name="appointment_ics"),
     path("schedule/", schedule.schedule, name="schedule"),
+    path("day/", day.day_view, name="day"),
     path("schedule/hours/", schedule.schedule_hours, name="schedule_hours"),
     path("schedule/feed/", schedule.schedule_feed, name="schedule_feed"),
     path("calendar/<str:token>.ics", schedule.calendar_feed, name="calendar_feed"),

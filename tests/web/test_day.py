@@ -1,0 +1,191 @@
+"""The front desk's day view: every clinician's appointments on one clinic date, grouped
+by clinician, with links, previous/next day, the clinic's own today, and an audited read."""
+
+import datetime as dt
+import re
+import zoneinfo
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import _user
+from touchup.clinic.models import AuditEvent, Membership
+from touchup.maintenance.models import Appointment, AppointmentStatus, WorkingHours
+from touchup.maintenance.services import day as day_svc
+from touchup.maintenance.templatetags.maintenance import area_name
+
+NY = zoneinfo.ZoneInfo("America/New_York")
+
+
+def visit(patient, clinician, starts_at, *, minutes=30, areas=("glabella",), status=AppointmentStatus.BOOKED):
+    """A stored appointment at a clinic-local time (the booking rules have their own tests)."""
+    now = timezone.now()
+    return Appointment.objects.create(
+        clinic=patient.clinic, patient=patient, clinician=clinician, starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=minutes), areas=list(areas), status=status,
+        booked_by=clinician, booked_at=now, updated_at=now,
+    )
+
+
+@pytest.fixture
+def clinic_ny(clinic_a):
+    clinic_a.time_zone = "America/New_York"
+    clinic_a.save()
+    return clinic_a
+
+
+@pytest.fixture
+def nina(django_user_model, clinic_ny):
+    user = _user(django_user_model, "nina", clinic_ny, "clinician")
+    user.first_name, user.last_name = "Nina", "Ng"
+    user.save()
+    return user
+
+
+@pytest.fixture
+def erin(clinic_ny, front_desk):
+    from touchup.clinic.services.patients import patient_create
+
+    return patient_create(actor=front_desk, clinic=clinic_ny, given_name="Erin", family_name="Other",
+                          birth_date=dt.date(1979, 5, 6), sex="female")
+
+
+@pytest.fixture
+def day():
+    """A fixed Wednesday (no DST change near it), for pages asked for by ?date=."""
+    return dt.date(2026, 6, 10)
+
+
+def local(d, hh, mm=0):
+    return dt.datetime.combine(d, dt.time(hh, mm), tzinfo=NY)
+
+
+def columns(html):
+    """{clinician heading: the column's text} in page order."""
+    found = re.findall(r'<section class="card day-clinician"[^>]*>\s*<h2 id="[^"]+">([^<]+)</h2>(.*?)</section>',
+                       html, re.S)
+    return {name: body for name, body in found}
+
+
+def test_every_clinicians_day_side_by_side_with_links(as_front_desk, clinic_ny, clinician, nina, patient, erin, day,
+                                                      clinic_b, other_clinician):
+    from touchup.clinic.services.patients import patient_create
+
+    a1 = visit(patient, clinician, local(day, 9), areas=("glabella", "forehead"))
+    a2 = visit(erin, nina, local(day, 10, 30))
+    late = visit(erin, clinician, local(day, 23, 30))  # 03:30 UTC the next day: still this clinic day
+    visit(patient, nina, local(day, 11), status=AppointmentStatus.CANCELLED)
+    visit(patient, clinician, local(day + dt.timedelta(days=1), 0, 30))  # just after midnight: tomorrow
+    elsewhere = patient_create(actor=other_clinician, clinic=clinic_b, given_name="Zed", family_name="Beta",
+                               birth_date=dt.date(1990, 1, 1), sex="male")
+    visit(elsewhere, other_clinician, local(day, 9))
+
+    r = as_front_desk.get(f"/day/?date={day}")
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert "Wednesday 10 June 2026" in html and "3 in all" in html
+    cols = columns(html)
+    assert list(cols) == ["alice", "Nina Ng"]  # by name, as everywhere clinicians are listed
+    alice, nina_col = cols["alice"], cols["Nina Ng"]
+    # Each visit: the time (to the appointment), the patient (to the record), the areas.
+    assert f'href="/appointments/{a1.public_id}/">09:00–09:30</a>' in alice
+    assert f'href="/patients/{patient.public_id}/">Dana Example</a>' in alice
+    assert f"{area_name('glabella')}, {area_name('forehead')}" in alice
+    assert f'href="/appointments/{late.public_id}/">23:30–00:00</a>' in alice
+    assert alice.index("09:00") < alice.index("23:30")
+    assert f'href="/appointments/{a2.public_id}/">10:30–11:00</a>' in nina_col and "Erin Other" in nina_col
+    assert "11:00–11:30" not in nina_col  # cancelled
+    assert "00:30" not in alice  # the next clinic day
+    assert "Zed" not in html  # another clinic's
+    # Reachable from the main navigation, marked as the current page.
+    assert '<a href="/day/" aria-current="page">Day</a>' in html
+
+
+def test_previous_and_next_day_and_the_clinics_today(as_front_desk, clinic_ny, clinician, patient, day):
+    visit(patient, clinician, local(day + dt.timedelta(days=1), 14))
+    html = as_front_desk.get(f"/day/?date={day}").content.decode()
+    assert 'href="?date=2026-06-09" rel="prev"' in html and 'href="?date=2026-06-11" rel="next"' in html
+    assert 'href="/day/">Today</a>' in html  # a day that is not today offers the way back
+    nxt = as_front_desk.get("/day/?date=2026-06-11").content.decode()
+    assert "14:00–14:30" in nxt and "Thursday 11 June 2026" in nxt
+
+    # No date: today where the clinic is, which is not always the server's date.
+    today = day_svc.clinic_today(clinic_ny)
+    assert today == timezone.localtime(timezone.now(), NY).date()
+    visit(patient, clinician, local(today, 23, 45))
+    page = as_front_desk.get("/day/").content.decode()
+    assert f"{today:%A} {today.day} {today:%B %Y} (today)" in page and "23:45" in page
+    assert 'href="/day/">Today</a>' not in page
+
+
+def test_the_clinics_today_follows_its_time_zone_not_the_servers(clinic_a):
+    clinic_a.time_zone = "Pacific/Kiritimati"  # UTC+14
+    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    assert day_svc.clinic_today(clinic_a, at) == dt.date(2026, 3, 2)
+    clinic_a.time_zone = "Pacific/Pago_Pago"  # UTC-11
+    assert day_svc.clinic_today(clinic_a, dt.datetime(2026, 3, 1, 5, 0, tzinfo=dt.UTC)) == dt.date(2026, 2, 28)
+
+
+def test_empty_days_say_why_and_a_clinician_who_left_still_shows_their_visits(as_front_desk, clinic_ny, clinician,
+                                                                              nina, patient, day, django_user_model):
+    WorkingHours.objects.create(clinic=clinic_ny, clinician=nina, weekday=day.weekday(), start=dt.time(9),
+                                end=dt.time(12), slot_minutes=30)
+    gone = _user(django_user_model, "olga", clinic_ny, "clinician")
+    a = visit(patient, gone, local(day, 15))
+    Membership.objects.filter(user=gone).update(active=False)
+    cols = columns(as_front_desk.get(f"/day/?date={day}").content.decode())
+    assert "Not working this day" in cols["alice"]
+    assert "No appointments booked" in cols["Nina Ng"]
+    assert f'/appointments/{a.public_id}/' in cols["olga"] and "No longer a clinician here" in cols["olga"]
+
+
+def test_the_read_is_audited_once_with_the_date_and_count(as_front_desk, clinic_ny, clinician, patient, day,
+                                                          front_desk):
+    visit(patient, clinician, local(day, 9))
+    before = AuditEvent.objects.filter(action="appointment.day_view").count()
+    as_front_desk.get(f"/day/?date={day}")
+    events = AuditEvent.objects.filter(action="appointment.day_view").order_by("-pk")
+    assert events.count() == before + 1
+    e = events.first()
+    assert e.actor_id == front_desk.pk and e.clinic_id_ref == clinic_ny.pk
+    assert e.detail == {"date": "2026-06-10", "appointments": 1}
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "2026-13-01", "1999-01-01", "2999-01-01"])
+def test_a_bad_date_is_400_naming_the_field_and_reads_nothing(as_front_desk, clinic_ny, value):
+    r = as_front_desk.get("/day/", {"date": value})
+    html = r.content.decode()
+    assert r.status_code == 400
+    assert 'data-error-field="date"' in html and "<strong>Date</strong>" in html
+    assert not AuditEvent.objects.filter(action="appointment.day_view").exists()
+
+
+@pytest.mark.parametrize("persona", ["front_desk", "clinician", "manager"])
+def test_every_staff_role_that_sees_patients_opens_it(client, request, persona, clinic_ny, patient, clinician, day):
+    from tests.web.conftest import signed_in
+
+    visit(patient, clinician, local(day, 9))
+    c = signed_in(client, request.getfixturevalue(persona))
+    r = c.get(f"/day/?date={day}")
+    assert r.status_code == 200 and "Dana Example" in r.content.decode()
+    assert 'href="/day/"' in c.get("/worklist/").content.decode()
+
+
+def test_another_clinic_and_patients_see_none_of_it(client, as_other_clinician, clinic_ny, patient, clinician, day):
+    visit(patient, clinician, local(day, 9))
+    html = as_other_clinician.get(f"/day/?date={day}").content.decode()
+    assert "Dana Example" not in html and "alice" not in html
+
+
+def test_a_patient_account_is_refused(clinic_ny, patient, front_desk, clinician, day):
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+    from tests.portal.conftest import join
+    from touchup.clinic.services.patients import patient_update
+
+    patient_update(actor=front_desk, patient=patient, email="dana@example.test")
+    join(patient, front_desk, "dana")
+    c = Client()
+    assert c.login(username="dana", password=PASSWORD)
+    assert c.get(f"/day/?date={day}").status_code == 403
