@@ -141,7 +141,7 @@ def test_the_move_list_shows_the_appointments_own_slot_as_current_not_as_a_targe
     appt.refresh_from_db()
     assert appt.starts_at == slot(9) and appt.sequence == 0
     assert AuditEvent.objects.filter(action="appointment.move").count() == moves
-    # The booking page (no appointment being moved) offers 09:00 of another day as usual.
+    # Only the appointment's own slot is held back: 09:00 on the next day is still offered.
     tuesday = slot(9) + dt.timedelta(days=1)
     assert tuesday.isoformat() in re.findall(r'name="starts_at" value="([^"]+)"', html)
 
