@@ -56,13 +56,13 @@ def _children(pid: int) -> list[int]:
 class Server:
     """A `touchup serve` process; stdout (the access log) and stderr kept in files."""
 
-    def __init__(self, data_dir: Path, tmp: Path, *args: str):
+    def __init__(self, data_dir: Path, tmp: Path, *args: str, env: dict[str, str] | None = None):
         self.port = _free_port()
         self.out, self.err = tmp / f"serve-{self.port}.out", tmp / f"serve-{self.port}.err"
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "touchup.cli", "serve", "--bind", f"127.0.0.1:{self.port}", *args],
-                env=_env(data_dir), stdout=out, stderr=err)
+                env=_env(data_dir, **(env or {})), stdout=out, stderr=err)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -103,7 +103,8 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(data_dir, tmp_path_factory):
-    s = Server(data_dir, tmp_path_factory.mktemp("serve-logs"))
+    # As behind one TLS proxy (docs/self-hosting.md section 6).
+    s = Server(data_dir, tmp_path_factory.mktemp("serve-logs"), env={"TOUCHUP_TRUSTED_PROXIES": "1"})
     yield s
     s.stop()
 
@@ -162,6 +163,16 @@ def test_the_access_log_holds_no_query_string_referer_user_agent_or_token(server
     assert any('"GET /portal/join/…/ HTTP/1.1"' in line for line in lines), out
     assert MARK not in out and "?" not in "".join(lines), out
     assert f"q={MARK}" not in err and f"{MARK}-agent" not in err
+
+
+def test_the_access_log_names_the_client_the_trusted_proxy_forwarded(server):
+    server.request("GET", "/health/?via=proxy", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.77"})
+    server.request("GET", "/health/?via=direct")
+    time.sleep(0.5)
+    lines = [line for line in server.logs()[0].splitlines() if '"GET /health/ ' in line]
+    assert any(line.startswith("203.0.113.77 ") for line in lines), lines
+    assert any(line.startswith("127.0.0.1 ") for line in lines), lines
+    assert not any("6.6.6.6" in line for line in lines), lines
 
 
 def test_sigterm_stops_it_within_seconds(data_dir, tmp_path):

@@ -27,6 +27,15 @@ def envbool(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
+def envcount(name: str, default: int) -> int:
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number (0, 1, 2 ...), not {value!r}")
+    return int(value)
+
+
 def envsecret(name: str) -> str | None:
     """A secret from NAME, or from the file NAME_FILE points at (Docker/k8s secrets)."""
     if os.environ.get(name):
@@ -275,6 +284,11 @@ TOUCHUP_IDLE_MINUTES = int(os.environ.get("TOUCHUP_IDLE_MINUTES") or 15)
 TOUCHUP_PORTAL_IDLE_MINUTES = int(os.environ.get("TOUCHUP_PORTAL_IDLE_MINUTES") or 30)
 # Failed sign-ins, counted per IP and per typed username (allauth's rate limits; a locked
 # sign-in answers 429 and is audited once per lockout). The MFA code step counts the same.
+# Behind TLS proxies every request comes from the proxy's address. TOUCHUP_TRUSTED_PROXIES
+# is how many proxies of the clinic's own stand in front, each appending to
+# X-Forwarded-For; the client is then the entry the outermost one wrote
+# (touchup/clinic/client_ip.py). 0, the default, ignores the header: anyone can send it.
+ALLAUTH_TRUSTED_PROXY_COUNT = envcount("TOUCHUP_TRUSTED_PROXIES", 0)
 ACCOUNT_RATE_LIMITS = {
     "login_failed": os.environ.get("TOUCHUP_LOGIN_FAILED_LIMITS") or "10/m/ip,5/5m/key,10/15m/key",
 }

@@ -30,6 +30,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from touchup.clinic import access, audit, tokens
 from touchup.clinic.access import PERMISSIONS
+from touchup.clinic.client_ip import client_ip
 
 from .schemas import COMMON_ERRORS, DetailOut, PathId, text
 
@@ -47,7 +48,7 @@ class BearerToken(HttpBearer):
         user = tokens.authenticate(token)
         if user is None:
             # Never log the token itself, nor a prefix of it.
-            log.warning("API bearer token refused from %s", request.META.get("REMOTE_ADDR"))
+            log.warning("API bearer token refused from %s", client_ip(request.META))
             raise AuthenticationError()
         request.user = user
         access.check_two_step(user, via="api")

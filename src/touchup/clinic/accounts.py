@@ -6,6 +6,7 @@ from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
 
 from . import signin_audit, signin_limits
+from .client_ip import client_ip
 
 
 class ClosedSignupAdapter(DefaultAccountAdapter):
@@ -17,6 +18,12 @@ class ClosedSignupAdapter(DefaultAccountAdapter):
         if getattr(request.user, "patient", None) is not None and not request.user.memberships.exists():
             return "/portal/"
         return super().get_login_redirect_url(request)
+
+    def get_client_ip(self, request):
+        """The address the sign-in limits count: the audit trail's (client_ip.py). allauth's
+        own reading of X-Forwarded-For answers a server error when the header has fewer
+        entries than TRUSTED_PROXY_COUNT; ours falls back to the socket's address."""
+        return client_ip(request.META) or super().get_client_ip(request)
 
     def pre_authenticate(self, request, **credentials):
         # Kept for validation_error below: which username the limits refused.

@@ -104,7 +104,18 @@ def record_denied(action: str, *, actor: Any, detail: dict[str, Any] | None = No
     # transaction is only possible outside one, so write now when we are outside, else after.
     conn = transaction.get_connection()
     if conn.in_atomic_block:
-        transaction.on_commit(lambda: record(action, actor=actor, clinic=clinic, outcome="denied", detail=detail))
+        # The request's address and id as they are now: the commit may come after the
+        # request context is gone.
+        ctx = current_request.get()
+
+        def write() -> None:
+            token = current_request.set(ctx)
+            try:
+                record(action, actor=actor, clinic=clinic, outcome="denied", detail=detail)
+            finally:
+                current_request.reset(token)
+
+        transaction.on_commit(write)
     else:
         record(action, actor=actor, clinic=clinic, outcome="denied", detail=detail)
 

@@ -6,6 +6,8 @@ import contextvars
 import uuid
 from dataclasses import dataclass
 
+from .client_ip import client_ip
+
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -23,10 +25,8 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy sets it.
-        token = current_request.set(
-            RequestContext(ip=request.META.get("REMOTE_ADDR"), request_id=uuid.uuid4().hex)
-        )
+        # X-Forwarded-For is believed only as far as TOUCHUP_TRUSTED_PROXIES says (client_ip.py).
+        token = current_request.set(RequestContext(ip=client_ip(request.META), request_id=uuid.uuid4().hex))
         try:
             response = self.get_response(request)
         finally:
