@@ -14,6 +14,7 @@ from tests.conftest import PASSWORD, _user
 from tests.two_step import activate
 from touchup.clinic.models import AuditEvent, Membership, PasswordLink
 from touchup.clinic.services import staff as staff_service
+from touchup.clinic.zones import clinic_zone
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +87,7 @@ def test_the_emailed_link_expiry_reads_as_pages_write_dates(manager, clinic_a, m
     now = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)  # + 72 hours: 3 December
     staff_service.staff_add(actor=manager, clinic=clinic_a, given_name="Nora", family_name="Lee",
                             username="nora.lee", email="nora@example.org", role="clinician", now=now)
-    expires = timezone.localtime(now + dt.timedelta(hours=72), staff_service._zone(clinic_a.time_zone))
+    expires = timezone.localtime(now + dt.timedelta(hours=72), clinic_zone(clinic_a))
     assert f"expires on {expires.day} {expires:%B %Y at %H:%M})" in mailoutbox[0].body
     assert " 03 December" not in mailoutbox[0].body
 

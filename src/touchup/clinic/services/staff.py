@@ -33,6 +33,7 @@ from .. import audit, secret_tokens
 from ..links import public_base_url
 from ..errors import Conflict, InvalidInput
 from ..models import Clinic, Membership, PasswordLink, Role
+from ..zones import clinic_zone
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ def _email_link(user: Any, clinic: Clinic, link: NewLink) -> bool:
     if not user.email:
         return False
     # "3 December", as every page writes dates (not "03 December").
-    expires = timezone.localtime(link.expires_at, _zone(clinic.time_zone))
+    expires = timezone.localtime(link.expires_at, clinic_zone(clinic))
     try:
         send_mail(
             subject=f"{clinic.name}: your Touchup account",
@@ -176,13 +177,6 @@ def _email_link(user: Any, clinic: Clinic, link: NewLink) -> bool:
         log.warning("set-password email not sent (user %s)", user.pk, exc_info=True)
         return False
     return True
-
-
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 # --- the first run ---------------------------------------------------------------------

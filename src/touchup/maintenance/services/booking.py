@@ -21,6 +21,8 @@ from django.utils import timezone
 from touchup.clinic import audit
 from touchup.clinic.errors import Conflict, InvalidInput
 from touchup.clinic.models import Clinic, Membership, Patient, Role
+# clinic_zone is also this module's public name for it: views call svc.clinic_zone.
+from touchup.clinic.zones import clinic_zone
 
 from ..models import AreaForecast, Appointment, AppointmentStatus, WorkingHours
 from .forecasts import lock_forecasts
@@ -35,13 +37,6 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 class Slot:
     starts_at: dt.datetime
     ends_at: dt.datetime
-
-
-def clinic_zone(clinic: Clinic) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(clinic.time_zone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def clinicians_of(clinic: Clinic) -> list[Any]:

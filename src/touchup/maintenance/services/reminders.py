@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from touchup.clinic import audit
 from touchup.clinic.models import Observation, ObservationKind, Patient, Treatment
+from touchup.clinic.zones import clinic_zone
 
 from .. import sms
 from ..models import (
@@ -82,13 +83,6 @@ RETRY_BACKOFF = dt.timedelta(minutes=5)
 STALE_AFTER_DAYS = 60
 
 _FOLLOW_FORECAST = (ReminderStep.CHECKIN_BEFORE_WINDOW, ReminderStep.CHECKIN_WATCH, ReminderStep.MAINTENANCE)
-
-
-def _zone(clinic: Any) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(clinic.time_zone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _at(day: dt.date, time: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -138,7 +132,7 @@ def schedule_after_sign(treatment: Treatment, *, now: dt.datetime | None = None)
     channel = channel_for(patient)
     if channel is None:
         return []
-    zone = _zone(patient.clinic)
+    zone = clinic_zone(patient.clinic)
     today = now.astimezone(zone).date()
     areas = sorted({a for a in treatment.points.values_list("area", flat=True)})
     priors = load_priors()
@@ -160,7 +154,7 @@ def sync_forecast_reminders(patient: Patient, forecasts: Iterable[AreaForecast],
     where the forecast says (one set per treatment, at its earliest window), and drop the
     unsent ones of treatments that no longer lead any area."""
     forecasts = list(forecasts)
-    zone = _zone(patient.clinic)
+    zone = clinic_zone(patient.clinic)
     today = now.astimezone(zone).date()
     channel = channel_for(patient)
     earliest: dict[int, AreaForecast] = {}

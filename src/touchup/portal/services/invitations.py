@@ -10,7 +10,6 @@ or unknown link creates nothing and says which it is.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ from django.utils import timezone
 from touchup.clinic import audit, secret_tokens
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Patient
+from touchup.clinic.zones import clinic_zone
 
 from ..models import Invitation
 
@@ -71,7 +71,7 @@ def invitation_create(*, actor: Any, patient: Patient, base_url: str, now: dt.da
     clinic = patient.clinic.name
     # The day in the clinic's zone, written as every page writes dates ("3 December", not
     # "03 December"; a UTC date could be the day before the patient's).
-    expires = timezone.localtime(invitation.expires_at, _zone(patient.clinic.time_zone))
+    expires = timezone.localtime(invitation.expires_at, clinic_zone(patient.clinic))
     # Nothing clinical in the email: it crosses providers and lock screens.
     send_mail(
         subject=f"{clinic}: your patient portal",
@@ -86,13 +86,6 @@ def invitation_create(*, actor: Any, patient: Patient, base_url: str, now: dt.da
     audit.record("portal.invitation.create", actor=actor, patient=patient, obj=invitation,
                  detail={"expires_at": invitation.expires_at.isoformat()})
     return SentInvitation(invitation, link)
-
-
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def invitation_for_token(token: str, *, now: dt.datetime | None = None, lock: bool = False) -> Invitation:

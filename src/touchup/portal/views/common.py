@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import functools
-import zoneinfo
-
 from django.utils import timezone
 
 from django.contrib.auth.decorators import login_required
+
+from touchup.clinic.zones import clinic_zone
 
 PORTAL_LOGIN = "/portal/login/"
 
@@ -20,11 +20,7 @@ def portal_view(view):
         from .. import access
 
         patient = access.patient_of(request.user)
-        try:
-            zone = zoneinfo.ZoneInfo(patient.clinic.time_zone or "UTC")
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            zone = zoneinfo.ZoneInfo("UTC")
-        with timezone.override(zone):
+        with timezone.override(clinic_zone(patient.clinic)):
             return view(request, *args, **kwargs)
 
     return login_required(wrapped, login_url=PORTAL_LOGIN)
