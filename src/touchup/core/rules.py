@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from touchup.core.catalogue import Catalogue, load_catalogue
-from touchup.core.dates import day_text
+from touchup.core.dates import day_text, day_time_text
 from touchup.core.findings import Finding
 from touchup.core.screening import ScreeningResult
 
@@ -288,7 +288,7 @@ def _vial_checks(draft: DraftTreatment, cat: Catalogue) -> Iterable[Finding]:
     if vial.now > use_by:
         yield Finding("block", "vial_over_age",
                       f"Vial lot {vial.lot} was reconstituted more than {_u(product.use_within_hours)} hours ago "
-                      f"(use by {use_by.day} {use_by:%b %H:%M}).",
+                      f"(use by {day_time_text(use_by)}).",
                       "vial.use_within_hours", cat.cite(product.sources["use_within_hours"]))
 
 

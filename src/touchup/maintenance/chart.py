@@ -28,6 +28,7 @@ from typing import Any
 from django.utils import timezone
 
 from touchup.clinic.models import Patient
+from touchup.core.dates import day_text, day_month_text
 from touchup.core.forecast import reading_baselines
 
 from .models import AreaForecast
@@ -71,11 +72,6 @@ class AreaChart:
     effect_note: str = ""  # the caption: what the effect is measured against
     width: int = WIDTH
     height: int = HEIGHT
-
-
-def _day(d, rest: str = "%b %Y") -> str:
-    """'9 Apr 2027', as every page writes dates (strftime's %d would give '09')."""
-    return f"{d.day} {d:{rest}}"
 
 
 def _x(day: dt.date, start: dt.date, end: dt.date) -> float:
@@ -135,13 +131,13 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
         end = max(today, f.wear_off_high if f else days[-1] + dt.timedelta(days=150)) + dt.timedelta(days=14)
         start = max(days[0], end - dt.timedelta(days=MAX_SPAN_DAYS)) - dt.timedelta(days=7)
         chart = AreaChart(area=area, start=start, end=end)
-        chart.treatments = [{"x": _x(d, start, end), "label": _day(d)} for d in days if d >= start]
+        chart.treatments = [{"x": _x(d, start, end), "label": day_text(d)} for d in days if d >= start]
         kinds_seen = set()
         referenced = False
         for kind, (dates, values) in series.get(area, {}).items():
             if kind == "wearing_off_reported":
                 chart.checkins = [
-                    {"x0": round(_x(d, start, end) - 2, 1), "yes": bool(v), "label": f"{_day(d)}: {'wearing off' if v else 'still working'}"}
+                    {"x0": round(_x(d, start, end) - 2, 1), "yes": bool(v), "label": f"{day_text(d)}: {'wearing off' if v else 'still working'}"}
                     for d, v in zip(dates, values) if start <= d <= end
                 ]
                 continue
@@ -155,14 +151,14 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
                 if b is None:
                     continue  # nothing to read it against: the model does not use it either
                 effect = priors.measures[kind].effect(v, b.value)  # as the model reads it
-                against = f"the untreated reading of {_day(b.read_on)}" if b.reference else "the treatment day"
+                against = f"the untreated reading of {day_text(b.read_on)}" if b.reference else "the treatment day"
                 kinds_seen.add(kind)
                 referenced = referenced or b.reference
                 x, y = _x(d, start, end), _y(effect)
                 chart.readings.append({
                     "x": x, "y": y, "x0": round(x - 3.5, 1), "y0": round(y - 3.5, 1),
                     "shape": KIND_SHAPE[kind], "kind": kind,
-                    "label": f"{_day(d)}: {KIND_LABEL[kind].lower()} {v:g} ({effect:+.0%} vs {against})",
+                    "label": f"{day_text(d)}: {KIND_LABEL[kind].lower()} {v:g} ({effect:+.0%} vs {against})",
                 })
         chart.effect_note = EFFECT_AGAINST_REFERENCE if referenced else EFFECT_AGAINST_TREATMENT_DAY
         chart.kinds = [{"kind": k, "label": KIND_LABEL[k], "shape": KIND_SHAPE[k]} for k in KIND_LABEL if k in kinds_seen]
@@ -176,11 +172,11 @@ def effect_chart(patient: Patient, *, today: dt.date | None = None) -> dict[str,
             }
             # The window with its year (it may be next year's), and said to be over once it
             # is, as the worklist says it ("book 2 Nov – 9 Nov" read as still to come).
-            window = f"{_day(f.book_from, '%b')} – {_day(f.book_by)}"
-            book = (f"overdue since {_day(f.book_by)} (booking window {window})" if f.book_by < today
+            window = f"{day_month_text(f.book_from)} – {day_text(f.book_by)}"
+            book = (f"overdue since {day_text(f.book_by)} (booking window {window})" if f.book_by < today
                     else f"book {window}")
-            chart.summary = (f"Expected to wear off about {_day(f.wear_off_date)} "
-                             f"(80%: {_day(f.wear_off_low, '%b')} – {_day(f.wear_off_high)}); "
+            chart.summary = (f"Expected to wear off about {day_text(f.wear_off_date)} "
+                             f"(80%: {day_month_text(f.wear_off_low)} – {day_text(f.wear_off_high)}); "
                              f"{book}. Based on: {f.basis}.")
             prior = priors.areas.get(area)
             current = [r for r in chart.readings if r["x"] >= _x(f.treated_on, start, end)]

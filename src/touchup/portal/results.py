@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from touchup.core.catalogue import load_catalogue
+from touchup.core.dates import day_text, long_day_text
 
 # What each area is measured by, in the order we prefer it, with the words for it.
 MEASURES: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -44,10 +45,6 @@ class AreaResult:
     forecast: Any = None
     words: list[str] = field(default_factory=list)
     chart: SafeString | str = ""
-
-
-def _d(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 def _fmt(v: float) -> str:
@@ -78,7 +75,7 @@ def build(patient_areas: list[str], treated_on: dict[str, dt.date], observations
 def _words(r: AreaResult, today: dt.date) -> list[str]:
     words = []
     if r.treated_on:
-        words.append(f"Last treated on {_d(r.treated_on)}.")
+        words.append(f"Last treated on {long_day_text(r.treated_on)}.")
     if len(r.points) >= 2 and r.treated_on:
         before = [v for d, v in r.points if d <= r.treated_on]
         after = [(d, v) for d, v in r.points if d > r.treated_on]
@@ -87,27 +84,27 @@ def _words(r: AreaResult, today: dt.date) -> list[str]:
             if b > 0:
                 change = round(100 * (b - lv) / b)
                 how = f"{change}% lower" if change > 0 else (f"{-change}% higher" if change < 0 else "the same")
-                words.append(f"{r.measure_label}: {_fmt(b)} before the treatment, {_fmt(lv)} on {_d(ld)} ({how}; {r.better}).")
+                words.append(f"{r.measure_label}: {_fmt(b)} before the treatment, {_fmt(lv)} on {long_day_text(ld)} ({how}; {r.better}).")
             else:
-                words.append(f"{r.measure_label}: {_fmt(b)} before the treatment, {_fmt(lv)} on {_d(ld)}.")
+                words.append(f"{r.measure_label}: {_fmt(b)} before the treatment, {_fmt(lv)} on {long_day_text(ld)}.")
     elif not r.points and not r.checkins:
         words.append("Nothing has been measured for this area yet: photos, check-ins and diaries fill this in.")
     if r.checkins:
         d, yes = r.checkins[-1]
-        words.append(f"Your last check-in ({_d(d)}): {'it is wearing off' if yes else 'not wearing off yet'}.")
+        words.append(f"Your last check-in ({long_day_text(d)}): {'it is wearing off' if yes else 'not wearing off yet'}.")
     f = r.forecast
     if f is None:
         words.append("There is no forecast for this area yet; it appears once the clinic's chart is signed and processed.")
     else:
         if f.wear_off_date <= today:
-            words.append(f"We expected the effect to have noticeably worn off by about {_d(f.wear_off_date)}.")
+            words.append(f"We expected the effect to have noticeably worn off by about {long_day_text(f.wear_off_date)}.")
         else:
             weeks = max(1, round((f.wear_off_date - today).days / 7))
             words.append(
-                f"We expect the effect to have noticeably worn off around {_d(f.wear_off_date)}, in about "
-                f"{weeks} week{'s' if weeks != 1 else ''} (most likely between {_d(f.wear_off_low)} and {_d(f.wear_off_high)})."
+                f"We expect the effect to have noticeably worn off around {long_day_text(f.wear_off_date)}, in about "
+                f"{weeks} week{'s' if weeks != 1 else ''} (most likely between {long_day_text(f.wear_off_low)} and {long_day_text(f.wear_off_high)})."
             )
-        words.append(f"The best time for your next visit: {_d(f.book_from)} to {_d(f.book_by)}.")
+        words.append(f"The best time for your next visit: {long_day_text(f.book_from)} to {long_day_text(f.book_by)}.")
     return words
 
 
@@ -168,8 +165,8 @@ def chart(r: AreaResult, today: dt.date) -> SafeString | str:
     for d, yes in r.checkins:
         cls = "checkin-yes" if yes else "checkin-no"
         parts.append(f'<rect x="{x(d) - 4:.1f}" y="{H - PAD_B - 10}" width="8" height="8" class="{cls}"/>')
-    parts.append(f'<text x="{PAD_L}" y="{H - 8}" class="tick">{lo.day} {lo:%b %Y}</text>')
-    parts.append(f'<text x="{W - PAD_R}" y="{H - 8}" class="tick" text-anchor="end">{hi.day} {hi:%b %Y}</text>')
+    parts.append(f'<text x="{PAD_L}" y="{H - 8}" class="tick">{day_text(lo)}</text>')
+    parts.append(f'<text x="{W - PAD_R}" y="{H - 8}" class="tick" text-anchor="end">{day_text(hi)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))
 

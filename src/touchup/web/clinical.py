@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from django.utils import timezone
 
 from touchup.core.catalogue import load_catalogue
+from touchup.core.dates import day_text, day_time_text
 from touchup.core.stock import EXPIRY_WARNING_DAYS
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
@@ -209,13 +210,13 @@ def chart_context(user: Any, treatment: Any, *, editable: bool) -> dict[str, Any
 
 
 def vial_label(vial: Any, *, now: dt.datetime) -> str:
-    parts = [f"Lot {vial.lot}", f"exp {vial.expiry.day} {vial.expiry:%b %Y}"]
+    parts = [f"Lot {vial.lot}", f"exp {day_text(vial.expiry)}"]
     if vial.product and vial.product != "":
         parts.insert(0, name_of("product", vial.product))
     if vial.units_per_0_1ml:
         parts.append(f"{units_text(round(vial.units_per_0_1ml, 2))} U/0.1 mL")
         made = timezone.localtime(vial.reconstituted_at)
-        parts.append(f"reconstituted {made.day} {made:%b %H:%M}")
+        parts.append(f"reconstituted {day_time_text(made)}")
     else:
         parts.append("not reconstituted")
     status = use_by(vial, now=now)
@@ -280,7 +281,7 @@ def use_by(vial: Any, *, now: dt.datetime) -> dict[str, Any]:
         if until < now:
             return {"state": "block", "text": "past its use-by", "until": until}
         local = timezone.localtime(until)
-        return {"state": "ok", "text": f"use by {local.day} {local:%b %H:%M}", "until": until}
+        return {"state": "ok", "text": f"use by {day_time_text(local)}", "until": until}
     if vial.reconstituted_at:
         return {"state": "ok", "text": "reconstituted", "until": None}
     if (vial.expiry - today).days <= EXPIRY_WARNING_DAYS:  # the receive page's window too

@@ -73,7 +73,7 @@ class DuplicatePhoto(InvalidInput):
         super().__init__(
             "photo",
             f"This exact photo is already on file ({existing.get_view_display().lower()}, "
-            f"taken {existing.taken_on.day} {existing.taken_on:%b %Y}); it was not stored twice.",
+            f"taken {day_text(existing.taken_on)}); it was not stored twice.",
         )
         self.existing = existing
 

@@ -27,6 +27,7 @@ from django.core.validators import EmailValidator, validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from touchup.core.dates import long_day_time_text
 from touchup.core.staffing import last_manager_refusal
 
 from .. import audit, secret_tokens
@@ -168,7 +169,7 @@ def _email_link(user: Any, clinic: Clinic, link: NewLink) -> bool:
             message=(
                 f"Hello {user.first_name or user.get_username()},\n\n{clinic.name} has made you a Touchup account. "
                 f"Your username is {user.get_username()}.\n\nChoose your password here (the link works once and "
-                f"expires on {expires.day} {expires:%B %Y at %H:%M}):\n{link.link}\n\n"
+                f"expires on {long_day_time_text(expires)}):\n{link.link}\n\n"
                 f"If you did not expect this email, ignore it and tell the clinic.\n— {clinic.name}"
             ),
             from_email=None, recipient_list=[user.email],

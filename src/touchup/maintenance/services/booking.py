@@ -23,6 +23,7 @@ from touchup.clinic.errors import Conflict, InvalidInput
 from touchup.clinic.models import Clinic, Membership, Patient, Role
 # clinic_zone is also this module's public name for it: views call svc.clinic_zone.
 from touchup.clinic.zones import clinic_zone
+from touchup.core.dates import day_text
 
 from ..models import AreaForecast, Appointment, AppointmentStatus, WorkingHours
 from .forecasts import lock_forecasts
@@ -247,7 +248,7 @@ def _check_allowed(forecasts: Sequence[AreaForecast], starts_at: dt.datetime, zo
         if day < f.earliest_allowed:
             raise InvalidInput(
                 "starts_at",
-                f"is before {f.earliest_allowed.day} {f.earliest_allowed:%b %Y}, the earliest the label allows retreating "
+                f"is before {day_text(f.earliest_allowed)}, the earliest the label allows retreating "
                 f"{_area_name(f.area)}",
             )
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from touchup.clinic import access, audit
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Membership, Patient
+from touchup.core.dates import day_text, day_month_text, weekday_day_text
 
 from ..models import MAX_WINDOW_DAYS, AreaForecast, ContactStatus
 from .forecasts import lock_forecasts
@@ -71,7 +72,7 @@ class WorklistRow:
 
     @property
     def window_text(self) -> str:
-        return f"{self.book_from.day} {self.book_from:%b} – {self.book_by.day} {self.book_by:%b %Y}"
+        return f"{day_month_text(self.book_from)} – {day_text(self.book_by)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +158,13 @@ def parse_filters(params: Any, clinic: Any) -> WorklistFilters:
 def _state(book_from: dt.date, book_by: dt.date, today: dt.date) -> tuple[str, str]:
     # Dates as the page writes them beside the label ("1 Oct", not "01 Oct").
     if book_by < today:
-        return "overdue", f"Overdue since {book_by.day} {book_by:%b}"
+        return "overdue", f"Overdue since {day_month_text(book_by)}"
     if book_from <= today:
-        return "open", f"Open until {book_by.day} {book_by:%b}"
+        return "open", f"Open until {day_month_text(book_by)}"
     this_sunday = today + dt.timedelta(days=6 - today.weekday())
     if book_from <= this_sunday:
-        return "this_week", f"Opens {book_from:%a} {book_from.day} {book_from:%b}"
-    return "next_week", f"Opens {book_from:%a} {book_from.day} {book_from:%b}"
+        return "this_week", f"Opens {weekday_day_text(book_from)}"
+    return "next_week", f"Opens {weekday_day_text(book_from)}"
 
 
 def due_for_maintenance(user: Any, filters: WorklistFilters | None = None, *,

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from touchup.clinic.errors import Conflict, InvalidInput
 from touchup.clinic.models import Patient
+from touchup.core.dates import day_text, day_month_text
 
 OVERDUE_DAYS = 28
 CHANGE_CUTOFF = dt.timedelta(hours=24)  # clinic policy: late changes go through the front desk
@@ -111,7 +112,7 @@ def _check_in_window(window: Window | None, starts_at: dt.datetime, patient: Pat
     day = starts_at.astimezone(clinic_zone(patient.clinic)).date()
     if not window.start <= day <= window.end:
         raise InvalidInput(
-            "slot", f"is outside your booking window ({window.start:%-d %b} to {window.end:%-d %b %Y})"
+            "slot", f"is outside your booking window ({day_month_text(window.start)} to {day_text(window.end)})"
         )
 
 

@@ -25,6 +25,7 @@ from touchup.clinic import audit, secret_tokens
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Patient
 from touchup.clinic.zones import clinic_zone
+from touchup.core.dates import long_day_text
 
 from ..models import Invitation
 
@@ -78,7 +79,7 @@ def invitation_create(*, actor: Any, patient: Patient, base_url: str, now: dt.da
         message=(
             f"Hello {patient.given_name},\n\n{clinic} invites you to your Touchup patient portal: aftercare, "
             f"check-ins, diaries and booking your next visit.\n\nSet your password here (the link works once "
-            f"and expires on {expires.day} {expires:%B %Y}):\n{link}\n\nIf you did not expect this email, "
+            f"and expires on {long_day_text(expires)}):\n{link}\n\nIf you did not expect this email, "
             f"ignore it.\n— {clinic}"
         ),
         from_email=None, recipient_list=[patient.email],

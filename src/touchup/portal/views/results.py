@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from touchup.clinic.models import Observation
+from touchup.core.dates import long_day_text
 
 from .. import access
 from ..models import Hit6Score
@@ -32,7 +33,7 @@ def results(request: HttpRequest) -> HttpResponse:
     for r in rows:
         if r.area == "migraine" and hit6 is not None:
             # HIT-6: 36-49 little or no impact, 50-55 some, 56-59 substantial, 60+ severe (S86).
-            r.words.append(f"Your latest HIT-6 score: {hit6.value} of 78 ({hit6.observed_on.day} {hit6.observed_on:%B %Y}).")
+            r.words.append(f"Your latest HIT-6 score: {hit6.value} of 78 ({long_day_text(hit6.observed_on)}).")
     # A booked visit replaces "Book my next visit" at the foot (it led to a page with nothing to book).
     next_visit = next((a for a in booking.appointments_of(patient) if a.is_booked), None) \
         if booking.available() else None

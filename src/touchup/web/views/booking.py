@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from touchup.clinic import access
 from touchup.clinic.links import request_base_url as base_url
 from touchup.clinic.errors import Conflict, InvalidInput
+from touchup.core.dates import weekday_day_time_text
 from touchup.interop import ical
 from touchup.maintenance.access import appointment_for
 from touchup.maintenance.models import AreaForecast, Appointment
@@ -111,7 +112,7 @@ def book(request: HttpRequest, public_id) -> HttpResponse:
             ctx["days"] = _slot_days(patient.clinic, ctx["clinician"], ctx["start"])
             return render(request, "web/booking/book.html", ctx, status=409)
         local = appointment.starts_at.astimezone(svc.clinic_zone(patient.clinic))
-        messages.success(request, f"Booked {local:%a} {local.day} {local:%b %H:%M}.")
+        messages.success(request, f"Booked {weekday_day_time_text(local)}.")
         return redirect("appointment", public_id=appointment.public_id)
     template = "web/booking/_slot_picker.html" if request.htmx else "web/booking/book.html"
     return render(request, template, ctx)

@@ -24,6 +24,7 @@ from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Patient, Photo, PhotoView
 from touchup.clinic.services import photos as photo_services
 from touchup.core import photo_rules
+from touchup.core.dates import day_text
 
 from .. import photo_timeline
 from ..clinical import name_of
@@ -64,7 +65,7 @@ class PhotoUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         cycles = patient.treatments.order_by("-treated_on", "-pk")[:30]
         self.fields["treatment"].choices = [("", "The latest treatment before the photo (automatic)")] + [
-            (str(t.public_id), f"{t.treated_on.day} {t.treated_on:%b %Y} · {name_of('indication', t.indication)}") for t in cycles
+            (str(t.public_id), f"{day_text(t.treated_on)} · {name_of('indication', t.indication)}") for t in cycles
         ]
 
 
@@ -314,7 +315,7 @@ def _baseline_now(photo: Photo) -> str:
     if new is None:
         return (f"The {view} view has no baseline now: the next {view} photo kept with clinical consent "
                 "becomes it.")
-    return (f"The {view} baseline is now the photo of {new.taken_on.day} {new.taken_on:%b %Y}; the other {view} photos are "
+    return (f"The {view} baseline is now the photo of {day_text(new.taken_on)}; the other {view} photos are "
             "being analysed again against it.")
 
 
