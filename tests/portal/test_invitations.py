@@ -126,3 +126,20 @@ def test_the_emailed_expiry_is_the_clinics_day_written_as_pages_write_it(front_d
     now = dt.datetime(2026, 3, 1, 20, 0, tzinfo=dt.timezone.utc)  # 2 March, 09:00 in Auckland
     invitation_create(actor=front_desk, patient=emailed, base_url=BASE, now=now)
     assert "expires on 9 March 2026)" in mail.outbox[-1].body
+
+
+@pytest.mark.parametrize(("username", "words"), [
+    ("", "username: choose a username"),
+    ("dana lee", "username: use only letters, digits and @ . + - _"),
+    ("BOB", "username: is taken: choose another"),  # the front desk's "bob", whatever the case
+])
+def test_a_refused_username_says_why_and_creates_nothing(front_desk, emailed, username, words):
+    sent = invitation_create(actor=front_desk, patient=emailed, base_url=BASE)
+    token = sent.link.rstrip("/").rsplit("/", 1)[-1]
+    users = get_user_model().objects.count()
+    with pytest.raises(InvalidInput) as caught:
+        invitation_accept(token=token, username=username, password1=PASSWORD, password2=PASSWORD)
+    assert str(caught.value) == words
+    assert get_user_model().objects.count() == users
+    emailed.refresh_from_db()
+    assert emailed.user is None

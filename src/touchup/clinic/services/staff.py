@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import EmailValidator, validate_slug
@@ -31,6 +29,7 @@ from touchup.core.dates import long_day_time_text
 from touchup.core.staffing import last_manager_refusal
 
 from .. import audit, secret_tokens
+from ..credentials import chosen_password, new_username, strong_enough, username_taken
 from ..links import public_base_url
 from ..errors import Conflict, InvalidInput
 from ..models import Clinic, Membership, PasswordLink, Role
@@ -84,22 +83,6 @@ class NewStaff:
 # --- checking what people type ---------------------------------------------------------
 
 
-def _username(value: str, field: str = "username") -> str:
-    username = (value or "").strip()
-    if not username:
-        raise InvalidInput(field, "is required")
-    if len(username) > 150:
-        raise InvalidInput(field, "must be at most 150 characters")
-    try:
-        UnicodeUsernameValidator()(username)
-    except ValidationError:
-        raise InvalidInput(field, "use only letters, digits and @ . + - _") from None
-    # Sign-in matches usernames whatever their case (allauth), so "Nora" would shadow "nora".
-    if get_user_model().objects.filter(username__iexact=username).exists():
-        raise InvalidInput(field, f"{username!r} is taken: choose another")
-    return username
-
-
 def _email(value: str, field: str = "email") -> str:
     email = (value or "").strip()
     if email:
@@ -130,16 +113,13 @@ def _new_user(*, username: str, given_name: str, family_name: str, email: str, p
     if password is None:
         user.set_unusable_password()
     else:
-        try:
-            validate_password(password, user)
-        except ValidationError as exc:
-            raise InvalidInput("password", " ".join(exc.messages)) from None
+        strong_enough(password, user, field="password")
         user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:  # the same username typed twice at once
-        raise InvalidInput("username", f"{username!r} is taken: choose another") from None
+        raise username_taken(username) from None
     return user
 
 
@@ -209,7 +189,7 @@ def clinic_create(*, name: str, slug: str, time_zone: str = "UTC", manager_usern
         time_zone = (time_zone or "").strip() or "UTC"
         if time_zone not in zoneinfo.available_timezones():
             raise InvalidInput("time_zone", f"{time_zone!r} is not a time zone name (for example Europe/London)")
-        username = _username(manager_username, "manager")
+        username = new_username(manager_username, field="manager")
         given = _name(manager_given_name, "manager_name", required=False)
         family = _name(manager_family_name, "manager_name", required=False)
         email = _email(manager_email, "manager_email")
@@ -241,7 +221,7 @@ def staff_add(*, actor: Any, clinic: Clinic, given_name: str, family_name: str, 
     with transaction.atomic():
         given = _name(given_name, "given_name", required=True)
         family = _name(family_name, "family_name", required=True)
-        username = _username(username)
+        username = new_username(username)
         email = _email(email)
         role = _role(role)
         user = _new_user(username=username, given_name=given, family_name=family, email=email, password=None)
@@ -366,15 +346,7 @@ def password_set_from_link(*, token: str, password1: str, password2: str, now: d
     now = now or timezone.now()
     row = password_link_for_token(token, now=now, lock=True)
     user = row.user
-    if not password1:
-        raise InvalidInput("password1", "choose a password")
-    if password1 != password2:
-        raise InvalidInput("password2", "the two passwords are not the same")
-    try:
-        validate_password(password1, user)
-    except ValidationError as exc:
-        raise InvalidInput("password1", " ".join(exc.messages)) from None
-    user.set_password(password1)
+    user.set_password(chosen_password(password1, password2, user))
     user.save(update_fields=["password"])
     row.used_at = now
     row.save(update_fields=["used_at"])

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from touchup.clinic import audit, secret_tokens
+from touchup.clinic.credentials import chosen_password, new_username, username_taken
 from touchup.clinic.errors import InvalidInput
 from touchup.clinic.models import Patient
 from touchup.clinic.zones import clinic_zone
@@ -119,34 +117,15 @@ def invitation_accept(*, token: str, username: str, password1: str, password2: s
     patient = Patient.objects.select_for_update(no_key=True).get(pk=invitation.patient_id)
     if patient.user_id is not None:
         raise InvitationInvalid("used")
-    username = (username or "").strip()
-    if not username:
-        raise InvalidInput("username", "choose a username")
-    if len(username) > 150:
-        raise InvalidInput("username", "must be at most 150 characters")
-    try:
-        UnicodeUsernameValidator()(username)
-    except ValidationError:
-        raise InvalidInput("username", "use only letters, digits and @ . + - _") from None
-    User = get_user_model()
-    if User.objects.filter(username__iexact=username).exists():
-        raise InvalidInput("username", "is taken: choose another")
-    if not password1:
-        raise InvalidInput("password1", "choose a password")
-    if password1 != password2:
-        raise InvalidInput("password2", "the two passwords are not the same")
-    candidate = User(username=username, email=invitation.email, first_name=patient.given_name,
-                     last_name=patient.family_name)
-    try:
-        validate_password(password1, candidate)
-    except ValidationError as exc:
-        raise InvalidInput("password1", " ".join(exc.messages)) from None
-    candidate.set_password(password1)
+    username = new_username(username, missing="choose a username", name_it=False)
+    candidate = get_user_model()(username=username, email=invitation.email, first_name=patient.given_name,
+                                 last_name=patient.family_name)
+    candidate.set_password(chosen_password(password1, password2, candidate))
     try:
         with transaction.atomic():
             candidate.save()
     except IntegrityError:
-        raise InvalidInput("username", "is taken: choose another") from None
+        raise username_taken(username, name_it=False) from None
     invitation.used_at = now
     invitation.save(update_fields=["used_at"])
     audit.record("portal.invitation.accept", actor=candidate, patient=patient, obj=invitation)
