@@ -209,6 +209,9 @@ class Appointment(models.Model):
         indexes = [
             models.Index(fields=["clinician", "starts_at"]),
             models.Index(fields=["patient", "starts_at"]),
+            # The day view and the schedule read one clinic's appointments between two
+            # instants; without it they scan every appointment the clinic ever had.
+            models.Index(fields=["clinic", "starts_at"], name="appointment_clinic_starts"),
         ]
 
     @property
