@@ -4,9 +4,13 @@ Too many failed sign-ins answer 429 (signin_limits.py)."""
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
+from django.urls import reverse
 
 from . import signin_audit, signin_limits
+from .access import membership_of
 from .client_ip import client_ip
+from .links import public_base_url, request_base_url
+from .models import Patient
 
 
 class ClosedSignupAdapter(DefaultAccountAdapter):
@@ -24,6 +28,16 @@ class ClosedSignupAdapter(DefaultAccountAdapter):
         own reading of X-Forwarded-For answers a server error when the header has fewer
         entries than TRUSTED_PROXY_COUNT; ours falls back to the socket's address."""
         return client_ip(request.META) or super().get_client_ip(request)
+
+    def send_password_reset_mail(self, user, email, context):
+        """A patient's reset link opens the portal's page (its layout, back to its sign-in),
+        whichever sign-in page they asked from; staff keep allauth's /accounts/ page."""
+        if _is_patient_account(user):
+            path = reverse("portal:password_reset_from_key", kwargs={"uidb36": context["uid"], "key": context["key"]})
+            request = context.get("request")
+            base = request_base_url(request) if request is not None else public_base_url()
+            context = {**context, "password_reset_url": base + path}
+        return super().send_password_reset_mail(user, email, context)
 
     def pre_authenticate(self, request, **credentials):
         # Kept for validation_error below: which username the limits refused.
@@ -51,3 +65,8 @@ class ClosedSignupAdapter(DefaultAccountAdapter):
         if user is None or not getattr(user, "pk", None):
             return signin_limits.throttled_response(request)
         return signin_limits.refuse(request, key=f"mfa-auth-user-{user.pk}", user=user, limit_kind="mfa_code")
+
+
+def _is_patient_account(user) -> bool:
+    """A patient's own account: a Patient is linked to it and it has no staff membership."""
+    return membership_of(user) is None and Patient.objects.filter(user=user).exists()

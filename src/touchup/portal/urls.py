@@ -1,8 +1,8 @@
 """Patient portal, mounted at /portal/. Objects by opaque public_id only."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from .views import account, booking, care, diary, pages, photos, results, settings
+from .views import account, booking, care, diary, pages, password, photos, results, settings
 
 app_name = "portal"
 
@@ -10,6 +10,12 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("login/", account.portal_login, name="login"),
     path("join/<str:token>/", account.join, name="join"),
+    # A forgotten password, in the portal's layout (views/password.py); allauth's key format.
+    path("password/reset/", password.password_reset, name="password_reset"),
+    path("password/reset/done/", password.password_reset_done, name="password_reset_done"),
+    path("password/reset/key/done/", password.password_reset_from_key_done, name="password_reset_from_key_done"),
+    re_path(r"^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$", password.password_reset_from_key,
+            name="password_reset_from_key"),
     path("learn/", pages.learn_index, name="learn_index"),
     path("learn/<slug:indication>/", pages.learn, name="learn"),
     path("screening/", care.screening, name="screening"),

@@ -22,6 +22,9 @@ def staff(request: Any) -> dict[str, Any]:
     # allauth's own pages (sign-out, two-step sign-in) wear the portal's layout for patients.
     patient_user = membership is None and getattr(user, "is_authenticated", False) and \
         getattr(user, "patient", None) is not None
+    # Someone signed out on a portal page (the portal's password reset, its 429) is a patient too.
+    if not getattr(user, "is_authenticated", False) and request.path.startswith("/portal/"):
+        patient_user = True
     return {
         "layout_base": "portal/base.html" if patient_user else "web/base.html",
         # Staff hear that the worker is down before patients miss their reminders.
