@@ -411,9 +411,26 @@ def _measured(photo: Photo) -> list[str]:
 
 
 def _region_rows(photo: Photo) -> list[dict[str, Any]]:
-    regions = (photo.analysis or {}).get("regions") or {}
-    names = {
-        "forehead": "Forehead", "glabella": "Glabella", "crows_feet_left": "Crow's feet, left",
-        "crows_feet_right": "Crow's feet, right", "crows_feet": "Crow's feet", "platysma": "Platysma (neck)",
-    }
-    return [{"key": k, "name": n, "value": regions.get(k)} for k, n in names.items() if k in regions]
+    """Each region the analysis measured, named as the timeline names its area, the view's
+    own area(s) first. `series`: the value is the one the wrinkle index timeline and the
+    forecast hold (the view measures that area, VIEW_AREAS, and the photo was usable); the
+    other regions of the same photo are shown for reference only, so the page never shows
+    a value the timeline has not got without saying so."""
+    analysis = photo.analysis or {}
+    regions = analysis.get("regions") or {}
+    usable = bool(analysis.get("face_found")) and bool((analysis.get("quality") or {}).get("usable"))
+    own = photo_rules.VIEW_AREAS.get(photo.view, ())
+    rows = []
+    for key, area, side in REGION_ROWS:
+        if key not in regions:
+            continue
+        name = name_of("area", area) + (f", {side}" if side else "")
+        rows.append({"key": key, "name": name, "value": regions.get(key), "own": area in own,
+                     "series": area in own and usable and not side and bool(regions.get(key))})
+    return sorted(rows, key=lambda r: not r["own"])
+
+
+# The analysis's regions (DESIGN.md `photo analyze`) and the area each belongs to.
+REGION_ROWS = (("forehead", "forehead", ""), ("glabella", "glabella", ""),
+               ("crows_feet_left", "crows_feet", "left"), ("crows_feet_right", "crows_feet", "right"),
+               ("crows_feet", "crows_feet", ""), ("platysma", "platysma", ""))
