@@ -340,3 +340,33 @@ def test_the_demo_stops_its_worker_with_one_signal_and_a_hung_one_by_force():
     began = time.monotonic()
     _stop_worker(hung, grace=2)
     assert hung.returncode == -signal.SIGKILL and time.monotonic() - began < 10
+
+
+def test_patients_were_registered_before_their_first_visit_not_on_seeding_day(demo):
+    """Every demo patient read 'Registered <today>' on their page, years of treatments below it."""
+    from django.db.models import Min
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    patients = Patient.objects.filter(clinic=demo).annotate(
+        first_treated=Min("treatments__treated_on"), first_screened=Min("screenings__recorded_at"))
+    assert patients.count() > 30
+    for p in patients:
+        registered = timezone.localdate(p.created_at)
+        assert registered < today, p
+        assert p.created_at <= p.first_screened, p
+        if p.first_treated is not None:
+            assert registered < p.first_treated, p
+    # Spread out as real registrations are, not one date for everybody.
+    assert len({timezone.localdate(p.created_at) for p in patients}) > 20
+
+
+def test_the_patient_page_reads_the_registration_date(demo, client):
+    patient = Patient.objects.filter(clinic=demo, treatments__isnull=False).order_by("pk").first()
+    password = {l["username"]: l["password"] for l in demo_logins()}["desk.sam"]
+    assert client.login(username="desk.sam", password=password)
+    html = client.get(reverse("patient", args=[patient.public_id])).content.decode()
+    from django.utils import timezone
+
+    day = timezone.localdate(patient.created_at)
+    assert f"<dt>Registered</dt><dd>{day.day} {day:%b %Y}</dd>" in html

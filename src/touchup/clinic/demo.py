@@ -218,7 +218,11 @@ class _Seeder:
         # some entering their window, a few overdue.
         years = rng.choice((1, 2, 2, 3, 4))
         day = self.today - dt.timedelta(days=int(365 * years + rng.randint(0, 60)))
-        self.screening(patient, indication, day - dt.timedelta(days=rng.randint(1, 14)))
+        screened_on = day - dt.timedelta(days=rng.randint(1, 14))
+        self.screening(patient, indication, screened_on)
+        # Registered when they first got in touch, up to three weeks before the screening.
+        # Its own generator, so the histories drawn from `rng` stay as they were.
+        _registered(patient, screened_on - dt.timedelta(days=random.Random(n).randint(1, 21)), hour=9 + n % 8)
         clinician = self.staff["dr.rivera"] if ind.therapeutic or rng.random() < 0.5 else self.staff["nurse.kim"]
         cycles = []
         while day <= self.today - dt.timedelta(days=3):
@@ -297,6 +301,15 @@ class _Seeder:
         )
 
 
+def _registered(patient: Patient, on: dt.date, *, hour: int) -> None:
+    """Back-date the patient's registration (created_at is set on insert) to a day before
+    their first screening, so the patient page does not say every demo patient joined the
+    day the demo was made."""
+    at = timezone.make_aware(dt.datetime.combine(on, dt.time(hour, 15)))
+    Patient.objects.filter(pk=patient.pk).update(created_at=at)
+    patient.created_at = at
+
+
 def _staff(clinic: Clinic) -> dict[str, Any]:
     User = get_user_model()
     passwords = _passwords()
@@ -335,6 +348,7 @@ def seed_demo(*, today: dt.date | None = None, seed: int = 7) -> bool:
         p = Patient.objects.create(clinic=clinic, given_name=given, family_name=family,
                                    birth_date=dt.date(1988, 4, 12), sex="female" if given == "Olivia" else "male",
                                    email=f"{given.lower()}@example.org")
+        _registered(p, today - dt.timedelta(days=5), hour=11)
         s = seeder.screening(p, indication, today - dt.timedelta(days=2))
         if s.requires_doctor and not signed:
             s.doctor_signed_by, s.doctor_signed_at = None, None
