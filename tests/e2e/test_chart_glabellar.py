@@ -193,3 +193,34 @@ def test_a_dose_the_units_box_would_reject_still_reaches_the_server(browser_page
     expect(total(page)).to_have_text("18.25")
     expect(status).not_to_contain_text("Not saved")
     assert sorted(float(p.units) for p in treatment.points.all()) == [2.25] + [4.0] * 4
+
+
+def test_keyboard_users_can_skip_the_map_points_to_the_table(browser_page, live_server, ready):
+    """Each map point is a tab stop (arrow keys move it, which the table cannot do); a link
+    before the map, shown when focused, takes the keyboard straight to the points table."""
+    page = browser_page
+    sign_in(page, live_server)
+    open_new_glabellar_chart(page)
+    svg = page.locator('svg.chart-svg[data-view="front"]')
+    expect(svg.locator("g.point")).to_have_count(5)
+    skip = page.get_by_role("link", name="Skip to the points table")
+    assert skip.bounding_box()["x"] < 0  # out of sight until a keyboard reaches it
+
+    page.get_by_label("Vial used (applies to all points)").focus()
+    page.keyboard.press("Tab")
+    expect(skip).to_be_focused()
+    box = skip.bounding_box()
+    assert box["x"] >= 0 and box["width"] > 50 and box["height"] > 10  # seen when focused
+
+    # Not taken: the next stop is the first map point, still reachable and movable.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+    assert focused.startswith("Point 1,"), focused
+
+    # Taken: the next stop is the first point's units box in the table.
+    page.keyboard.press("Shift+Tab")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    first_units = page.locator("[data-points-body] tr").first.locator('input[name="units"]')
+    expect(first_units).to_be_focused()
