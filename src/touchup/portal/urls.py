@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .views import account, booking, care, diary, pages, password, photos, results, settings
+from .views import account, booking, care, diary, pages, photos, results, settings
 
 app_name = "portal"
 
@@ -10,11 +10,11 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("login/", account.portal_login, name="login"),
     path("join/<str:token>/", account.join, name="join"),
-    # A forgotten password, in the portal's layout (views/password.py); allauth's key format.
-    path("password/reset/", password.password_reset, name="password_reset"),
-    path("password/reset/done/", password.password_reset_done, name="password_reset_done"),
-    path("password/reset/key/done/", password.password_reset_from_key_done, name="password_reset_from_key_done"),
-    re_path(r"^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$", password.password_reset_from_key,
+    # A forgotten password, in the portal's layout (views/account.py); allauth's key format.
+    path("password/reset/", account.password_reset, name="password_reset"),
+    path("password/reset/done/", account.password_reset_done, name="password_reset_done"),
+    path("password/reset/key/done/", account.password_reset_from_key_done, name="password_reset_from_key_done"),
+    re_path(r"^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$", account.password_reset_from_key,
             name="password_reset_from_key"),
     path("learn/", pages.learn_index, name="learn_index"),
     path("learn/<slug:indication>/", pages.learn, name="learn"),
