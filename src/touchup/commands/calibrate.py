@@ -1,5 +1,7 @@
 """`touchup calibrate`: fit the clinic's own wear-off medians to its patients' histories,
-show them beside the published ones, and apply them on request."""
+show them beside the published ones, and apply them on request. `--track-record` instead
+shows how the forecasts did on the clinic's own past cycles (the manager's Track record
+page): nothing is fitted or applied."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clinic", metavar="SLUG", help="one clinic (default: every clinic)")
     p.add_argument("--apply", action="store_true",
                    help="make the fitted medians the clinic's and recompute its forecasts")
+    p.add_argument("--track-record", action="store_true",
+                   help="show how the forecasts did on the clinic's own past cycles instead (fits nothing)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -31,6 +35,11 @@ def run(args: argparse.Namespace) -> int:
         if not clinics.exists():
             print(f"touchup calibrate: no clinic {args.clinic!r}", file=sys.stderr)
             return 2
+    if args.track_record:
+        if args.apply:
+            print("touchup calibrate: --track-record fits nothing, so there is nothing to --apply", file=sys.stderr)
+            return 2
+        return _track_record(clinics, args.json)
     out = []
     for clinic in clinics:
         try:
@@ -62,3 +71,33 @@ def run(args: argparse.Namespace) -> int:
         print("  applied: forecasts recomputed" if entry["applied"]
               else "  not applied (run with --apply to use these medians)")
     return 0
+
+
+def _track_record(clinics, as_json: bool) -> int:
+    from touchup.maintenance.services import track_record
+
+    out = [{"clinic": c.slug, **track_record.for_clinic(c).to_json()} for c in clinics]
+    if as_json:
+        print(json.dumps(out if len(out) != 1 else out[0], indent=2))
+        return 0
+    for entry in out:
+        print(f"{entry['clinic']}: forecast track record (forecast made at each cycle's peak day)")
+        if entry["empty"]:
+            print(f"  {entry['reason']}")
+        rows = entry["areas"] + ([entry["overall"]] if len(entry["areas"]) > 1 else [])
+        if not rows:
+            continue
+        print(f"  {'area':<18} {'cycles':>6} {'forecast off':>12} {'every N days off':>16} {'ratio':>6}"
+              f" {'inside range':>12} {'not measured':>12}")
+        for r in rows:
+            fixed = "-" if r["mae_fixed_days"] is None else (
+                f"{r['mae_fixed_days']:.0f} d (N={'/'.join(map(str, r['fixed_days']))})")
+            print(f"  {r['area']:<18} {r['cycles']:>6} {_days(r['mae_model_days']):>12} {fixed:>16}"
+                  f" {'-' if r['ratio'] is None else format(r['ratio'], '.2f'):>6}"
+                  f" {'-' if r['coverage_80'] is None else format(100 * r['coverage_80'], '.0f') + '%':>12}"
+                  f" {r['not_measured']:>12}")
+    return 0
+
+
+def _days(x) -> str:
+    return "-" if x is None else f"{x:.0f} d"

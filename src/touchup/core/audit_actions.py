@@ -73,6 +73,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "forecast.calibration.request": (CHARTS, "Asked for a forecast calibration"),
     "forecast.calibration.propose": (CHARTS, "Forecast calibration proposed"),
     "forecast.calibration.apply": (CHARTS, "Applied a forecast calibration"),
+    "forecast.track_record.view": (CHARTS, "Opened the forecast track record (every chart of the clinic)"),
     "vial.receive": (CHARTS, "Received a vial"),
     "vial.reconstitute": (CHARTS, "Reconstituted a vial"),
     "vial.recall_list": (CHARTS, "Looked up the patients of a recalled lot"),

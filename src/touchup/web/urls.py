@@ -87,6 +87,13 @@ urlpatterns += [
     path("forecast/calibration/<int:pk>/apply/", calibration.calibration_apply, name="calibration_apply"),
 ]
 
+# How the forecasts did on the clinic's own patients (the manager, as calibration).
+from .views import track_record  # noqa: E402
+
+urlpatterns += [
+    path("forecast/track-record/", track_record.track_record_page, name="track_record"),
+]
+
 # Your account (every staff member) and the clinic's settings (the manager).
 from .views import account, clinic  # noqa: E402
 

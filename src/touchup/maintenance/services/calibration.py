@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from touchup.clinic import audit
 from touchup.clinic.models import Clinic, Patient, Treatment, TreatmentStatus
+from touchup.core.history import History
 from touchup.core.wearoff import Priors, load_priors
 
 from ..models import CalibrationFitRequest, MedianCalibration
@@ -44,20 +45,7 @@ def propose(clinic: Clinic, *, actor: Any = None, as_of: dt.date | None = None) 
     from touchup.core.calibration import calibrate
 
     as_of = as_of or timezone.localdate()
-    patient_ids = (
-        Treatment.objects.filter(patient__clinic=clinic, status=TreatmentStatus.SIGNED, treated_on__lte=as_of)
-        .values_list("patient_id", flat=True).distinct()
-    )
-    patients = list(Patient.objects.filter(pk__in=patient_ids).order_by("pk"))  # a subquery, not a list of ids
-    histories = []
-    for lo in range(0, len(patients), _CHUNK):
-        for data in histories_data(patients[lo:lo + _CHUNK], as_of).values():
-            if data is None:
-                continue
-            try:
-                histories.append(parse_chart(data))
-            except ForecastUnavailable:
-                continue  # counted by the forecast itself; one bad chart must not block the rest
+    histories = clinic_histories(clinic, as_of)
     if not histories:
         raise NothingToCalibrate(clinic.slug)
     found = calibrate(histories)
@@ -76,6 +64,26 @@ def propose(clinic: Clinic, *, actor: Any = None, as_of: dt.date | None = None) 
         audit.record("forecast.calibration.propose", actor=actor, clinic=clinic, obj=row,
                      detail={"patients": len(histories)})
     return row
+
+
+def clinic_histories(clinic: Clinic, as_of: dt.date) -> list[History]:
+    """Every patient's signed chart of the clinic as a History on `as_of` (not audited: the
+    caller records its one bulk read). A chart that cannot be read is left out."""
+    patient_ids = (
+        Treatment.objects.filter(patient__clinic=clinic, status=TreatmentStatus.SIGNED, treated_on__lte=as_of)
+        .values_list("patient_id", flat=True).distinct()
+    )
+    patients = list(Patient.objects.filter(pk__in=patient_ids).order_by("pk"))  # a subquery, not a list of ids
+    histories = []
+    for lo in range(0, len(patients), _CHUNK):
+        for data in histories_data(patients[lo:lo + _CHUNK], as_of).values():
+            if data is None:
+                continue
+            try:
+                histories.append(parse_chart(data))
+            except ForecastUnavailable:
+                continue  # counted by the forecast itself; one bad chart must not block the rest
+    return histories
 
 
 def apply(calibration: MedianCalibration, *, actor: Any = None, queue: bool = True) -> MedianCalibration:

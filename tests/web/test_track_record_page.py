@@ -1,0 +1,112 @@
+"""The manager's forecast track record: the clinic's own cycles with an observed wear-off,
+forecast again from each cycle's peak day, beside the fixed "every N days" rule; on the
+page and from `touchup calibrate --track-record`."""
+
+import datetime as dt
+import json
+
+from django.utils import timezone
+
+from tests.maintenance.conftest import signed_treatment
+from touchup.cli import main as touchup
+from touchup.clinic.models import AuditEvent, Observation
+from touchup.clinic.services.patients import patient_create
+from touchup.core.forecast import forecast
+from touchup.core.history import parse_history
+
+ONA = "onabotulinumtoxinA"
+
+
+def seed(clinic, clinician, start):
+    """Three glabella patients treated on `start` with 30 units (above the label's 20, so the
+    model expects longer than the fixed rule's published median) and again on day 150: two
+    said "not yet" and then "wearing off" on days 120 and 124; the third was never asked."""
+    for i, answers in enumerate(([(100, False), (120, True)], [(110, False), (124, True)], [])):
+        p = patient_create(actor=clinician, clinic=clinic, given_name=f"T{i}", family_name="Record",
+                           birth_date=dt.date(1985, 1, 1), sex="female")
+        signed_treatment(p, clinician, start, {"glabella": 30})
+        for n, yes in answers:
+            Observation.objects.create(patient=p, area="glabella", observed_on=start + dt.timedelta(days=n),
+                                       kind="wearing_off_reported", value=1.0 if yes else 0.0, source="checkin")
+        signed_treatment(p, clinician, start + dt.timedelta(days=150), {"glabella": 20})
+
+
+def fresh_forecast(start):
+    """The forecast the product makes for a first glabella cycle on its peak day (day 21),
+    nothing recorded yet: what both scored cycles were forecast from."""
+    h = parse_history({"as_of": (start + dt.timedelta(days=21)).isoformat(), "patient": {"sex": "female"},
+                       "treatments": [{"date": start.isoformat(), "product": ONA, "indication": "glabellar_lines",
+                                       "areas": [{"area": "glabella", "units": 30}]}]})
+    f = forecast(h).areas[0]
+    return (f.wear_off_date - start).days, [(d - start).days for d in f.wear_off_interval]
+
+
+def test_the_page_shows_how_close_the_forecasts_came(as_manager, clinic_a, clinic_b, clinician, other_clinician):
+    start = timezone.localdate() - dt.timedelta(days=300)
+    seed(clinic_a, clinician, start)
+    seed(clinic_b, other_clinician, start - dt.timedelta(days=5))  # not this clinic's: not counted
+    k, (lo, hi) = fresh_forecast(start)
+    assert k > 130  # the dose: the forecast and the fixed rule differ
+
+    page = as_manager.get("/forecast/track-record/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'href="/forecast/track-record/" aria-current="page">Track record' in html
+    for heading in ("How close the forecast came", "Fixed 'every N days' rule", "Inside the range we gave"):
+        assert heading in html
+    row = html.split("Glabella")[1].split("</tr>")[0]
+    model = (abs(k - 120) + abs(k - 124)) / 2
+    inside = sum(lo <= d <= hi for d in (120, 124)) * 50
+    # 2 scored; the fixed rule recalls at 130 days: 10 and 6 days late, 8 on average.
+    cells = [c.split(">", 1)[1].split("<")[0] for c in row.split('<td data-label=')[1:]]
+    assert cells[0] == "2"
+    assert cells[1] == f"{model:.0f} days"
+    assert cells[2] == "8 days" and "N = 130" in row
+    assert cells[3] == f"{model / 8:.2f}"
+    assert cells[4] == f"{inside}%"
+    assert cells[5] == "1" and "3 still running" in row  # never asked; the current cycles
+    summary = html.split('id="record-summary">')[1].split("</p>")[0]
+    assert f"On 2 cycles where the wear-off was seen, the forecast was on average {model:.0f} days off" in summary
+    assert "8 days off" in summary and f"inside the range we gave in {inside}% of cycles" in summary
+
+    # One audit event for the read of every chart: which clinic, how many, nobody named.
+    event = AuditEvent.objects.get(action="forecast.track_record.view")
+    assert event.detail == {"patients": 3} and event.actor.username == "mona" and event.clinic_id_ref == clinic_a.pk
+    assert event.patient_id_ref is None
+
+
+def test_nothing_to_score_says_so(as_manager, clinic_a, clinician):
+    page = as_manager.get("/forecast/track-record/").content.decode()
+    assert "No treatments yet" in page and 'id="track-record"' not in page
+    p = patient_create(actor=clinician, clinic=clinic_a, given_name="N", family_name="New",
+                       birth_date=dt.date(1985, 1, 1), sex="female")
+    signed_treatment(p, clinician, timezone.localdate() - dt.timedelta(days=30), {"glabella": 20})
+    page = as_manager.get("/forecast/track-record/").content.decode()
+    assert "No completed cycle with an observed wear-off" in page and "1 still running" in page
+
+
+def test_only_the_manager_gets_in(as_clinician, client, front_desk, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert as_clinician.get("/forecast/track-record/").status_code == 403
+    assert AuditEvent.objects.filter(action="access.role", outcome="denied").count() == 1
+    assert not AuditEvent.objects.filter(action="forecast.track_record.view").exists()
+    assert 'href="/forecast/track-record/"' not in as_clinician.get("/patients/").content.decode()
+
+
+def test_the_command_prints_the_same_numbers(clinic_a, clinician, capsys):
+    start = timezone.localdate() - dt.timedelta(days=300)
+    seed(clinic_a, clinician, start)
+    k, _ = fresh_forecast(start)
+    assert touchup(["calibrate", "--clinic", "alpha", "--track-record", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["clinic"] == "alpha" and not shown["empty"]
+    (glabella,) = shown["areas"]
+    assert glabella["cycles"] == 2 and glabella["not_measured"] == 1 and glabella["still_running"] == 3
+    assert glabella["mae_fixed_days"] == 8.0 and glabella["fixed_days"] == [130]
+    assert glabella["mae_model_days"] == round((abs(k - 120) + abs(k - 124)) / 2, 1)
+
+    assert touchup(["calibrate", "--clinic", "alpha", "--track-record"]) == 0
+    text = capsys.readouterr().out
+    assert "alpha: forecast track record" in text and "8 d (N=130)" in text
+    assert touchup(["calibrate", "--track-record", "--apply"]) == 2
+    assert "nothing to --apply" in capsys.readouterr().err
