@@ -15,6 +15,7 @@ BENCHMARKS = {
     "worklist": "benchmarks.worklist",
     "worker_throughput": "benchmarks.worker_throughput",
     "calibration": "benchmarks.calibration",
+    "track_record": "benchmarks.track_record",
     "crash": "benchmarks.crash",
     "fhir_export": "benchmarks.fhir_export",
     "serving": "benchmarks.serving",

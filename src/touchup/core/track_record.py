@@ -79,6 +79,7 @@ class ScoredCycle:
     wear_off_date: dt.date  # the forecast from the cut history
     wear_off_interval: tuple[dt.date, dt.date]
     fixed_date: dt.date  # treatment_date + the fixed rule's N
+    history: int = 0  # the history's position in the input
 
     @property
     def error(self) -> int:
@@ -231,7 +232,7 @@ def track_record(histories: Iterable[History], *, priors: Priors | None = None,
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     fixed: dict[str, set[int]] = defaultdict(set)
     todo = []  # (cut history, area, product, start, cut, observed, source, fixed N)
-    for h in histories:
+    for i, h in enumerate(histories):
         baselines = reading_baselines(h, priors=priors)
         by_area: dict[str, list] = defaultdict(list)
         for t in h.treatments:
@@ -254,14 +255,14 @@ def track_record(histories: Iterable[History], *, priors: Priors | None = None,
                     continue
                 n = round(prior.median_for(product))
                 fixed[area].add(n)
-                todo.append((_cut(h, cut), area, product, start, cut, seen[0], seen[1], n))
+                todo.append((_cut(h, cut), area, product, start, cut, seen[0], seen[1], n, i))
     results = forecast_many([c[0] for c in todo], priors=priors, rules=rules)
     scored = []
-    for (_, area, product, start, cut, observed, source, n), f in zip(todo, results):
+    for (_, area, product, start, cut, observed, source, n, i), f in zip(todo, results):
         entry = next(a for a in f.areas if a.area == area)
         assert entry.treatment_date == start, (area, start, entry.treatment_date)
         scored.append(ScoredCycle(area, product, start, cut, observed, source, entry.wear_off_date,
-                                  entry.wear_off_interval, start + dt.timedelta(days=n)))
+                                  entry.wear_off_interval, start + dt.timedelta(days=n), i))
     areas = tuple(
         _record(name, [c for c in scored if c.area == name], counts[name], fixed[name])
         for name in sorted(set(counts) | {c.area for c in scored})
