@@ -58,7 +58,7 @@ def test_the_page_shows_how_close_the_forecasts_came(as_manager, clinic_a, clini
     model = (abs(k - 120) + abs(k - 124)) / 2
     inside = sum(lo <= d <= hi for d in (120, 124)) * 50
     # 2 scored; the fixed rule recalls at 130 days: 10 and 6 days late, 8 on average.
-    cells = [c.split(">", 1)[1].split("<")[0] for c in row.split('<td data-label=')[1:]]
+    cells = [c.split(">", 1)[1].split("<")[0] for c in row.split("<td data-label=")[1:]]
     assert cells[0] == "2"
     assert cells[1] == f"{model:.0f} days"
     assert cells[2] == "8 days" and "N = 130" in row
