@@ -352,3 +352,15 @@ def test_the_check_names_a_wrong_expression_and_keeping_anyway_stays_possible(as
     assert stored_files(media) == [] and not Photo.objects.exists()
     r = post_photo(as_clinician, patient, smiling)
     assert r.status_code == 302 and Photo.objects.count() == 1
+
+
+def test_the_timeline_axis_writes_days_unpadded_and_months_with_the_year():
+    from touchup.web.photo_timeline import _chart
+
+    def labels(days: int) -> list[str]:
+        first = dt.date(2026, 1, 5)
+        rows = [{"observed_on": first + dt.timedelta(days=d), "value": 0.1 + d / 1000} for d in (0, days)]
+        return [t["label"] for t in _chart("glabella", "Frown lines", rows, [first]).x_ticks]
+
+    assert labels(100)[0] == "5 Jan" and all(not label.startswith("0") for label in labels(100))
+    assert labels(400)[0] == "Jan 2026"

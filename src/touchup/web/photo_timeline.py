@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from touchup.clinic.models import ObservationKind, Patient
+from touchup.core.dates import day_month_text
 
 from .clinical import name_of
 
@@ -91,9 +92,10 @@ def _chart(area: str, name: str, rows: list[dict[str, Any]], treated: list[dt.da
     chart.treatments = [{"x": x(d.toordinal()), "date": d} for d in treated]
     span = (last - first).days
     step = max(1, span // 5)
-    fmt = "%b %Y" if span > 300 else "%d %b"
+    # Months over a long span ("Jan 2027"), else days as everywhere else ("5 Jan", unpadded).
+    label = (lambda d: d.strftime("%b %Y")) if span > 300 else day_month_text
     chart.x_ticks = [
-        {"x": x((first + dt.timedelta(days=i)).toordinal()), "label": (first + dt.timedelta(days=i)).strftime(fmt)}
+        {"x": x((first + dt.timedelta(days=i)).toordinal()), "label": label(first + dt.timedelta(days=i))}
         for i in range(0, span + 1, step)
     ][:6]
     chart.y_ticks = [{"y": y(top * f), "label": f"{top * f:.2f}"} for f in (0, 0.5, 1.0)]
