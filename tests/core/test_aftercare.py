@@ -83,6 +83,15 @@ def test_steps_are_in_the_order_they_start_and_all_carry_sources(cosmetic, migra
         assert plan.treated_at == TREATED
 
 
+def test_steps_that_start_together_end_soonest_first(cosmetic, migraine):
+    # The sheet reads as a timeline: "4 hours", "until tomorrow", "a week", then open-ended.
+    for plan in (cosmetic, migraine):
+        never = dt.datetime.max.replace(tzinfo=TREATED.tzinfo)
+        keys = [(s.starts_at, s.until or never) for s in plan.steps]
+        assert keys == sorted(keys)
+    assert cosmetic.steps[0].until == TREATED + dt.timedelta(hours=4)
+
+
 def test_cosmetic_only_steps(cosmetic, migraine):
     for words in ("No facials", "The effect starts in 2 to 5 days", "Take photos"):
         assert has(cosmetic, words)

@@ -113,7 +113,9 @@ def _until(step: dict, treated_at: dt.datetime) -> dt.datetime | None:
 
 
 def aftercare_plan(*, treated_at: dt.datetime, indication: str, areas: Iterable[str]) -> AftercarePlan:
-    """The steps that apply to this treatment, in the order they start."""
+    """The steps that apply to this treatment, in the order they start; of those that start
+    together (most start at once), the one that ends soonest first, so the sheet reads as
+    a timeline ("for 4 hours", "until tomorrow", "for a week"), open-ended ones last."""
     cat = load_catalogue()
     kind = cat.indications[indication].kind
     areas = set(areas) or set(cat.indications[indication].areas)
@@ -129,7 +131,7 @@ def aftercare_plan(*, treated_at: dt.datetime, indication: str, areas: Iterable[
             starts_at=treated_at + dt.timedelta(hours=step.get("from_hours", 0)),
             until=_until(step, treated_at),
         ))
-    steps.sort(key=lambda s: s.starts_at)
+    steps.sort(key=lambda s: (s.starts_at, s.until is None, s.until or s.starts_at))
     signs = data["warning_signs"]
     return AftercarePlan(
         treated_at=treated_at, steps=tuple(steps),
