@@ -49,9 +49,7 @@ def book(request: HttpRequest) -> HttpResponse:
         try:
             appointment = booking.book_visit(actor=request.user, patient=patient, choice=request.POST.get("slot", ""))
         except (InvalidInput, Conflict) as exc:
-            error = exc.message if isinstance(exc, InvalidInput) else str(exc)
-            if isinstance(exc, InvalidInput) and exc.field == "slot":
-                error = f"That time {exc.message}." if exc.message.startswith("is ") else exc.message
+            error = _slot_error(exc)
         else:
             sent = booking.email_calendar(appointment, base_url=base_url(request), what="booked")
             messages.success(request, "Your visit is booked." + (" We emailed you the calendar invite." if sent else ""))
@@ -123,9 +121,12 @@ def visit_cancel(request: HttpRequest, public_id) -> HttpResponse:
 
 
 def _slot_error(exc: InvalidInput | Conflict) -> str:
+    """A refused time in a sentence: the service says "is taken" of the field `slot`."""
     if isinstance(exc, Conflict):
         return str(exc)
-    return f"That time {exc.message}." if exc.message.startswith("is ") else exc.message
+    if exc.field == "slot" and exc.message.startswith("is "):
+        return f"That time {exc.message}."
+    return exc.message
 
 
 @portal_view
