@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD, _user
 from tests.e2e.a11y import assert_accessible
+from tests.e2e.conftest import portal_without_javascript
 from tests.maintenance.conftest import area_forecast, next_weekday, signed_treatment
 
 pytestmark = [pytest.mark.e2e]
@@ -74,13 +75,7 @@ def test_a_patient_moves_a_visit_through_the_confirm_page_without_javascript(bro
     appt = book(actor=front_desk, patient=patient, clinician=clinician,
                 starts_at=dt.datetime.combine(monday, dt.time(9), tzinfo=dt.UTC))
 
-    context = browser_page.context.browser.new_context(java_script_enabled=False, viewport=PHONE)
-    page = context.new_page()
-    try:
-        page.goto(live_server.url + "/portal/")
-        page.get_by_label("Username").fill("dana")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+    with portal_without_javascript(browser_page, live_server.url, PHONE) as page:
         page.goto(f"{live_server.url}/portal/visits/{appt.public_id}/")
         page.get_by_role("link", name="Move", exact=True).click()
         expect(page.locator(".slot-current").first).to_contain_text("09:00")
@@ -92,5 +87,3 @@ def test_a_patient_moves_a_visit_through_the_confirm_page_without_javascript(bro
         expect(page.get_by_text("Your visit is moved.")).to_be_visible()
         appt.refresh_from_db()
         assert appt.sequence == 1 and appt.starts_at.time() == dt.time(10, 30)
-    finally:
-        context.close()

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from tests.e2e.a11y import assert_accessible
+from tests.e2e.conftest import portal_without_javascript
 from tests.maintenance.conftest import area_forecast, next_weekday, signed_treatment
 from tests.photos import images
 from tests.photos.conftest import media  # noqa: F401 - fixture
@@ -205,13 +206,7 @@ def test_pages_work_without_javascript(browser_page, live_server, clinic, clinic
     area_forecast(patient, treatment, "glabella", next_weekday(timezone.localdate(), 0), days=14,
                   earliest_allowed=timezone.localdate())
 
-    context = browser_page.context.browser.new_context(java_script_enabled=False, viewport=PHONE)
-    page = context.new_page()
-    try:
-        page.goto(live_server.url + "/portal/")
-        page.get_by_label("Username").fill("dana")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+    with portal_without_javascript(browser_page, live_server.url, PHONE) as page:
         expect(page.get_by_role("heading", name="Hello, Dana")).to_be_visible()
         page.goto(f"{live_server.url}/portal/aftercare/{treatment.public_id}/")
         expect(page.get_by_role("heading", name="Warning signs")).to_be_visible()
@@ -228,5 +223,3 @@ def test_pages_work_without_javascript(browser_page, live_server, clinic, clinic
         page.goto(live_server.url + "/portal/book/")
         page.locator("button.slot").first.click()
         expect(page.get_by_role("heading", name="Your visit")).to_be_visible()
-    finally:
-        context.close()
