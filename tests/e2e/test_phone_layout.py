@@ -36,3 +36,28 @@ def test_from_patients_on_a_phone_fits_the_screen_and_reads_one_report_per_block
     lines = page.evaluate("""(td) => { const r = document.createRange(); r.selectNodeContents(td);
         return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size; }""", what.element_handle())
     assert lines == 1
+
+
+def test_vials_on_a_phone_show_every_value_inside_the_card(browser_page, live_server, transactional_db, manager,
+                                                             vial):
+    """At 390 px a reconstituted vial's "26 Nov 2026, 11:48 (2.50 mL)" kept the desktop
+    table's no-wrap (its phone override sat in the maintenance pages' stylesheet only), so
+    the stacked rows were wider than the card and Units, Units left and U per 0.1 mL, set
+    right, were cut off at the card's edge: "Units: 3"."""
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server.url + "/")
+    page.get_by_label("Username").fill(manager.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(live_server.url + "/vials/")
+    expect(page.locator("td[data-label='Units left']")).to_contain_text("100")
+    wrap = page.locator(".table-wrap")
+    # Nothing to scroll sideways in the table's box, and each value ends inside it.
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
+    box = wrap.bounding_box()
+    for label in ("Units", "Units left", "Reconstituted", "U per 0.1 mL"):
+        right = page.locator(f"td[data-label='{label}']").evaluate(
+            "td => { const r = document.createRange(); r.selectNodeContents(td);"
+            " return r.getBoundingClientRect().right; }")
+        assert right <= box["x"] + box["width"], label
