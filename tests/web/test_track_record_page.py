@@ -110,3 +110,19 @@ def test_the_command_prints_the_same_numbers(clinic_a, clinician, capsys):
     assert "alpha: forecast track record" in text and "8 d (N=130)" in text
     assert touchup(["calibrate", "--track-record", "--apply"]) == 2
     assert "nothing to --apply" in capsys.readouterr().err
+
+
+def test_the_command_rounds_the_days_as_the_page_does(clinic_a, capsys, monkeypatch):
+    """15.46 days is "15 days" on the page; the command printed "16 d", rounding the JSON's
+    15.5 (already rounded to a tenth) a second time."""
+    from touchup.core.track_record import AreaRecord, TrackRecord
+    from touchup.maintenance.services import track_record
+
+    area = AreaRecord("glabella", 4, 1, 0, 2, (130,), 15.46, 17.46, 16.0, -3.0, 0.75)
+    report = TrackRecord((area,), AreaRecord("all", *[getattr(area, f) for f in AreaRecord.__slots__[1:]]),
+                         cycles=("scored",))
+    monkeypatch.setattr(track_record, "for_clinic", lambda clinic, **kw: report)
+    assert touchup(["calibrate", "--clinic", "alpha", "--track-record"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("glabella"))
+    assert line.split()[2:6] == ["15", "d", "17", "d"], line
+    assert "0.89" in line  # 15.46 / 17.46, not 15.5 / 17.5

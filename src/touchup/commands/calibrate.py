@@ -76,26 +76,29 @@ def run(args: argparse.Namespace) -> int:
 def _track_record(clinics, as_json: bool) -> int:
     from touchup.maintenance.services import track_record
 
-    out = [{"clinic": c.slug, **track_record.for_clinic(c).to_json()} for c in clinics]
+    reports = [(c.slug, track_record.for_clinic(c)) for c in clinics]
     if as_json:
+        out = [{"clinic": slug, **report.to_json()} for slug, report in reports]
         print(json.dumps(out if len(out) != 1 else out[0], indent=2))
         return 0
-    for entry in out:
-        print(f"{entry['clinic']}: forecast track record (forecast made at each cycle's peak day)")
-        if entry["empty"]:
-            print(f"  {entry['reason']}")
-        rows = entry["areas"] + ([entry["overall"]] if len(entry["areas"]) > 1 else [])
+    for slug, report in reports:
+        print(f"{slug}: forecast track record (forecast made at each cycle's peak day)")
+        if report.empty:
+            print(f"  {report.reason}")
+        # From the report's own numbers, as the page is: the JSON's are rounded to a tenth
+        # already, and rounding 15.46 to 15.5 and then to whole days printed 16 where the
+        # page said 15.
+        rows = list(report.areas) + ([report.overall] if len(report.areas) > 1 else [])
         if not rows:
             continue
         print(f"  {'area':<18} {'cycles':>6} {'forecast off':>12} {'every N days off':>16} {'ratio':>6}"
               f" {'inside range':>12} {'not measured':>12}")
         for r in rows:
-            fixed = "-" if r["mae_fixed_days"] is None else (
-                f"{r['mae_fixed_days']:.0f} d (N={'/'.join(map(str, r['fixed_days']))})")
-            print(f"  {r['area']:<18} {r['cycles']:>6} {_days(r['mae_model_days']):>12} {fixed:>16}"
-                  f" {'-' if r['ratio'] is None else format(r['ratio'], '.2f'):>6}"
-                  f" {'-' if r['coverage_80'] is None else format(100 * r['coverage_80'], '.0f') + '%':>12}"
-                  f" {r['not_measured']:>12}")
+            fixed = "-" if r.mae_fixed is None else f"{r.mae_fixed:.0f} d (N={'/'.join(map(str, r.fixed_days))})"
+            print(f"  {r.area:<18} {r.cycles:>6} {_days(r.mae_model):>12} {fixed:>16}"
+                  f" {'-' if r.ratio is None else format(r.ratio, '.2f'):>6}"
+                  f" {'-' if r.coverage is None else format(100 * r.coverage, '.0f') + '%':>12}"
+                  f" {r.not_measured:>12}")
     return 0
 
 
