@@ -76,6 +76,24 @@ def test_the_demo_patient_signs_in_to_her_portal(demo, client):
     assert client.get(reverse("patients")).status_code == 403
 
 
+def test_the_demo_patient_can_reset_her_forgotten_password(demo, client, mailoutbox):
+    """Her account had no email address, so the portal's reset emailed the clinic's
+    "Unknown Account" note to the address the clinic has for her, and she was stuck."""
+    import re
+
+    patient = Patient.objects.get(user__username="patient.demo")
+    assert client.post("/portal/password/reset/", {"email": patient.email}).status_code == 302
+    (message,) = mailoutbox
+    assert message.to == [patient.email]
+    link = re.search(r"http://\S+(/portal/password/reset/key/\S+/)", message.body).group(1)
+    form = client.get(link, follow=True)
+    assert form.status_code == 200 and 'name="password1"' in form.content.decode()
+    new = "a-new-Demo-password-42"
+    assert client.post(form.redirect_chain[-1][0] if form.redirect_chain else link,
+                       {"password1": new, "password2": new}).status_code == 302
+    assert client.login(username="patient.demo", password=new)
+
+
 def test_the_day_starts_with_usable_vials_and_only_once(demo):
     assert prepare_day() == 3
     assert prepare_day() == 0

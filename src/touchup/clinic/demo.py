@@ -371,9 +371,11 @@ def _seed_patient_login(clinic: Clinic) -> None:
     password = _passwords().get(PATIENT_LOGIN)
     if password is None:
         return
-    user = get_user_model().objects.create_user(username=PATIENT_LOGIN, password=password,
-                                                first_name=treatment.patient.given_name)
     patient = treatment.patient
+    # The invitation's address, as accepting one gives the account: without it the
+    # portal's "Forgotten your password?" found no account for her.
+    user = get_user_model().objects.create_user(username=PATIENT_LOGIN, password=password, email=patient.email,
+                                                first_name=patient.given_name)
     patient.user = user
     patient.save(update_fields=["user"])
 
