@@ -97,3 +97,14 @@ def test_the_portals_reset_key_stays_out_of_the_logs():
     from touchup.web.log_paths import redacted
 
     assert redacted("/portal/password/reset/key/2s-cz1abc-0123456789abcdef/") == "/portal/password/reset/key/…-…/"
+
+
+def test_an_address_with_no_account_is_not_invited_to_sign_up(client):
+    """allauth's "Unknown Account" email offered a sign-up link (/accounts/signup/, closed
+    here: the clinic invites); it says whom to ask instead."""
+    mail.outbox.clear()
+    assert client.post("/portal/password/reset/", {"email": "nobody@example.test"}).status_code == 302
+    (message,) = mail.outbox
+    assert message.to == ["nobody@example.test"]
+    assert "signup" not in message.body and "sign up" not in message.body.lower()
+    assert "call your clinic" in message.body and "nobody@example.test" in message.body
