@@ -87,3 +87,33 @@ def test_a_patient_moves_a_visit_through_the_confirm_page_without_javascript(bro
         expect(page.get_by_text("Your visit is moved.")).to_be_visible()
         appt.refresh_from_db()
         assert appt.sequence == 1 and appt.starts_at.time() == dt.time(10, 30)
+
+
+def test_each_appointment_reads_time_and_patient_then_its_areas(browser_page, live_server, transactional_db,
+                                                                clinic_a, clinician, front_desk, patient):
+    """The areas sat beside the name when they were short ("Crow's feet") and under it when
+    long, so a column of the day zig-zagged; they are always the line under the name."""
+    from touchup.maintenance.models import Appointment
+
+    day = next_weekday(timezone.localdate(), 2)
+    now = timezone.now()
+    for hh, areas in ((9, ["crows_feet"]), (10, ["crows_feet", "forehead", "glabella"])):
+        start = dt.datetime.combine(day, dt.time(hh), tzinfo=dt.UTC)
+        Appointment.objects.create(clinic=clinic_a, patient=patient, clinician=clinician, starts_at=start,
+                                   ends_at=start + dt.timedelta(minutes=30), areas=areas, booked_by=front_desk,
+                                   booked_at=now, updated_at=now)
+    page = browser_page
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill(front_desk.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    for viewport in ({"width": 1360, "height": 900}, PHONE):
+        page.set_viewport_size(viewport)
+        page.goto(f"{live_server.url}/day/?date={day}")
+        rows = page.locator(".day-appointments li")
+        expect(rows).to_have_count(2)
+        for i in range(2):
+            time_link = rows.nth(i).locator("a").first.bounding_box()
+            areas = rows.nth(i).locator(".day-areas").bounding_box()
+            assert areas["y"] >= time_link["y"] + time_link["height"] - 1, (viewport, i)
+            assert abs(areas["x"] - time_link["x"]) < 2, (viewport, i)  # starts the line, under the time
