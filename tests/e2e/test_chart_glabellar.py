@@ -224,3 +224,28 @@ def test_keyboard_users_can_skip_the_map_points_to_the_table(browser_page, live_
     page.keyboard.press("Tab")
     first_units = page.locator("[data-points-body] tr").first.locator('input[name="units"]')
     expect(first_units).to_be_focused()
+
+
+def test_on_a_phone_the_points_table_breaks_site_names_between_words(browser_page, live_server, ready):
+    """At 390 px the Site column was squeezed to a few letters ("Pro / cer / us", "corr / uga /
+    tor"): the card lets long words wrap anywhere, and the table took that as leave to
+    shrink the column. Words stay whole, and the table still fits the card."""
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server)
+    open_new_glabellar_chart(page)
+    sites = page.locator("[data-points-body] td[data-site-name]")
+    expect(sites).to_have_count(5)
+    for i in range(5):
+        # Letters next to each other in a word sit on the same line.
+        split = sites.nth(i).evaluate("""td => {
+            const node = td.firstChild, text = node.textContent, r = document.createRange(), top = k => {
+                r.setStart(node, k); r.setEnd(node, k + 1); return Math.round(r.getBoundingClientRect().top); };
+            const out = [];
+            for (let k = 1; k < text.length; k++)
+                if (text[k - 1].trim() && text[k].trim() && top(k) !== top(k - 1)) out.push(text.slice(0, k) + " / ");
+            return out;
+        }""")
+        assert not split, split
+    wrap = page.locator("#points .table-wrap")
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
