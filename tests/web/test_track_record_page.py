@@ -126,3 +126,20 @@ def test_the_command_rounds_the_days_as_the_page_does(clinic_a, capsys, monkeypa
     line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("glabella"))
     assert line.split()[2:6] == ["15", "d", "17", "d"], line
     assert "0.89" in line  # 15.46 / 17.46, not 15.5 / 17.5
+
+
+def test_the_clinics_row_gives_the_fixed_rules_n_as_a_range(as_manager, monkeypatch):
+    """The All areas row read "N = 84 or 120 or 130 or 135 or 150", as if one of them had
+    been picked; each area is recalled at its own N, which the row now says."""
+    from touchup.core.track_record import AreaRecord, TrackRecord
+    from touchup.web.views import track_record as view
+
+    def area(key, n):
+        return AreaRecord(key, 4, 1, 0, 2, n, 15.0, 18.0, 16.0, -3.0, 0.75)
+
+    report = TrackRecord((area("cervical_dystonia", (84,)), area("glabella", (130, 150))),
+                         area("all", (84, 130, 150)), cycles=("scored",))
+    monkeypatch.setattr(view.svc, "for_clinic", lambda clinic, **kw: report)
+    html = as_manager.get("/forecast/track-record/").content.decode()
+    assert "N = 130 or 150" in html  # one area, two products: either N
+    assert "N = 84 to 150, each area its own" in html and "84 or 130" not in html

@@ -29,8 +29,17 @@ def _row(a: AreaRecord, label: str) -> dict:
     return {
         "area": label, "cycles": a.cycles, "not_measured": a.not_measured, "before_cut": a.before_cut,
         "running": a.running, "model": days(a.mae_model), "fixed": days(a.mae_fixed),
-        "fixed_n": " or ".join(str(n) for n in a.fixed_days),
+        "fixed_n": _fixed_n(a),
         "ratio": "" if a.ratio is None else f"{a.ratio:.2f}",
         "inside": "" if a.coverage is None else f"{100 * a.coverage:.0f}%",
         "best": days(a.mae_best_fixed),
     }
+
+
+def _fixed_n(a: AreaRecord) -> str:
+    """The N under the fixed rule: an area's one or two (one per product), "130 or 150";
+    the clinic's row, which recalls each area at its own N, as a range: "84 to 150, each
+    area its own" (it read "84 or 120 or 130 or 135 or 150", a choice nobody made)."""
+    if a.area == "all" and len(a.fixed_days) > 1:
+        return f"{min(a.fixed_days)} to {max(a.fixed_days)}, each area its own"
+    return " or ".join(str(n) for n in a.fixed_days)
