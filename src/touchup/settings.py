@@ -173,6 +173,8 @@ LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_ADAPTER = "touchup.clinic.accounts.ClosedSignupAdapter"
+# Subjects name the clinic themselves (templates/account/email/*_subject.txt), not "[host]".
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 # Two-step sign-in with an authenticator app, set up from the portal's settings (patients,

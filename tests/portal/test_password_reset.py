@@ -108,3 +108,20 @@ def test_an_address_with_no_account_is_not_invited_to_sign_up(client):
     assert message.to == ["nobody@example.test"]
     assert "signup" not in message.body and "sign up" not in message.body.lower()
     assert "call your clinic" in message.body and "nobody@example.test" in message.body
+
+
+def test_the_reset_email_names_the_clinic_not_the_server(client, dana):
+    # allauth's default said "[testserver] Password Reset Email" and "Hello from testserver!".
+    mail.outbox.clear()
+    client.post("/portal/password/reset/", {"email": "dana@example.test"})
+    msg = mail.outbox[-1]
+    clinic = dana.clinic.name
+    assert msg.subject == f"{clinic}: reset your password"
+    assert msg.body.startswith("Hello,\n") and f"{clinic} (sent by Touchup)" in msg.body
+    assert "testserver!" not in msg.body and "Thank you for using" not in msg.body
+
+    mail.outbox.clear()
+    client.post("/portal/password/reset/", {"email": "nobody@example.test"})
+    msg = mail.outbox[-1]
+    assert msg.subject == "Password reset: no account with this address"
+    assert "Your clinic (sent by Touchup)" in msg.body and "testserver" not in msg.subject

@@ -39,6 +39,12 @@ class ClosedSignupAdapter(DefaultAccountAdapter):
             context = {**context, "password_reset_url": base + path}
         return super().send_password_reset_mail(user, email, context)
 
+    def send_mail(self, template_prefix, email, context):
+        """allauth's emails (password reset, unknown address) greet from the server's host
+        name ("Hello from 127.0.0.1:8000!"); ours name the reader's clinic where the account
+        is known (templates account/email/*, subjects without allauth's "[host]" prefix)."""
+        return super().send_mail(template_prefix, email, {**context, "clinic_name": _clinic_name(context.get("user"))})
+
     def pre_authenticate(self, request, **credentials):
         # Kept for validation_error below: which username the limits refused.
         self._touchup_credentials = credentials
@@ -70,3 +76,14 @@ class ClosedSignupAdapter(DefaultAccountAdapter):
 def _is_patient_account(user) -> bool:
     """A patient's own account: a Patient is linked to it and it has no staff membership."""
     return membership_of(user) is None and Patient.objects.filter(user=user).exists()
+
+
+def _clinic_name(user) -> str:
+    """The clinic of a staff member or a patient, for an email's greeting; "" if none."""
+    if user is None or not getattr(user, "pk", None):
+        return ""
+    m = membership_of(user)
+    if m is not None:
+        return m.clinic.name
+    patient = Patient.objects.filter(user=user).select_related("clinic").first()
+    return patient.clinic.name if patient is not None else ""
