@@ -108,6 +108,8 @@ def test_previous_and_next_day_and_the_clinics_today(as_front_desk, clinic_ny, c
     assert 'href="/day/">Today</a>' in html  # a day that is not today offers the way back
     nxt = as_front_desk.get("/day/?date=2026-06-11").content.decode()
     assert "14:00–14:30" in nxt and "Thursday 11 June 2026" in nxt
+    empty = as_front_desk.get("/day/?date=2026-06-12").content.decode()
+    assert "booked appointments: none this day." in empty and "0 in all" not in empty
 
     # No date: today where the clinic is, which is not always the server's date.
     today = day_svc.clinic_today(clinic_ny)

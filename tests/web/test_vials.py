@@ -159,7 +159,7 @@ def test_recall_lists_the_patients_who_received_the_lot(as_manager, draft, vial,
 
     treatment_update(actor=clinician, treatment=draft, vial=vial)
     html = as_manager.post(reverse("vial_recall"), {"product": "onabotulinumtoxinA", "lot": "C1234A"}).content.decode()
-    assert "Example, Dana" in html and "1 patient received" in html
+    assert "Example, Dana" in html and "1 patient charted from lot" in html
     other = as_manager.post(reverse("vial_recall"), {"product": "onabotulinumtoxinA", "lot": "NOPE"}).content.decode()
     assert "Example, Dana" not in other
 
