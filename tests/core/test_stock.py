@@ -7,14 +7,17 @@ import datetime as dt
 import pytest
 
 from touchup.core.catalogue import load_catalogue
-from touchup.core.stock import EXPIRY_WARNING_DAYS, expiry_finding, receipt_refusal
+from touchup.core.stock import days_to_expiry_if_soon, expiry_finding, receipt_refusal
 
 TODAY = dt.date(2026, 5, 1)
 
 
 def test_the_window_comes_from_the_catalogue_with_its_source():
     practice = load_catalogue().practice
-    assert EXPIRY_WARNING_DAYS == practice.expiry_warning_days == 30
+    assert practice.expiry_warning_days == 30
+    # The window the stock list and receipt share reads that number.
+    assert days_to_expiry_if_soon(TODAY + dt.timedelta(days=30), TODAY) == 30
+    assert days_to_expiry_if_soon(TODAY + dt.timedelta(days=31), TODAY) is None
     assert practice.sources["expiry_warning_days"] == ("clinic_policy",)
 
 

@@ -17,7 +17,12 @@ from touchup.core.catalogue import load_catalogue
 from touchup.core.dates import day_text
 from touchup.core.findings import Finding
 
-EXPIRY_WARNING_DAYS = load_catalogue().practice.expiry_warning_days
+
+def days_to_expiry_if_soon(expiry: dt.date, today: dt.date) -> int | None:
+    """Days left when the vial is within the catalogue's warning window (0 = expires
+    today), else None. The one test of "soon": receipt and the stock list both ask here."""
+    days = (expiry - today).days
+    return days if 0 <= days <= load_catalogue().practice.expiry_warning_days else None
 
 
 def expiry_finding(*, lot: str, expiry: dt.date, today: dt.date) -> Finding | None:
@@ -27,9 +32,8 @@ def expiry_finding(*, lot: str, expiry: dt.date, today: dt.date) -> Finding | No
     if expiry < today:
         return Finding("block", "vial_expired", f"Vial lot {lot} expired on {day_text(expiry)}.",
                        "vial.expiry", "clinic_policy")
-    days = (expiry - today).days
-    window = cat.practice.expiry_warning_days
-    if days <= window:
+    days = days_to_expiry_if_soon(expiry, today)
+    if days is not None:
         when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
         return Finding("warn", "vial_expires_soon",
                        f"Vial lot {lot} expires {when} ({day_text(expiry)}): use it before other stock.",

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from touchup.core.catalogue import load_catalogue
 from touchup.core.dates import day_text, day_time_text
-from touchup.core.stock import EXPIRY_WARNING_DAYS
+from touchup.core.stock import days_to_expiry_if_soon
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
 SEVERITY_LABEL = {"block": "Stop", "warn": "Warning", "info": "Note"}
@@ -284,8 +284,9 @@ def use_by(vial: Any, *, now: dt.datetime) -> dict[str, Any]:
         return {"state": "ok", "text": f"use by {day_time_text(local)}", "until": until}
     if vial.reconstituted_at:
         return {"state": "ok", "text": "reconstituted", "until": None}
-    if (vial.expiry - today).days <= EXPIRY_WARNING_DAYS:  # the receive page's window too
-        return {"state": "warn", "text": f"expires in {(vial.expiry - today).days} days", "until": None}
+    days = days_to_expiry_if_soon(vial.expiry, today)  # the receive page's window too
+    if days is not None:
+        return {"state": "warn", "text": f"expires in {days} days", "until": None}
     return {"state": "ok", "text": "unopened", "until": None}
 
 
