@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -48,15 +49,24 @@ def envsecret(name: str) -> str | None:
 
 def _generated_secret_key() -> str:
     # Never a hard-coded key: generate one on first start and keep it beside the data.
+    # Two processes may start at once on a new install (web server and worker; CI's two test
+    # stages): the key is written to a private file first and linked into place, which
+    # either succeeds whole or finds the other's complete key. Nobody reads a half-written one.
     key_file = DATA_DIR / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+    fd, draft = tempfile.mkstemp(dir=DATA_DIR, prefix=".secret_key.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass  # another process won: use its key
+    finally:
+        os.unlink(draft)
+    return key_file.read_text().strip()
 
 
 DEBUG = envbool("TOUCHUP_DEV", False)
