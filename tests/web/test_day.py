@@ -213,3 +213,31 @@ def test_the_days_query_reads_the_clinic_and_start_time_index(clinic_ny, front_d
             cursor.execute("EXPLAIN QUERY PLAN " + sql)
         plan = " ".join(str(cell) for row in cursor.fetchall() for cell in row)
     assert "appointment_clinic_starts" in plan, plan
+
+
+def test_lookups_by_clinic_alone_read_the_clinic_and_start_time_index(clinic_ny, clinician, patient, day):
+    """The clinic foreign key has no index of its own (migration maintenance 0010): the
+    composite index leads with clinic_id and serves what that index did, such as the query
+    Django runs before deleting a clinic (PROTECT). A single-column index on clinic_id
+    would be redundant; without the composite one these lookups would scan the table."""
+    from django.db import connection
+    from django.db.models import ProtectedError
+    from django.test.utils import CaptureQueriesContext
+
+    visit(patient, clinician, local(day, 9))
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, Appointment._meta.db_table)
+    on_clinic_alone = [n for n, c in indexes.items() if c["index"] and c["columns"] == ["clinic_id"]]
+    assert on_clinic_alone == []
+    with CaptureQueriesContext(connection) as ran, pytest.raises(ProtectedError):
+        clinic_ny.delete()
+    sql = next(q["sql"] for q in ran.captured_queries
+               if 'FROM "maintenance_appointment"' in q["sql"] and '"clinic_id" IN' in q["sql"])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # one row makes a scan cheapest
+            cursor.execute("EXPLAIN " + sql)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        plan = " ".join(str(cell) for row in cursor.fetchall() for cell in row)
+    assert "appointment_clinic_starts" in plan, plan
