@@ -352,6 +352,12 @@ DEFECTS = [
                  "limits[0].sites", "not in an area of cervical_dystonia", id="muscle-limit-wrong-area"),
     pytest.param("muscle_limits.toml", 'max_units = { v = 100, src = ["S11"] }', "max_units = 100",
                  "limits[0].max_units", "needs its source", id="muscle-limit-bare-number"),
+    pytest.param("practice.toml", "portal_booking_after_window_days = { v = 28,",
+                 "portal_booking_after_window_days = { v = -3,",
+                 "practice.portal_booking_after_window_days", "a whole number of days, 0 or more", id="after-window-negative"),
+    pytest.param("practice.toml", "portal_booking_after_window_days = { v = 28,",
+                 "portal_booking_after_window_days = { v = 2.5,",
+                 "practice.portal_booking_after_window_days", "a whole number of days, 0 or more", id="after-window-fraction"),
 ]
 
 

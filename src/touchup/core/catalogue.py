@@ -161,6 +161,7 @@ class Practice:
     other_products_window_days: int
     min_booking_window_days: int = 7
     expiry_warning_days: int = 30
+    portal_booking_after_window_days: int = 28
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -248,7 +249,7 @@ class _Reader:
         return value
 
     def sourced(self, data: dict[str, Any], key: str, where: str, sources: dict[str, tuple[str, ...]],
-                *, required: bool = True) -> Any:
+                *, required: bool = True, positive: bool = True) -> Any:
         """A `{ v = ..., src = [...] }` value; records its sources under `key`."""
         if key not in data:
             if required:
@@ -262,8 +263,8 @@ class _Reader:
         if isinstance(value, list):
             if not value:
                 raise self.fail(f"{where}.{key}", "must not be empty")
-            return tuple(self.number(v, f"{where}.{key}[{i}]") for i, v in enumerate(value))
-        return self.number(value, f"{where}.{key}")
+            return tuple(self.number(v, f"{where}.{key}[{i}]", positive=positive) for i, v in enumerate(value))
+        return self.number(value, f"{where}.{key}", positive=positive)
 
 
 def _load(data_dir: Path, name: str) -> dict[str, Any]:
@@ -500,6 +501,14 @@ def _read_muscle_limits(data_dir, sources, indications, sites) -> tuple[MuscleLi
     return tuple(limits)
 
 
+def _whole_days(r: _Reader, raw: dict[str, Any], key: str, src: dict[str, tuple[str, ...]]) -> int:
+    """A whole number of days, 0 allowed (0 turns the policy off)."""
+    value = r.sourced(raw, key, "practice", src, positive=False)
+    if value < 0 or value != int(value):
+        raise r.fail(f"practice.{key}", f"must be a whole number of days, 0 or more, got {value!r}")
+    return int(value)
+
+
 def _read_practice(data_dir: Path, sources: Mapping[str, Source]) -> Practice:
     path = data_dir / "practice.toml"
     r = _Reader("practice.toml", sources)
@@ -510,7 +519,8 @@ def _read_practice(data_dir: Path, sources: Mapping[str, Source]) -> Practice:
         raise r.fail("file", "is missing") from None
     except tomllib.TOMLDecodeError as exc:
         raise r.fail("file", f"is not valid TOML: {exc}") from None
-    known = {"touch_up_days", "other_products_window_days", "min_booking_window_days", "expiry_warning_days"}
+    known = {"touch_up_days", "other_products_window_days", "min_booking_window_days", "expiry_warning_days",
+             "portal_booking_after_window_days"}
     for key in raw:
         if key not in known:
             raise r.fail(key, f"unknown field (expected one of {', '.join(sorted(known))})")
@@ -520,5 +530,6 @@ def _read_practice(data_dir: Path, sources: Mapping[str, Source]) -> Practice:
         other_products_window_days=int(r.sourced(raw, "other_products_window_days", "practice", src)),
         min_booking_window_days=int(r.sourced(raw, "min_booking_window_days", "practice", src)),
         expiry_warning_days=int(r.sourced(raw, "expiry_warning_days", "practice", src)),
+        portal_booking_after_window_days=_whole_days(r, raw, "portal_booking_after_window_days", src),
         sources=dict(src),
     )
