@@ -223,3 +223,49 @@ def test_pages_work_without_javascript(browser_page, live_server, clinic, clinic
         page.goto(live_server.url + "/portal/book/")
         page.locator("button.slot").first.click()
         expect(page.get_by_role("heading", name="Your visit")).to_be_visible()
+
+
+def test_booking_a_time_later_than_recommended(browser_page, live_server, clinic, clinician):
+    """A patient who cannot come inside the window asks for later times (a link, no script),
+    sees them marked as later than recommended, and books one; the page passes axe-core."""
+    from tests.portal.conftest import join
+
+    from touchup.clinic.models import Patient
+
+    join(clinic, clinician, "dana", password=PASSWORD)
+    patient = Patient.objects.get(pk=clinic.pk)
+    treatment = signed_treatment(patient, clinician, timezone.localdate() - dt.timedelta(days=100), {"glabella": 20})
+    forecast = area_forecast(patient, treatment, "glabella", next_weekday(timezone.localdate(), 0), days=14,
+                             earliest_allowed=timezone.localdate())
+    later_day = forecast.book_by + dt.timedelta(days=3)
+
+    with portal_without_javascript(browser_page, live_server.url, PHONE) as page:
+        page.goto(live_server.url + "/portal/book/")
+        expect(page.get_by_role("heading", name="Later than recommended")).to_have_count(0)
+        page.get_by_role("link", name=re.compile("Show later times")).click()
+        later = page.locator("section.card-later")
+        expect(later.get_by_role("heading", name="Later than recommended")).to_be_visible()
+        expect(later.get_by_text("your results may have worn off more by then")).to_be_visible()
+        legend = later_day.strftime("%A %-d %B")
+        day = later.locator("fieldset", has_text=legend)
+        expect(day.locator(".badge-later")).to_have_text("later than recommended")
+        # Each time names its day and that it is later, for a screen reader.
+        day.get_by_role("button", name=re.compile(f"^09:00 on {legend}, later than recommended")).click()
+        expect(page.get_by_role("heading", name="Your visit")).to_be_visible()
+
+    from touchup.maintenance.models import Appointment
+
+    a = Appointment.objects.get(patient=patient)
+    assert a.starts_at.astimezone(timezone.get_current_timezone()).date() == later_day
+
+    # The page as it looks with the later times, for axe-core (which needs script to run).
+    a.delete()
+    page = browser_page
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url + "/portal/login/")
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(live_server.url + "/portal/book/?later=1")
+    expect(page.get_by_role("heading", name="Later than recommended")).to_be_visible()
+    check(page, "book, later times")

@@ -66,11 +66,11 @@ def test_once_booked_the_pages_point_to_the_visit_not_to_booking(as_dana, dana, 
     assert "Ask the clinic to call me" not in book  # nothing left to book; the visit page moves or cancels
 
 
-def test_outside_the_window_or_taken_slot_is_refused_with_nothing_booked(as_dana, dana, window, clinician, erin):
-    late = window.book_by + dt.timedelta(days=7)
-    late = next_weekday(late, 0)
-    r = as_dana.post("/portal/book/", {"slot": slot_value(clinician, late)})
-    assert r.status_code == 400 and "outside your booking window" in r.content.decode()
+def test_past_the_clinics_limit_or_taken_slot_is_refused_with_nothing_booked(as_dana, dana, window, clinician,
+                                                                                 erin):
+    too_late = next_weekday(window.book_by + dt.timedelta(days=28), 0)
+    r = as_dana.post("/portal/book/", {"slot": slot_value(clinician, too_late)})
+    assert r.status_code == 400 and "the latest you can book online" in r.content.decode()
     assert not Appointment.objects.exists()
 
     from touchup.maintenance.services.booking import book
@@ -211,3 +211,97 @@ def test_times_are_the_clinics_local_times(as_dana, dana, window, clinician):
     as_dana.post("/portal/book/", {"slot": slot_value(clinician, window.book_from)})
     a = Appointment.objects.get(patient=dana)
     assert "09:30" in as_dana.get(f"/portal/visits/{a.public_id}/").content.decode()
+
+
+# --- later than the recommended window (core.booking; practice.toml's
+# --- portal_booking_after_window_days, 28) and never before earliest_allowed
+
+def _raises_on_slot(fn, **kw):
+    from touchup.clinic.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as exc:
+        fn(**kw)
+    assert exc.value.field == "slot"
+    return exc.value.message
+
+
+def test_service_books_a_time_after_the_window_within_the_clinics_limit(dana, window, clinician):
+    from touchup.portal.services import booking
+
+    later_day = next_weekday(window.book_by, 1)  # the Tuesday after the window's last day
+    a = booking.book_visit(actor=dana.user, patient=dana, choice=slot_value(clinician, later_day))
+    assert a.is_booked and a.areas == ["glabella"]
+    assert a.starts_at.astimezone(timezone.get_current_timezone()).date() == later_day
+    assert booking.window_for(dana) is None  # booked: nothing left to book
+
+
+def test_service_refuses_beyond_the_limit_naming_the_last_day(dana, window, clinician):
+    from touchup.portal.services import booking
+
+    last = window.book_by + dt.timedelta(days=28)
+    message = _raises_on_slot(booking.book_visit, actor=dana.user, patient=dana,
+                              choice=slot_value(clinician, next_weekday(last, 0)))
+    assert message == (f"is after {last.day} {last:%B %Y}, the latest you can book online (28 days after your "
+                       "recommended window): please call the clinic, or ask us to call you")
+    assert not Appointment.objects.exists()
+
+
+def test_service_refuses_before_earliest_allowed_even_for_a_time_it_never_offered(dana, clinician, weekday_hours):
+    """The label's minimum interval is enforced by the portal's service itself, with its own
+    reason, not only by leaving the time off the page; moving is held to it too."""
+    from tests.portal.conftest import signed_treatment
+    from touchup.portal.services import booking
+
+    monday = next_weekday(timezone.localdate(), 0)
+    t = signed_treatment(dana, clinician, monday - dt.timedelta(days=83), {"glabella": 20})
+    allowed = monday + dt.timedelta(days=7)
+    area_forecast(dana, t, "glabella", allowed, days=14, earliest_allowed=allowed)
+    message = _raises_on_slot(booking.book_visit, actor=dana.user, patient=dana, choice=slot_value(clinician, monday))
+    assert message.startswith(f"is before {allowed.day} {allowed:%B %Y}, the earliest your treatment may be repeated")
+    assert not Appointment.objects.exists()
+
+    a = booking.book_visit(actor=dana.user, patient=dana, choice=slot_value(clinician, allowed))
+    for fn in (booking.move_choice, booking.move_visit):
+        kw = {"appointment": a, "choice": slot_value(clinician, monday + dt.timedelta(days=1))}
+        if fn is booking.move_visit:
+            kw["actor"] = dana.user
+        assert "the earliest your treatment may be repeated" in _raises_on_slot(fn, **kw)
+    a.refresh_from_db()
+    assert a.sequence == 0
+
+
+def test_book_page_offers_later_times_marked_as_later_without_javascript(as_dana, dana, window, clinician):
+    page = as_dana.get("/portal/book/").content.decode()
+    last = window.book_by + dt.timedelta(days=28)
+    assert "Show later times, up to" in page and 'href="?later=1#later-h"' in page
+    assert "Later than recommended" not in page  # on asking: the recommended times come first
+    later_day = next_weekday(window.book_by, 1)
+    assert slot_value(clinician, later_day) not in page
+
+    page = as_dana.get("/portal/book/?later=1").content.decode()
+    section = page[page.index('<h2 id="later-h">Later than recommended</h2>'):]
+    assert "your results may have worn off more by then" in section
+    assert f'value="{slot_value(clinician, later_day)}"' in section
+    assert '<span class="badge-later">later than recommended</span>' in section
+    assert ", later than recommended</span>" in section  # read out with each time, not by colour
+    assert slot_value(clinician, next_weekday(last, 0)) not in page  # nothing past the clinic's limit
+    recommended = page[:page.index('<h2 id="later-h">')]
+    assert slot_value(clinician, window.book_from) in recommended and "badge-later" not in recommended
+
+    r = as_dana.post("/portal/book/?later=1", {"slot": slot_value(clinician, later_day)})
+    assert r.status_code == 302
+    assert Appointment.objects.get(patient=dana).starts_at.isoformat() == \
+        slot_value(clinician, later_day).split("|")[1]
+
+
+def test_moving_to_a_later_time_says_so_on_the_confirm_page(as_dana, dana, window, clinician):
+    as_dana.post("/portal/book/", {"slot": slot_value(clinician, window.book_from)})
+    a = Appointment.objects.get(patient=dana)
+    move_url = f"/portal/visits/{a.public_id}/move/"
+    later = slot_value(clinician, next_weekday(window.book_by, 1))
+    assert later not in as_dana.get(move_url).content.decode()
+    assert later in as_dana.get(move_url, {"later": "1"}).content.decode()
+    confirm = as_dana.get(move_url, {"slot": later}).content.decode()
+    assert "<strong>Later than recommended:</strong> your results may have worn off more by then." in confirm
+    near = as_dana.get(move_url, {"slot": slot_value(clinician, window.book_from, "11:00")}).content.decode()
+    assert "Later than recommended" not in near

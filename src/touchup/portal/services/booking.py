@@ -1,9 +1,11 @@
 """Booking the maintenance visit from the portal, through touchup.maintenance's booking
 services (free slots, book, move, cancel); this module adds the patient's rules:
 
-- a visit is booked inside the patient's window (from the forecast's book_from, never
-  before the label's earliest_allowed, until book_by; an overdue window runs from today
-  for OVERDUE_DAYS);
+- a visit is booked on a day touchup.core.booking allows: inside the patient's window
+  (from the forecast's book_from, never before the label's earliest_allowed, until
+  book_by; an overdue window runs from today for OVERDUE_DAYS), or up to the clinic's
+  portal_booking_after_window_days after it, marked later than recommended; never before
+  earliest_allowed (checked here for every booking and move, whatever the page showed);
 - online changes stop CHANGE_CUTOFF before the visit (after that, the patient calls);
 - the calendar invite (.ics) goes to the patient's email on booking, moving and cancelling.
 """
@@ -19,9 +21,8 @@ from django.utils import timezone
 
 from touchup.clinic.errors import Conflict, InvalidInput
 from touchup.clinic.models import Patient
-from touchup.core.dates import day_text, day_month_text
+from touchup.core.booking import AreaDates, BookingWindow, booking_window, window_without_forecast
 
-OVERDUE_DAYS = 28
 CHANGE_CUTOFF = dt.timedelta(hours=24)  # clinic policy: late changes go through the front desk
 MAX_SLOTS = 60
 
@@ -34,33 +35,28 @@ def available() -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Window:
-    start: dt.date
-    end: dt.date
-    areas: tuple[str, ...]
-    overdue: bool
-
-
 def forecasts_of(patient: Patient) -> list[Any]:
     from touchup.maintenance.models import AreaForecast
 
     return list(AreaForecast.objects.filter(patient=patient).select_related("appointment").order_by("book_from", "area"))
 
 
-def window_for(patient: Patient, *, today: dt.date | None = None, forecasts: list[Any] | None = None) -> Window | None:
+def _dates(rows: list[Any]) -> list[AreaDates]:
+    return [AreaDates(f.area, f.book_from, f.book_by, f.earliest_allowed) for f in rows]
+
+
+def _today(patient: Patient) -> dt.date:
+    from touchup.maintenance.services.booking import clinic_zone
+
+    return timezone.now().astimezone(clinic_zone(patient.clinic)).date()
+
+
+def window_for(patient: Patient, *, today: dt.date | None = None,
+               forecasts: list[Any] | None = None) -> BookingWindow | None:
     """The days the patient may book, for the areas not yet booked; None when nothing is due."""
-    today = today or timezone.localdate()
     rows = [f for f in (forecasts if forecasts is not None else forecasts_of(patient)) if f.appointment_id is None
             or not f.appointment.is_booked]
-    if not rows:
-        return None
-    start = max(min(f.book_from for f in rows), max(f.earliest_allowed for f in rows), today)
-    end = max(f.book_by for f in rows)
-    overdue = end < start
-    if overdue:
-        end = start + dt.timedelta(days=OVERDUE_DAYS)
-    return Window(start, end, tuple(sorted(f.area for f in rows)), overdue)
+    return booking_window(_dates(rows), today=today or _today(patient))
 
 
 @dataclass(frozen=True)
@@ -69,6 +65,7 @@ class SlotChoice:
     clinician_name: str
     starts_at: dt.datetime
     ends_at: dt.datetime
+    later: bool = False  # after the recommended window (touchup.core.booking)
 
     @property
     def value(self) -> str:
@@ -79,13 +76,17 @@ def _name(user: Any) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def slots_in(patient: Patient, window: Window, *, ignore: Any = None) -> list[SlotChoice]:
+def slots_in(patient: Patient, window: BookingWindow, *, ignore: Any = None, later: bool = False) -> list[SlotChoice]:
+    """The free times in the recommended window, or (`later`) in the days after it that the
+    clinic's policy allows; each list is cut at MAX_SLOTS on its own, so a full window does
+    not hide every later time."""
     from touchup.maintenance.services.booking import clinicians_of, free_slots
 
+    start, end = (window.later_start, window.last) if later else (window.start, window.end)
     out = []
     for clinician in clinicians_of(patient.clinic):
-        for s in free_slots(patient.clinic, clinician, window.start, window.end, ignore=ignore):
-            out.append(SlotChoice(clinician.pk, _name(clinician), s.starts_at, s.ends_at))
+        for s in free_slots(patient.clinic, clinician, start, end, ignore=ignore):
+            out.append(SlotChoice(clinician.pk, _name(clinician), s.starts_at, s.ends_at, later))
     out.sort(key=lambda s: (s.starts_at, s.clinician_name))
     return out[:MAX_SLOTS]
 
@@ -104,16 +105,15 @@ def parse_choice(value: str, patient: Patient) -> tuple[Any, dt.datetime]:
     return clinician, starts_at
 
 
-def _check_in_window(window: Window | None, starts_at: dt.datetime, patient: Patient) -> None:
+def _check_in_window(window: BookingWindow | None, starts_at: dt.datetime, patient: Patient) -> None:
+    """The day rule of touchup.core.booking, on the clinic's calendar day of `starts_at`."""
     from touchup.maintenance.services.booking import clinic_zone
 
     if window is None:
         raise InvalidInput("slot", "you have no visit to book right now")
-    day = starts_at.astimezone(clinic_zone(patient.clinic)).date()
-    if not window.start <= day <= window.end:
-        raise InvalidInput(
-            "slot", f"is outside your booking window ({day_month_text(window.start)} to {day_text(window.end)})"
-        )
+    refusal = window.refusal(starts_at.astimezone(clinic_zone(patient.clinic)).date())
+    if refusal:
+        raise InvalidInput("slot", refusal)
 
 
 def book_visit(*, actor: Any, patient: Patient, choice: str) -> Any:
@@ -137,19 +137,15 @@ def _check_change(appointment: Any) -> None:
         raise Conflict("This visit is less than 24 hours away: please call the clinic to change it.")
 
 
-def move_window(appointment: Any) -> Window:
-    """Where a booked visit may move: the same areas' window (today onwards)."""
+def move_window(appointment: Any) -> BookingWindow:
+    """Where a booked visit may move: the same areas' window (today onwards) and the days
+    after it the clinic allows."""
     from touchup.maintenance.models import AreaForecast
 
     rows = list(AreaForecast.objects.filter(patient=appointment.patient, area__in=appointment.areas or []))
-    today = timezone.localdate()
-    if not rows:
-        return Window(today, today + dt.timedelta(days=OVERDUE_DAYS), tuple(appointment.areas or ()), True)
-    start = max(min(f.book_from for f in rows), max(f.earliest_allowed for f in rows), today)
-    end = max(f.book_by for f in rows)
-    overdue = end < start
-    return Window(start, start + dt.timedelta(days=OVERDUE_DAYS) if overdue else end,
-                  tuple(sorted(f.area for f in rows)), overdue)
+    today = _today(appointment.patient)
+    window = booking_window(_dates(rows), today=today)
+    return window or window_without_forecast(appointment.areas or (), today=today)
 
 
 def move_choice(appointment: Any, choice: str) -> SlotChoice:
@@ -159,13 +155,14 @@ def move_choice(appointment: Any, choice: str) -> SlotChoice:
 
     _check_change(appointment)
     clinician, starts_at = parse_choice(choice, appointment.patient)
-    _check_in_window(move_window(appointment), starts_at, appointment.patient)
+    window = move_window(appointment)
+    _check_in_window(window, starts_at, appointment.patient)
     if starts_at == appointment.starts_at and clinician.pk == appointment.clinician_id:
         raise InvalidInput("slot", "is your visit's current time")
     day = starts_at.astimezone(clinic_zone(appointment.clinic)).date()
     for s in free_slots(appointment.clinic, clinician, day, day, ignore=appointment):
         if s.starts_at == starts_at:
-            return SlotChoice(clinician.pk, _name(clinician), s.starts_at, s.ends_at)
+            return SlotChoice(clinician.pk, _name(clinician), s.starts_at, s.ends_at, window.is_later(day))
     raise Conflict("That time is no longer free; please choose another.")
 
 

@@ -61,11 +61,15 @@ def book(request: HttpRequest) -> HttpResponse:
     # A phone screen shows the first few days; the rest one tap away (a link: no script needed).
     more = request.GET.get("more") == "1"
     shown = days if more else days[:DAYS_SHOWN]
+    # Times after the recommended window: on asking (?later=1), or at once when the window
+    # has no free time left.
+    show_later = bool(window and window.offers_later and (request.GET.get("later") == "1" or not days))
+    later_days = _by_day(booking.slots_in(patient, window, later=True)) if show_later else []
     visits = [a for a in booking.appointments_of(patient) if a.is_booked]
     pending = BookingRequest.objects.filter(patient=patient, handled_at__isnull=True).first()
     return render(request, "portal/book.html", {
         "nav": "book", "window": window, "days": shown, "hidden_days": len(days) - len(shown), "visits": visits,
-        "error": error,
+        "error": error, "more": more, "show_later": show_later, "later_days": later_days,
         "areas": _area_names(window.areas) if window else [], "pending": pending,
     }, status=400 if error else 200)
 
@@ -161,7 +165,11 @@ def visit_move(request: HttpRequest, public_id) -> HttpResponse:
                 "same_clinician": choice.clinician_id == appointment.clinician_id,
             })
     window = booking.move_window(appointment)
-    slots = booking.slots_in(appointment.patient, window, ignore=appointment)
+    days = _by_day(booking.slots_in(appointment.patient, window, ignore=appointment))
+    show_later = window.offers_later and (request.GET.get("later") == "1" or not days)
+    later_days = _by_day(booking.slots_in(appointment.patient, window, ignore=appointment, later=True)) \
+        if show_later else []
     return render(request, "portal/visit_move.html", {
-        "nav": "book", "a": appointment, "window": window, "days": _by_day(slots), "error": error,
+        "nav": "book", "a": appointment, "window": window, "days": days, "error": error,
+        "show_later": show_later, "later_days": later_days,
     }, status=400 if error else 200)
