@@ -95,6 +95,18 @@ def test_the_time_zone_defaults_to_utc(capsys):
     assert get_user_model().objects.get(username="dee").first_name == ""
 
 
+def test_phone_gives_the_clinics_number_for_patients(capsys):
+    code, _, err = run(capsys, "clinic", "create", "--name", "Delta", "--slug", "delta", "--manager", "dee",
+                       "--phone", "020  7946 0000")
+    assert code == 0, err
+    assert Clinic.objects.get(slug="delta").phone == "020 7946 0000"
+    before = counts()
+    code, out, err = run(capsys, "clinic", "create", "--name", "Eta", "--slug", "eta", "--manager", "eve",
+                         "--phone", "reception")
+    assert code == 2 and "--phone: must be a phone number: 6 to 15 digits" in err and "nothing was created" in err
+    assert counts() == before
+
+
 @pytest.fixture
 def existing(django_user_model):
     """A clinic and a person already there (the slug and username a second run would reuse)."""
@@ -141,5 +153,5 @@ def test_the_subcommand_is_listed_with_its_options(capsys):
         main(["clinic", "create", "--help"])
     text = capsys.readouterr().out
     for option in ("--name", "--slug", "--time-zone", "--manager", "--manager-name", "--manager-email",
-                   "--password-stdin", "TOUCHUP_PUBLIC_URL"):
+                   "--password-stdin", "--phone", "TOUCHUP_PUBLIC_URL"):
         assert option in text

@@ -72,7 +72,10 @@ def test_passwords_are_random_and_private(demo, tmp_path):
 def test_the_demo_patient_signs_in_to_her_portal(demo, client):
     login = next(l for l in demo_logins() if l["username"] == "patient.demo")
     assert client.login(username=login["username"], password=login["password"])
-    assert client.get("/portal/").status_code == 200
+    home = client.get("/portal/")
+    assert home.status_code == 200
+    # The demo clinic has a phone number, so the portal shows it where patients are told to call.
+    assert demo.phone == "020 7946 0000" and "Call the clinic on 020 7946 0000" in home.content.decode()
     assert client.get(reverse("patients")).status_code == 403
 
 

@@ -134,6 +134,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "touchup.web.context.staff",
+                "touchup.portal.context.clinic_contact",
             ],
         },
     },

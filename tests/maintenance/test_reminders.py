@@ -174,3 +174,35 @@ def test_a_booked_patient_gets_no_maintenance_reminder(reachable, clinician, fro
                  starts_at=dt.datetime.combine(monday, dt.time(9), tzinfo=UTC))
     assert reminders.dispatch_due("w1")["sent"] == 0
     assert mailoutbox == []
+
+
+def test_the_aftercare_message_gives_the_clinics_number_for_the_warning_signs(reachable, clinician, mailoutbox):
+    """The evening's aftercare message is the one a patient with a warning sign has to hand:
+    with the clinic's number set, it is in the message itself, not behind a sign-in."""
+    from touchup.clinic.models import Clinic
+
+    def aftercare_body():
+        mailoutbox.clear()
+        Reminder.objects.all().delete()
+        now = timezone.now()
+        t = signed_treatment(reachable, clinician, timezone.localdate(), {"glabella": 20})
+        reminders.schedule_after_sign(t, now=now)
+        Reminder.objects.filter(step="aftercare").update(due_at=now - dt.timedelta(minutes=1))
+        assert reminders.dispatch_due("w1")["sent"] == 1
+        return mailoutbox[0].body
+
+    body = aftercare_body()
+    assert "Your full aftercare sheet and who to call: " in body and "call the clinic on" not in body
+    Clinic.objects.filter(pk=reachable.clinic_id).update(phone="020 7946 0000")
+    body = aftercare_body()
+    assert "Your full aftercare sheet and the warning signs: " in body
+    assert "If you notice one, call the clinic on 020 7946 0000 (trouble swallowing" in body
+
+
+def test_the_maintenance_message_gives_the_clinics_number():
+    from touchup.maintenance.services.messages import compose
+
+    r = Reminder(step="maintenance", area="glabella")
+    kw = {"clinic_name": "Alpha", "given_name": "Dana", "treated_on": dt.date(2026, 1, 5)}
+    assert "Call us or book here: " in compose(r, **kw).body
+    assert "Call the clinic on 020 7946 0000 or book here: " in compose(r, clinic_phone="020 7946 0000", **kw).body

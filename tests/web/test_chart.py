@@ -209,6 +209,15 @@ def test_aftercare_for_a_signed_treatment_is_printable(as_clinician, signed):
     assert "exercise" in html.lower()
 
 
+def test_the_printed_aftercare_gives_the_clinics_number_beside_the_warning_signs(as_clinician, signed):
+    from touchup.clinic.models import Clinic
+
+    url = reverse("aftercare", args=[signed.public_id])
+    assert "<h2>Call the clinic if you notice</h2>" in as_clinician.get(url).content.decode()
+    Clinic.objects.filter(pk=signed.patient.clinic_id).update(phone="020 7946 0000")
+    assert "<h2>Call the clinic on 020 7946 0000 if you notice</h2>" in as_clinician.get(url).content.decode()
+
+
 def test_aftercare_for_a_draft_sends_back_to_the_chart(as_clinician, draft):
     response = as_clinician.get(reverse("aftercare", args=[draft.public_id]))
     assert response.status_code == 302

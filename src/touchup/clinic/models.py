@@ -26,6 +26,11 @@ class Clinic(models.Model):
     # before any page or API call reaches patient data (touchup.clinic.access.two_step_owed).
     # Patients choose for themselves in the portal.
     require_two_step = models.BooleanField(default=False)
+    # How patients reach the clinic, shown wherever they are told to call (portal, printed
+    # aftercare, reminder texts: touchup.core.contact.call_the_clinic). Optional: without
+    # a number the words stay "call the clinic".
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

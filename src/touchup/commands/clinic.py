@@ -12,7 +12,8 @@ from ._django import setup
 
 # The service's field names, as the options that set them.
 OPTION = {"name": "--name", "slug": "--slug", "time_zone": "--time-zone", "manager": "--manager",
-          "manager_name": "--manager-name", "manager_email": "--manager-email", "password": "--password-stdin"}
+          "manager_name": "--manager-name", "manager_email": "--manager-email", "password": "--password-stdin",
+          "phone": "--phone"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--name", required=True, help="the clinic's name, as staff and patients see it")
     c.add_argument("--slug", required=True, help="a short unique code: letters, digits, - and _")
     c.add_argument("--time-zone", default="UTC", help="the clinic's time zone, e.g. Europe/London (default UTC)")
+    c.add_argument("--phone", default="", help="the clinic's phone number for patients, e.g. "
+                   '"020 7946 0000" (optional: shown wherever patients are told to call the clinic)')
     c.add_argument("--manager", required=True, metavar="USERNAME", help="the first manager's username")
     c.add_argument("--manager-name", default="", metavar='"GIVEN FAMILY"', help="the first manager's name")
     c.add_argument("--manager-email", default="", metavar="EMAIL", help="the first manager's email address")
@@ -55,7 +58,7 @@ def run_create(args: argparse.Namespace) -> int:
         made = clinic_create(
             name=args.name, slug=args.slug, time_zone=args.time_zone, manager_username=args.manager,
             manager_given_name=given, manager_family_name=family.strip(), manager_email=args.manager_email,
-            password=password)
+            password=password, phone=args.phone)
     except InvalidInput as exc:
         if exc.field == "password" and not password:
             exc.message = "is empty (give it on standard input)"

@@ -114,6 +114,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "staff.password_set": (CLINIC, "Staff member chose a password"),
     "two_step.reset": (CLINIC, "Reset a staff member's two-step sign-in"),
     "clinic.two_step_policy": (CLINIC, "Changed the two-step sign-in rule"),
+    "clinic.contact": (CLINIC, "Changed the clinic's phone or email for patients"),
     "clinic.create": (CLINIC, "Clinic created"),
     "api_token.create": (CLINIC, "Made an API token"),
     "api_token.revoke": (CLINIC, "Revoked an API token"),

@@ -48,6 +48,16 @@ class PatientForm(forms.Form):
     phone = forms.CharField(label="Phone", max_length=32, required=False, widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}))
 
 
+class ClinicContactForm(forms.Form):
+    """The clinic's phone and email for patients; the rules are the service's
+    (clinic.services.contact), which names the field a bad value is in."""
+    phone = forms.CharField(label="Phone number for patients", max_length=32, required=False,
+                            help_text="Shown wherever patients are told to call the clinic, e.g. 020 7946 0000.",
+                            widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}))
+    email = forms.CharField(label="Email for patients", max_length=254, required=False,
+                            widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+
+
 class PatientSearchForm(forms.Form):
     q = forms.CharField(label="Find a patient", max_length=100, required=False)
 

@@ -100,6 +100,7 @@ from .views import account, clinic  # noqa: E402
 urlpatterns += [
     path("me/", account.your_account, name="your_account"),
     path("clinic/", clinic.clinic_settings, name="clinic_settings"),
+    path("clinic/contact/", clinic.clinic_contact, name="clinic_contact"),
     path("clinic/two-step/", clinic.clinic_two_step, name="clinic_two_step"),
     path("clinic/staff/<int:membership_id>/reset-two-step/", clinic.clinic_two_step_reset,
          name="clinic_two_step_reset"),

@@ -1,21 +1,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+
+from touchup.core.contact import clean_phone
 
 from .. import audit
 from ..errors import InvalidInput
 from ..models import Clinic, Patient, Sex
 
 _EDITABLE = ("given_name", "family_name", "birth_date", "sex", "email", "phone")
-# A number a person or an SMS gateway can dial: digits, with the spaces, brackets, dots and
-# dashes people write them with and an optional leading +; 6 to 15 digits (E.164's most).
-# "hello" was kept, and the text-message reminders went to it.
-_PHONE = re.compile(r"\+?[0-9 ()./-]+")
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:
@@ -42,11 +39,11 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
             if value.year < 1900:
                 raise InvalidInput(name, "is before 1900")
         if name == "phone":
-            value = " ".join((value or "").split())
-            digits = sum(c.isdigit() for c in value)
-            if value and (not _PHONE.fullmatch(value) or not 6 <= digits <= 15):
-                raise InvalidInput(name, "must be a phone number: 6 to 15 digits, with spaces, "
-                                         "brackets or dashes if you like and + in front (e.g. +44 7700 900123)")
+            # The clinic's own number follows the same rule (touchup.core.contact).
+            try:
+                value = clean_phone(value)
+            except ValueError as exc:
+                raise InvalidInput(name, str(exc)) from None
         if name == "sex" and value not in Sex.values:
             raise InvalidInput(name, f"must be one of {', '.join(Sex.values)}")
         out[name] = value

@@ -165,11 +165,15 @@ def _email_link(user: Any, clinic: Clinic, link: NewLink) -> bool:
 
 def clinic_create(*, name: str, slug: str, time_zone: str = "UTC", manager_username: str,
                   manager_given_name: str = "", manager_family_name: str = "", manager_email: str = "",
-                  password: str | None = None, base_url: str = "", now: dt.datetime | None = None) -> NewClinic:
+                  password: str | None = None, base_url: str = "", now: dt.datetime | None = None,
+                  phone: str = "") -> NewClinic:
     """Create a clinic and its first manager (`touchup clinic create`). With `password`
     None the manager gets an unusable password and a set-password link. Everything or
     nothing: a refusal (InvalidInput naming the field) writes no row. No actor: the
-    operator at the terminal."""
+    operator at the terminal. `phone`: the clinic's number for patients (optional; the
+    manager can set it, and an email, on the Clinic page later)."""
+    from .contact import clean_contact
+
     now = now or timezone.now()
     with transaction.atomic():
         name = (name or "").strip()
@@ -193,10 +197,11 @@ def clinic_create(*, name: str, slug: str, time_zone: str = "UTC", manager_usern
         given = _name(manager_given_name, "manager_name", required=False)
         family = _name(manager_family_name, "manager_name", required=False)
         email = _email(manager_email, "manager_email")
+        phone, _ = clean_contact(phone=phone, email="")
         user = _new_user(username=username, given_name=given, family_name=family, email=email, password=password)
         try:
             with transaction.atomic():
-                clinic = Clinic.objects.create(name=name, slug=slug, time_zone=time_zone)
+                clinic = Clinic.objects.create(name=name, slug=slug, time_zone=time_zone, phone=phone)
         except IntegrityError:
             raise InvalidInput("slug", f"{slug!r} is taken by another clinic: choose another") from None
         membership = Membership.objects.create(user=user, clinic=clinic, role=Role.MANAGER)

@@ -1,6 +1,7 @@
 """What a reminder says. Short, and nothing clinical beyond what the patient needs: no
 product, dose, area or diagnosis (messages cross email and SMS providers and lock
-screens), the clinic's name and a link to sign in for the rest."""
+screens), the clinic's name and a link to sign in for the rest; the clinic's phone number
+where the patient may need to call (touchup.core.contact words it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from touchup.clinic.links import public_base_url
+from touchup.core.contact import call_the_clinic
 from touchup.core.photo_rules import AREA_VIEW
 
 from ..models import Reminder, ReminderStep
@@ -50,17 +52,30 @@ def _weekday(day: dt.date) -> str:
     return day.strftime("%A")
 
 
-def compose(reminder: Reminder, *, clinic_name: str, given_name: str, treated_on: dt.date) -> Message:
+def _sentence(phrase: str) -> str:
+    return phrase[:1].upper() + phrase[1:]
+
+
+def compose(reminder: Reminder, *, clinic_name: str, given_name: str, treated_on: dt.date,
+            clinic_phone: str = "") -> Message:
+    """The reminder's words. `clinic_phone`: the clinic's number for patients ("" while it
+    has none: the words then say "who to call" and "call us", as before there was one)."""
     step = reminder.step
     link = portal_link(_PAGE.get(step, ""))
     hello = f"Hello {given_name},"
     if step == ReminderStep.AFTERCARE:
         resume = treated_on + dt.timedelta(days=2)
+        # The day's one message about warning signs: someone who notices one tonight needs
+        # the number in hand, not behind a sign-in.
+        call = (f"Your full aftercare sheet and the warning signs: {link}\nIf you notice one, "
+                f"{call_the_clinic(clinic_phone)} (trouble swallowing, speaking or breathing: your "
+                "local emergency number)." if clinic_phone
+                else f"Your full aftercare sheet and who to call: {link}")
         return Message(
             f"{clinic_name}: this evening and the next two days",
             f"{hello}\nthank you for your visit today. Until {_weekday(resume)}: no strenuous exercise, "
             "sauna or massage of the treated skin, and don't press or rub it. "
-            f"Your full aftercare sheet and who to call: {link}\n— {clinic_name}",
+            f"{call}\n— {clinic_name}",
         )
     if step == ReminderStep.CHECKIN_PEAK:
         return Message(
@@ -82,6 +97,7 @@ def compose(reminder: Reminder, *, clinic_name: str, given_name: str, treated_on
         return Message(
             f"{clinic_name}: time to book your next visit",
             f"{hello}\nthis is a good time to book your next visit. "
-            f"Call us or book here: {link}\n— {clinic_name}",
+            f"{_sentence(call_the_clinic(clinic_phone)) if clinic_phone else 'Call us'} or book here: {link}"
+            f"\n— {clinic_name}",
         )
     raise ValueError(f"unknown reminder step {step!r}")

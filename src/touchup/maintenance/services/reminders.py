@@ -260,7 +260,7 @@ def _deliver(reminder: Reminder) -> None:
     patient = reminder.patient
     message = compose(
         reminder, clinic_name=patient.clinic.name, given_name=patient.given_name,
-        treated_on=reminder.treatment.treated_on,
+        treated_on=reminder.treatment.treated_on, clinic_phone=patient.clinic.phone,
     )
     if reminder.channel == Channel.EMAIL:
         if not patient.email:

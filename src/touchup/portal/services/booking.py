@@ -22,6 +22,7 @@ from django.utils import timezone
 from touchup.clinic.errors import Conflict, InvalidInput
 from touchup.clinic.models import Patient
 from touchup.core.booking import AreaDates, BookingWindow, booking_window, window_without_forecast
+from touchup.core.contact import call_the_clinic
 
 CHANGE_CUTOFF = dt.timedelta(hours=24)  # clinic policy: late changes go through the front desk
 MAX_SLOTS = 60
@@ -134,7 +135,8 @@ def _check_change(appointment: Any) -> None:
     if not appointment.is_booked:
         raise Conflict("This visit is already cancelled.")
     if not may_change(appointment):
-        raise Conflict("This visit is less than 24 hours away: please call the clinic to change it.")
+        raise Conflict(f"This visit is less than 24 hours away: please {call_the_clinic(appointment.clinic.phone)} "
+                       "to change it.")
 
 
 def move_window(appointment: Any) -> BookingWindow:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from touchup.clinic.errors import Conflict, InvalidInput
 from touchup.core.catalogue import load_catalogue
+from touchup.core.contact import call_the_clinic
 
 from .. import access
 from ..models import BookingRequest
@@ -141,7 +142,8 @@ def visit_move(request: HttpRequest, public_id) -> HttpResponse:
     the move itself (POST from the confirm page)."""
     appointment = access.own_appointment(request.user, public_id)
     if not booking.may_change(appointment):
-        messages.error(request, "This visit can no longer be changed online: please call the clinic.")
+        messages.error(request, "This visit can no longer be changed online: please "
+                                f"{call_the_clinic(appointment.clinic.phone)}.")
         return redirect("portal:visit", public_id=appointment.public_id)
     error = ""
     if request.method == "POST":

@@ -1,5 +1,6 @@
-"""The clinic's settings, for its manager: the two-step sign-in policy and the staff list
-with each person's two-step status (and the reset for a lost phone)."""
+"""The clinic's settings, for its manager: how patients reach the clinic (phone, email),
+the two-step sign-in policy and the staff list with each person's two-step status (and
+the reset for a lost phone)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,40 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from touchup.clinic import access
-from touchup.clinic.errors import Conflict
+from touchup.clinic.errors import Conflict, InvalidInput
+from touchup.clinic.services.contact import clinic_contact_set
 from touchup.clinic.services.two_step import two_step_policy_set, two_step_reset
 
 from .. import selectors
+from ..forms import ClinicContactForm
+from .common import show_invalid
 
 
-def clinic_settings(request: HttpRequest) -> HttpResponse:
+def clinic_settings(request: HttpRequest, contact_form: ClinicContactForm | None = None,
+                    status: int = 200) -> HttpResponse:
     membership = access.require(request.user, "clinic.manage")
+    clinic = membership.clinic
     return render(request, "web/clinic/settings.html", {
-        "nav": "clinic", "clinic": membership.clinic, "staff": selectors.clinic_staff(request.user),
+        "nav": "clinic", "clinic": clinic, "staff": selectors.clinic_staff(request.user),
         "my_two_step": access.has_two_step(request.user),
-    })
+        "contact_form": contact_form or ClinicContactForm(initial={"phone": clinic.phone, "email": clinic.email}),
+    }, status=status)
+
+
+@require_POST
+def clinic_contact(request: HttpRequest) -> HttpResponse:
+    membership = access.require(request.user, "clinic.manage")
+    form = ClinicContactForm(request.POST)
+    if form.is_valid():
+        try:
+            changed = clinic_contact_set(actor=request.user, clinic=membership.clinic, **form.cleaned_data)
+        except InvalidInput as exc:
+            show_invalid(form, exc)
+        else:
+            messages.success(request, "Contact details saved: patients see them wherever they are told to "
+                                      "call the clinic." if changed else "Nothing changed.")
+            return redirect("clinic_settings")
+    return clinic_settings(request, contact_form=form, status=400)
 
 
 @require_POST
