@@ -87,13 +87,13 @@ def test_every_clinicians_day_side_by_side_with_links(as_front_desk, clinic_ny, 
     cols = columns(html)
     assert list(cols) == ["alice", "Nina Ng"]  # by name, as everywhere clinicians are listed
     alice, nina_col = cols["alice"], cols["Nina Ng"]
-    # Each visit: the time (to the appointment), the patient (to the record), the areas.
-    assert f'href="/appointments/{a1.public_id}/">09:00–09:30</a>' in alice
+    # Each visit: the time (to the appointment, which leads back to this day), the patient (to the record), the areas.
+    assert f'href="/appointments/{a1.public_id}/?day={day}">09:00–09:30</a>' in alice
     assert f'href="/patients/{patient.public_id}/">Dana Example</a>' in alice
     assert f"{area_name('glabella')}, {area_name('forehead')}" in alice
-    assert f'href="/appointments/{late.public_id}/">23:30–00:00</a>' in alice
+    assert f'href="/appointments/{late.public_id}/?day={day}">23:30–00:00</a>' in alice
     assert alice.index("09:00") < alice.index("23:30")
-    assert f'href="/appointments/{a2.public_id}/">10:30–11:00</a>' in nina_col and "Erin Other" in nina_col
+    assert f'href="/appointments/{a2.public_id}/?day={day}">10:30–11:00</a>' in nina_col and "Erin Other" in nina_col
     assert "11:00–11:30" not in nina_col  # cancelled
     assert "00:30" not in alice  # the next clinic day
     assert "Zed" not in html  # another clinic's
@@ -241,3 +241,48 @@ def test_lookups_by_clinic_alone_read_the_clinic_and_start_time_index(clinic_ny,
             cursor.execute("EXPLAIN QUERY PLAN " + sql)
         plan = " ".join(str(cell) for row in cursor.fetchall() for cell in row)
     assert "appointment_clinic_starts" in plan, plan
+
+
+# --- An appointment opened from the day ------------------------------------------------
+
+
+def crumbs(html):
+    return re.search(r'<nav class="crumbs" aria-label="Breadcrumb">(.*?)</nav>', html, re.S).group(1)
+
+
+def test_an_appointment_opened_from_the_day_leads_back_to_that_day(as_front_desk, clinic_ny, clinician, patient, day):
+    a = visit(patient, clinician, local(day, 9))
+    html = as_front_desk.get(f"/day/?date={day}").content.decode()
+    link = re.search(rf'href="(/appointments/{a.public_id}/[^"]*)">09:00', html).group(1)
+    page = as_front_desk.get(link).content.decode()
+    assert crumbs(page).startswith('<a href="/day/?date=2026-06-10">Day: Wed 10 Jun</a> › ')
+    assert "Due for maintenance" not in crumbs(page)
+    assert '<a href="/day/" aria-current="page">Day</a>' in page
+    # Opened from anywhere else (the patient's record, the worklist): the worklist, as before.
+    plain = as_front_desk.get(f"/appointments/{a.public_id}/").content.decode()
+    assert crumbs(plain).startswith('<a href="/worklist/">Due for maintenance</a> › ')
+
+
+@pytest.mark.parametrize("value", ["https://evil.example/", "//evil.example", "2026-13-01", "9999-01-01",
+                                   "javascript:alert(1)", "2026-06-10\"><script>"])
+def test_anything_but_a_date_in_the_days_range_is_ignored(as_front_desk, clinic_ny, clinician, patient, day, value):
+    """Only a date is read: the link back is built from it, never taken from the request."""
+    a = visit(patient, clinician, local(day, 9))
+    r = as_front_desk.get(f"/appointments/{a.public_id}/", {"day": value})
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert crumbs(html).startswith('<a href="/worklist/">Due for maintenance</a> › ')
+    assert "evil.example" not in html and "javascript:" not in html and "<script>" not in html
+
+
+def test_paging_and_cancelling_keep_the_way_back_to_the_day(as_front_desk, clinic_ny, clinician, patient):
+    soon = day_svc.clinic_today(clinic_ny) + dt.timedelta(days=7)
+    a = visit(patient, clinician, local(soon, 9))
+    page = as_front_desk.get(f"/appointments/{a.public_id}/", {"day": soon.isoformat()}).content.decode()
+    assert f"&amp;day={soon.isoformat()}\">Later →</a>" in page
+    assert f'<input type="hidden" name="day" value="{soon.isoformat()}">' in page
+    r = as_front_desk.post(f"/appointments/{a.public_id}/cancel/", {"day": soon.isoformat()})
+    assert r.status_code == 302 and r["Location"] == f"/appointments/{a.public_id}/?day={soon.isoformat()}"
+    b = visit(patient, clinician, local(soon, 10))
+    r = as_front_desk.post(f"/appointments/{b.public_id}/cancel/", {"day": "https://evil.example/"})
+    assert r.status_code == 302 and r["Location"] == f"/appointments/{b.public_id}/"

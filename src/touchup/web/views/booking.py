@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django import shortcuts
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -21,6 +22,7 @@ from touchup.interop import ical
 from touchup.maintenance.access import appointment_for
 from touchup.maintenance.models import AreaForecast, Appointment
 from touchup.maintenance.services import booking as svc
+from touchup.maintenance.services import day as day_svc
 
 SLOT_DAYS = 7
 
@@ -118,6 +120,26 @@ def book(request: HttpRequest, public_id) -> HttpResponse:
     return render(request, template, ctx)
 
 
+def _from_day(request: HttpRequest, appointment: Appointment) -> dt.date | None:
+    """The Day view's date when the appointment was opened from it (`day=YYYY-MM-DD` in the
+    query, or the form's hidden field after a move or cancel), for the breadcrumb back to
+    that day. Only a date is read, and the link back is built from it: never a URL taken
+    from the request (no open redirect, no Referer). Anything else is ignored and the
+    breadcrumb is the worklist's, as for an appointment opened from anywhere else."""
+    value = request.POST.get("day") if request.method == "POST" else request.GET.get("day")
+    if not value:
+        return None
+    try:
+        return day_svc.parse_day(value, day_svc.clinic_today(appointment.clinic))
+    except InvalidInput:
+        return None
+
+
+def _to_appointment(public_id, from_day: dt.date | None) -> HttpResponse:
+    url = reverse("appointment", kwargs={"public_id": public_id})
+    return redirect(f"{url}?day={from_day.isoformat()}" if from_day else url)
+
+
 def appointment_detail(request: HttpRequest, public_id) -> HttpResponse:
     appointment = appointment_for(request.user, public_id)
     try:
@@ -131,9 +153,11 @@ def appointment_detail(request: HttpRequest, public_id) -> HttpResponse:
 
 def _appointment_context(request, appointment: Appointment, start: dt.date | None = None) -> dict:
     zone = svc.clinic_zone(appointment.clinic)
+    from_day = _from_day(request, appointment)
     start = start or max(timezone.localdate(), appointment.starts_at.astimezone(zone).date() - dt.timedelta(days=3))
     return {
-        "nav": "worklist", "appointment": appointment, "patient": appointment.patient,
+        # Opened from the front desk's Day view: the breadcrumb (and the menu) lead back to that day.
+        "nav": "day" if from_day else "worklist", "from_day": from_day, "appointment": appointment, "patient": appointment.patient,
         "local_start": appointment.starts_at.astimezone(zone), "local_end": appointment.ends_at.astimezone(zone),
         "may_edit": access.can(request.user, "patient.edit"), **_paging(start),
         # Its own slot is listed (ignore= frees it, so overlapping slots can be chosen) but
@@ -156,7 +180,7 @@ def appointment_move(request: HttpRequest, public_id) -> HttpResponse:
         ctx["error"] = exc if isinstance(exc, InvalidInput) else InvalidInput("starts_at", str(exc))
         return render(request, "web/booking/appointment.html", ctx, status=400 if isinstance(exc, InvalidInput) else 409)
     messages.success(request, "Moved. Calendars that subscribe to the clinician's feed update on their next sync.")
-    return redirect("appointment", public_id=moved.public_id)
+    return _to_appointment(moved.public_id, _from_day(request, appointment))
 
 
 @require_POST
@@ -169,7 +193,7 @@ def appointment_cancel(request: HttpRequest, public_id) -> HttpResponse:
         ctx["error"] = InvalidInput("status", str(exc))
         return render(request, "web/booking/appointment.html", ctx, status=409)
     messages.success(request, "Cancelled. The patient is back on the worklist.")
-    return redirect("appointment", public_id=appointment.public_id)
+    return _to_appointment(appointment.public_id, _from_day(request, appointment))
 
 
 def appointment_ics(request: HttpRequest, public_id) -> HttpResponse:
