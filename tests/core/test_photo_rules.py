@@ -60,3 +60,18 @@ def test_every_view_is_known_and_each_measured_area_has_exactly_one_view():
     assert len(measured) == len(set(measured)) == len(rules.AREA_VIEW)
     assert all(rules.VIEW_AREAS[view] == (area,) for area, view in rules.AREA_VIEW.items())
     assert set(rules.AREA_VIEW) <= set(load_catalogue().areas)
+
+
+def test_the_watch_asks_for_the_view_of_every_treated_area_a_photo_measures_leading_first():
+    assert rules.watch_views("glabella", ["glabella"]) == ("frown",)
+    # Three areas, one request: the leading area's view first, the rest in a fixed order.
+    assert rules.watch_views("forehead", ["glabella", "forehead", "crows_feet"]) == (
+        "brows_raised", "frown", "smile_squint")
+    assert rules.watch_views("glabella", ["crows_feet", "forehead", "glabella", "glabella"]) == (
+        "frown", "brows_raised", "smile_squint")
+    # Areas measured by symptom diaries ask for no photo, leading or not.
+    assert rules.watch_views("migraine", ["migraine"]) == ()
+    assert rules.watch_views("cervical_dystonia", ["cervical_dystonia", "platysma"]) == ("neck_tensed",)
+    assert rules.watch_views("migraine", ["migraine", "glabella"]) == ("frown",)
+    # The leading area counts even when the list leaves it out.
+    assert rules.watch_views("platysma", []) == ("neck_tensed",)

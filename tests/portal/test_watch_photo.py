@@ -166,3 +166,71 @@ def test_a_photo_from_the_watchs_link_becomes_a_reading_and_moves_the_forecast(
     assert Reminder.objects.get(treatment=t, step="maintenance").due_at <= _due_today()
     sent = reminders.dispatch_due("w1", now=_due_today())
     assert sent["sent"] == 1 and "/portal/book/" in mailoutbox[-1].body
+
+
+@pytest.mark.django_db
+def test_a_treatment_of_several_areas_gets_one_message_asking_for_every_areas_photo(dana, clinician, mailoutbox):
+    # Glabella, forehead and crow's feet: three views, one message a round (no message per
+    # area), its link asking for all three, the watch's own area (forehead here) first.
+    t = signed_treatment(dana, clinician, timezone.localdate() - dt.timedelta(days=80),
+                         {"glabella": 20, "forehead": 10, "crows_feet": 24})
+    for step, watch_round in (("checkin_before_window", 0), ("checkin_watch", 1)):
+        Reminder.objects.create(patient=dana, clinic_id=dana.clinic_id, treatment=t, area="forehead", kind="checkin",
+                                step=step, round=watch_round, channel="email",
+                                due_at=timezone.now() - dt.timedelta(minutes=1))
+    assert reminders.dispatch_due("w1")["sent"] == 2
+    assert reminders.dispatch_due("w2") == {"sent": 0, "skipped": 0, "failed": 0, "lost": 0}  # claimed once
+    watch = [m for m in mailoutbox if m.subject.endswith("a quick check-in")]
+    assert len(watch) == 2
+    for message in watch:
+        link = _link(message.body)
+        assert link.endswith("/portal/photos/?ask=brows_raised,frown,smile_squint")
+        assert f"Take today's 3 photos and let us know: {link}" in message.body
+        words = (message.subject + message.body.replace(link, "")).lower()
+        for word in ("frown", "brow", "smile", "forehead", "glabella", "crow", "botox", "units"):
+            assert word not in words
+
+
+def test_the_watchs_link_leaves_out_the_areas_no_photo_measures():
+    assert watch_page("migraine", ["migraine", "glabella"]) == "photos/?view=frown"
+    assert watch_page("platysma", ["cervical_dystonia", "platysma"]) == "photos/?view=neck_tensed"
+    assert watch_page("migraine", ["migraine"]) == "diary/"
+
+
+@pytest.mark.django_db
+def test_the_photo_page_takes_the_views_asked_for_in_turn(client, dana, clinician, media):
+    signed_treatment(dana, clinician, timezone.localdate() - dt.timedelta(days=80),
+                     {"glabella": 20, "forehead": 10, "crows_feet": 24})
+    assert client.login(username="dana", password=PASSWORD)
+    page = "/portal/photos/?ask=brows_raised,frown,smile_squint"
+    body = client.get(page).content.decode()
+    # The page names the views (behind the sign-in), a link to each, the first chosen, and
+    # the check-in of every area they measure.
+    assert "asks for 3 photos today: eyebrows raised, a frown and a big smile." in body
+    assert re.search(r'value="brows_raised"\s+checked', body)
+    assert '<strong aria-current="step">Eyebrows raised</strong>' in body
+    assert 'href="/portal/photos/?view=frown&amp;ask=brows_raised,frown,smile_squint"' in body
+    assert 'href="/portal/photos/?view=smile_squint&amp;ask=brows_raised,frown,smile_squint"' in body
+    assert all(f'id="checkin-{a}"' in body for a in ("glabella", "forehead", "crows_feet"))
+    assert body.count('name="ask" value="brows_raised,frown,smile_squint"') == 4  # the photo form, 3 check-ins
+
+    # A photo kept: on to the next view not sent today.
+    upload = SimpleUploadedFile("b.jpg", images.jpeg(images.neutral_face()), content_type="image/jpeg")
+    r = client.post("/portal/photos/", {"view": "brows_raised", "ask": "brows_raised,frown,smile_squint",
+                                        "consent": "yes", "photo": upload})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assert r["Location"] == "/portal/photos/?view=frown&ask=brows_raised,frown,smile_squint"
+    body = client.get(r["Location"]).content.decode()
+    assert "your photo (eyebrows raised) is saved. Next: frown." in body
+    assert re.search(r'value="frown"\s+checked', body)
+    assert re.search(r'Eyebrows raised</a> <span class="small" data-sent>sent today', body)
+    # The message's link again (a second tap on it) opens the first view still owed.
+    assert re.search(r'value="frown"\s+checked', client.get(page).content.decode())
+    # A check-in answered there comes back to the same request.
+    post = {"area": "glabella", "c-glabella-area": "glabella", "c-glabella-wearing_off": "no", "back": "photos",
+            "ask": "brows_raised,frown,smile_squint,https://elsewhere.example/"}
+    r = client.post("/portal/diary/checkin/", post)
+    assert r["Location"] == "/portal/photos/?view=frown&ask=brows_raised,frown,smile_squint"
+    # A view asked for that is not treated (an old link) drops out of the list.
+    body = client.get("/portal/photos/?ask=neck_tensed,frown").content.decode()
+    assert "data-asked" not in body and re.search(r'value="frown"\s+checked', body)

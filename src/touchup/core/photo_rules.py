@@ -34,6 +34,21 @@ VIEW_AREAS: dict[str, tuple[str, ...]] = {
 # The view that measures each area: the one a follow-up photo of the area is taken in.
 AREA_VIEW: dict[str, str] = {area: view for view, areas in VIEW_AREAS.items() for area in areas}
 
+
+
+def watch_views(leading: str, areas: Iterable[str]) -> tuple[str, ...]:
+    """The photo views the wear-off watch asks for, in one message, for a treatment of
+    `areas` whose watch follows `leading`: the view of every treated area a photo
+    measures, each once, the leading area's first (a patient who takes only one photo
+    takes the one the watch follows), the others in VIEW_AREAS' order so the list reads
+    the same every week. Areas no photo measures (migraine, cervical dystonia: symptom
+    diaries) add nothing; empty when none is measured."""
+    treated = set(areas) | {leading}
+    views = [AREA_VIEW[leading]] if leading in AREA_VIEW else []
+    views += [view for view, measured in VIEW_AREAS.items() if treated & set(measured)]
+    return tuple(dict.fromkeys(views))
+
+
 # The two consents a photo carries (the Photo fields are consent_<key>).
 CONSENTS: dict[str, str] = {
     "clinical": "Clinical use",

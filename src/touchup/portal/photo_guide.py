@@ -15,16 +15,29 @@ class Shot:
     view: str
     name: str
     how: str
+    asked: str = ""  # in a sentence: "Today we ask for a frown and eyebrows raised."
 
 
 SHOTS = {
-    PhotoView.AT_REST: Shot(PhotoView.AT_REST, "Face at rest", "Look straight at the camera with a relaxed face."),
-    PhotoView.FROWN: Shot(PhotoView.FROWN, "Frown", "Frown hard, as if you were cross, and hold it."),
-    PhotoView.BROWS_RAISED: Shot(PhotoView.BROWS_RAISED, "Eyebrows raised", "Raise your eyebrows as high as you can."),
-    PhotoView.SMILE_SQUINT: Shot(PhotoView.SMILE_SQUINT, "Big smile", "Smile widely so your eyes crinkle."),
+    PhotoView.AT_REST: Shot(PhotoView.AT_REST, "Face at rest", "Look straight at the camera with a relaxed face.",
+                            "your face at rest"),
+    PhotoView.FROWN: Shot(PhotoView.FROWN, "Frown", "Frown hard, as if you were cross, and hold it.", "a frown"),
+    PhotoView.BROWS_RAISED: Shot(PhotoView.BROWS_RAISED, "Eyebrows raised", "Raise your eyebrows as high as you can.",
+                                 "eyebrows raised"),
+    PhotoView.SMILE_SQUINT: Shot(PhotoView.SMILE_SQUINT, "Big smile", "Smile widely so your eyes crinkle.",
+                                 "a big smile"),
     PhotoView.NECK_TENSED: Shot(PhotoView.NECK_TENSED, "Neck tensed",
-                                "Pull the corners of your mouth down hard so the cords in your neck show."),
+                                "Pull the corners of your mouth down hard so the cords in your neck show.",
+                                "your neck tensed"),
 }
+
+
+def ask_phrase(views: list[str] | tuple[str, ...]) -> str:
+    """The views asked for, in words: "a frown", "a frown and eyebrows raised", "a frown,
+    eyebrows raised and a big smile". Shown on the page behind the sign-in, never in a
+    message (a lock screen would say what was treated)."""
+    words = [SHOTS[v].asked for v in views]
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
 TIPS = (
     "Face a window in daylight; no flash, no light behind you.",
     "Hold the phone at eye level, an arm's length away, straight on.",

@@ -6,12 +6,13 @@ where the patient may need to call (touchup.core.contact words it)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from touchup.clinic.links import public_base_url
 from touchup.core.contact import call_the_clinic
-from touchup.core.photo_rules import AREA_VIEW
+from touchup.core.photo_rules import watch_views
 
 from ..models import Reminder, ReminderStep
 
@@ -36,16 +37,23 @@ _PAGE = {
 }
 
 
-def watch_page(area: str) -> str:
-    """The page the wear-off watch's messages open for the treatment's leading area. For an
-    area a photo measures, the photo diary with that area's view chosen: a photo read
-    against the patient's untreated one says how much effect is left, which a yes/no
-    answer cannot (docs/forecast.md, variant "watch_photo"); the page asks the yes/no
-    question too. The view goes in the link's query string, never in the words: "frown"
-    beside the clinic's name on a lock screen would say what was treated. Areas no photo
-    measures (migraine, dystonia): the diary."""
-    view = AREA_VIEW.get(area)
-    return f"photos/?{urlencode({'view': view})}" if view else "diary/"
+def watch_page(area: str, areas: Iterable[str] = ()) -> str:
+    """The page the wear-off watch's messages open, for a treatment of `areas` whose watch
+    follows `area` (its leading area). Where photos measure the treated areas, the photo
+    diary, asking for the view of each of them (core.photo_rules.watch_views): a photo read
+    against the patient's untreated one says how much effect is left, which a yes/no answer
+    cannot (docs/forecast.md, variant "watch_photo"); the page takes the views in turn and
+    asks the yes/no question too. One view: `photos/?view=frown`; several:
+    `photos/?ask=brows_raised,frown`, the page opening on the first not yet taken today.
+    The views go in the link's query string, never in the words: "frown" beside the
+    clinic's name on a lock screen would say what was treated. No area a photo measures
+    (migraine, dystonia): the diary."""
+    views = watch_views(area, areas)
+    if not views:
+        return "diary/"
+    if len(views) == 1:
+        return f"photos/?{urlencode({'view': views[0]})}"
+    return f"photos/?{urlencode({'ask': ','.join(views)}, safe=',')}"
 
 
 def _weekday(day: dt.date) -> str:
@@ -57,9 +65,11 @@ def _sentence(phrase: str) -> str:
 
 
 def compose(reminder: Reminder, *, clinic_name: str, given_name: str, treated_on: dt.date,
-            clinic_phone: str = "") -> Message:
+            clinic_phone: str = "", areas: Iterable[str] = ()) -> Message:
     """The reminder's words. `clinic_phone`: the clinic's number for patients ("" while it
-    has none: the words then say "who to call" and "call us", as before there was one)."""
+    has none: the words then say "who to call" and "call us", as before there was one).
+    `areas`: the treatment's areas (the wear-off watch asks for a photo of each a photo
+    measures; without them, of the reminder's area alone)."""
     step = reminder.step
     link = portal_link(_PAGE.get(step, ""))
     hello = f"Hello {given_name},"
@@ -84,10 +94,13 @@ def compose(reminder: Reminder, *, clinic_name: str, given_name: str, treated_on
             f"Two taps tell us: {link}\n— {clinic_name}",
         )
     if step in (ReminderStep.CHECKIN_BEFORE_WINDOW, ReminderStep.CHECKIN_WATCH):
-        # The watch asks the same question each week until the answer is yes; where a
-        # photo measures the area, it asks for today's photo as well.
-        page = watch_page(reminder.area)
-        ask = "Take today's photo and let us know" if page.startswith("photos/") else "Let us know"
+        # The watch asks the same question each week until the answer is yes; where
+        # photos measure the treated areas, it asks for today's photos as well, all of
+        # them in this one message (the page lists them; the words name none).
+        views = watch_views(reminder.area, areas)
+        page = watch_page(reminder.area, areas)
+        ask = ("Let us know" if not views else "Take today's photo and let us know" if len(views) == 1
+               else f"Take today's {len(views)} photos and let us know")
         return Message(
             f"{clinic_name}: a quick check-in",
             f"{hello}\nis the effect of your last treatment starting to wear off? "

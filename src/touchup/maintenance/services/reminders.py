@@ -261,6 +261,7 @@ def _deliver(reminder: Reminder) -> None:
     message = compose(
         reminder, clinic_name=patient.clinic.name, given_name=patient.given_name,
         treated_on=reminder.treatment.treated_on, clinic_phone=patient.clinic.phone,
+        areas=sorted(set(reminder.treatment.points.values_list("area", flat=True))),
     )
     if reminder.channel == Channel.EMAIL:
         if not patient.email:

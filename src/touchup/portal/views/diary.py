@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from touchup.clinic.errors import InvalidInput
-from touchup.clinic.models import Observation
+from touchup.clinic.models import Observation, PhotoView
 from touchup.core.catalogue import load_catalogue
 from touchup.core.photo_rules import AREA_VIEW
 
@@ -94,11 +94,14 @@ def checkin(request: HttpRequest) -> HttpResponse:
     # Asked on the photo diary (the wear-off watch's link): stay there. The only other
     # place is the diary, so nothing else is accepted (no open redirect).
     back = "photos" if request.POST.get("back") == "photos" else ""
+    # The views the watch asked for come back with it, known views only (photos_url
+    # builds the address; nothing posted is echoed into it).
+    ask = [v for v in dict.fromkeys(request.POST.get("ask", "").split(",")) if v in PhotoView.values]
     if back and saved and not getattr(request, "htmx", False):
         messages.success(request, msg)
-        return redirect(photos_url(AREA_VIEW.get(area, "")))
+        return redirect(photos_url(AREA_VIEW.get(area, ""), ask))
     frag_ctx = {"area": area, "name": name, "form": CheckinForm(initial={"area": area}, prefix=f"c-{area}") if saved
-                else form, "saved": msg, "back": back}
+                else form, "saved": msg, "back": back, "ask": ",".join(ask)}
     return _done(request, patient, {"checkins": {area: form}}, msg, "portal/_checkin.html", frag_ctx,
                  recent=not back)
 

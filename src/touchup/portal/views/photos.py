@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from touchup.clinic.errors import InvalidInput
@@ -20,7 +21,7 @@ from touchup.core.catalogue import load_catalogue
 
 from .. import access
 from ..forms import CheckinForm
-from ..photo_guide import SHOTS, TIPS, shots_for
+from ..photo_guide import SHOTS, TIPS, ask_phrase, shots_for
 from ..services.diaries import treated_areas
 from .common import portal_view
 
@@ -34,9 +35,15 @@ def photos(request: HttpRequest) -> HttpResponse:
     areas = treated_areas(patient)
     shots = shots_for(areas)
     errors: list[str] = []
+    # The wear-off watch asks for several views in one message (`?ask=frown,brows_raised`):
+    # the page takes them in turn, each one's link a tap away, the first not yet sent today
+    # chosen. Views no longer treated drop out, as an old link's view does below.
+    asked = _asked(request.POST.get("ask") or request.GET.get("ask") or "", shots)
+    sent_today = _sent_today(patient) if asked else set()
     chosen = request.POST.get("view") or request.GET.get("view") or ""
     if request.method == "GET" and chosen not in {s.view for s in shots}:
-        chosen = shots[0].view if shots else ""  # an old link, or an area no longer treated
+        chosen = next((v for v in asked if v not in sent_today), asked[0] if asked else "")
+        chosen = chosen or (shots[0].view if shots else "")  # an old link, or an area no longer treated
     if request.method == "POST":
         from touchup.clinic.services import photos as photo_services
 
@@ -60,31 +67,56 @@ def photos(request: HttpRequest) -> HttpResponse:
             except InvalidInput as exc:
                 errors.append(exc.message)
             else:
-                messages.success(request, f"Thank you: your photo ({SHOTS[chosen].name.lower()}) is saved.")
-                # Back to the same view, with its check-in still there to answer.
-                return redirect(photos_url(chosen))
+                thanks = f"Thank you: your photo ({SHOTS[chosen].name.lower()}) is saved."
+                # On to the next view asked for, else back to the same one, with the
+                # check-ins still there to answer.
+                following = next((v for v in asked if v not in sent_today | {chosen}), "")
+                if following:
+                    thanks += f" Next: {SHOTS[following].name.lower()}."
+                messages.success(request, thanks)
+                return redirect(photos_url(following or chosen, asked))
     access.read(request.user, patient, "photos")
     mine = list(Photo.objects.kept().filter(patient=patient).order_by("-taken_on", "-pk")[:24])
     removed = list(Photo.objects.removed().filter(patient=patient).order_by("-removed_at", "-pk")[:24])
     return render(request, "portal/photos.html", {
         "nav": "photos", "shots": shots, "tips": TIPS, "chosen": chosen, "errors": errors, "photos": mine,
         "removed": removed, "names": {k: s.name for k, s in SHOTS.items()},
-        "reasons": REMOVED_BECAUSE, "checkins": _checkins_for(chosen, areas),
+        "reasons": REMOVED_BECAUSE, "checkins": _checkins_for(asked or [chosen], areas),
+        "asked": [(SHOTS[v], v in sent_today, photos_url(v, asked)) for v in asked] if len(asked) > 1 else [],
+        "asked_phrase": ask_phrase(asked), "ask": ",".join(asked),
     }, status=400 if errors else 200)
 
 
-def photos_url(view: str) -> str:
-    """The photo diary with `view` chosen (the wear-off watch's messages link here)."""
-    return f"{reverse('portal:photos')}?{urlencode({'view': view})}" if view else reverse("portal:photos")
+def photos_url(view: str, asked: list[str] | tuple[str, ...] = ()) -> str:
+    """The photo diary with `view` chosen (the wear-off watch's messages link here), and
+    the views the watch asked for when it asked for several."""
+    query = {"view": view} if view else {}
+    if len(asked) > 1:
+        query["ask"] = ",".join(asked)
+    return f"{reverse('portal:photos')}?{urlencode(query, safe=',')}" if query else reverse("portal:photos")
 
 
-def _checkins_for(view: str, areas: list[str]) -> list[tuple]:
-    """The "is it wearing off?" check-in of each treated area the chosen view measures, as
-    the diary shows it: the wear-off watch's message links here for a photo, and the
-    patient answers the question on the same page."""
+def _asked(value: str, shots: list) -> list[str]:
+    """The views of an `ask` list the patient takes (known and for a treated area), each
+    once, in the list's order; anything else in it is ignored."""
+    takes = {s.view for s in shots}
+    return list(dict.fromkeys(v for v in value.split(",") if v in takes))
+
+
+def _sent_today(patient) -> set[str]:
+    """The views the patient has sent a kept photo of today (the day it was sent: a photo's
+    own date may be the camera's)."""
+    return set(Photo.objects.kept().filter(patient=patient, created_at__date=timezone.localdate())
+               .values_list("view", flat=True))
+
+
+def _checkins_for(views: list[str], areas: list[str]) -> list[tuple]:
+    """The "is it wearing off?" check-in of each treated area the chosen view (or the views
+    the watch asked for) measures, as the diary shows it: the wear-off watch's message
+    links here for the photos, and the patient answers the question on the same page."""
     names = load_catalogue().areas
     return [(a, names[a].name if a in names else a, CheckinForm(initial={"area": a}, prefix=f"c-{a}"))
-            for a in areas if photo_rules.AREA_VIEW.get(a) == view]
+            for a in areas if photo_rules.AREA_VIEW.get(a) in views]
 
 
 # Why a photo was removed, in the patient's words (touchup.core.photo_rules.REMOVAL_REASONS).
