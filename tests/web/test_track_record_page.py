@@ -143,3 +143,34 @@ def test_the_clinics_row_gives_the_fixed_rules_n_as_a_range(as_manager, monkeypa
     html = as_manager.get("/forecast/track-record/").content.decode()
     assert "N = 130 or 150" in html  # one area, two products: either N
     assert "N = 84 to 150, each area its own" in html and "84 or 130" not in html
+
+
+def test_the_commands_table_lines_up_with_the_clinics_row(clinic_a, capsys, monkeypatch):
+    """The clinic's row named every area's N ("N=84/120/130/135/150"), wider than the
+    column, and pushed the rest of its row out of line. Every column now starts and ends
+    at the same place on every line, the clinic's row giving its N as a range."""
+    from touchup.core.track_record import AreaRecord, TrackRecord
+    from touchup.maintenance.services import track_record
+
+    def area(key, n, cycles=4):
+        return AreaRecord(key, cycles, 1, 0, 2, n, 15.46, 17.46, 16.0, -3.0, 0.75)
+
+    report = TrackRecord((area("cervical_dystonia", (84,)), area("glabella", (130, 150), cycles=12),
+                          area("platysma", (120,))), area("all", (84, 120, 130, 135, 150), cycles=140),
+                         cycles=("scored",))
+    monkeypatch.setattr(track_record, "for_clinic", lambda clinic, **kw: report)
+    assert touchup(["calibrate", "--clinic", "alpha", "--track-record"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "alpha: forecast track record (forecast made at each cycle's peak day)"
+    table = lines[1:]
+    assert [x.split()[0] for x in table] == ["area", "cervical_dystonia", "glabella", "platysma", "all"]
+    assert "17 d (N=84 to 150)" in table[-1] and "130/150" in table[2]
+    # Every line as long as the header, and each header's right edge a column's right edge
+    # on every row (the first column's left edge too).
+    assert {len(x) for x in table} == {len(table[0])}, "\n".join(table)
+    header = table[0]
+    for title in ("cycles", "forecast off", "every N days off", "ratio", "inside range", "not measured"):
+        end = header.index(title) + len(title)
+        for row in table[1:]:
+            assert row[end - 1] != " " and (end == len(row) or row[end] == " "), (title, row)
+    assert all(x.startswith("  ") and x[2] != " " for x in table)

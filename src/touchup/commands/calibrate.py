@@ -91,15 +91,29 @@ def _track_record(clinics, as_json: bool) -> int:
         rows = list(report.areas) + ([report.overall] if len(report.areas) > 1 else [])
         if not rows:
             continue
-        print(f"  {'area':<18} {'cycles':>6} {'forecast off':>12} {'every N days off':>16} {'ratio':>6}"
-              f" {'inside range':>12} {'not measured':>12}")
+        table = [("area", "cycles", "forecast off", "every N days off", "ratio", "inside range", "not measured")]
         for r in rows:
-            fixed = "-" if r.mae_fixed is None else f"{r.mae_fixed:.0f} d (N={'/'.join(map(str, r.fixed_days))})"
-            print(f"  {r.area:<18} {r.cycles:>6} {_days(r.mae_model):>12} {fixed:>16}"
-                  f" {'-' if r.ratio is None else format(r.ratio, '.2f'):>6}"
-                  f" {'-' if r.coverage is None else format(100 * r.coverage, '.0f') + '%':>12}"
-                  f" {r.not_measured:>12}")
+            table.append((
+                "all areas" if r is report.overall else r.area, str(r.cycles), _days(r.mae_model),
+                "-" if r.mae_fixed is None else f"{r.mae_fixed:.0f} d (N={_fixed_n(r)})",
+                "-" if r.ratio is None else format(r.ratio, ".2f"),
+                "-" if r.coverage is None else format(100 * r.coverage, ".0f") + "%", str(r.not_measured),
+            ))
+        # Each column as wide as its widest cell: the clinic's row names every area's N,
+        # wider than the fixed widths the columns had, and pushed the rest of its row out.
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        for row in table:
+            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+            print("  " + " ".join(cells).rstrip())
     return 0
+
+
+def _fixed_n(r) -> str:
+    """The N of the fixed rule, as the track record page gives it: an area's one or two
+    (one per product), the clinic's row, where each area has its own, as a range."""
+    if r.area == "all" and len(r.fixed_days) > 1:
+        return f"{min(r.fixed_days)} to {max(r.fixed_days)}"
+    return "/".join(map(str, r.fixed_days))
 
 
 def _days(x) -> str:
