@@ -38,8 +38,9 @@ reminders.py), each answer recomputing the forecast, same patients as `base`;
 `watch_past_window` the same watch going on after the window opens (not the product),
 `watch_engaged` the watch on `engaged`'s patients. `watch_photo` is the watch asking for
 a photo of the treated area too: a quarter of its messages to cosmetic patients bring one
-back, read as every simulated photo is; `watch_photo_engaged` the same on `engaged`'s
-patients with a photo on every answer. Results and the full list of assumptions:
+back, read as every simulated photo is; `watch_photo_all` the same with a photo of every
+cosmetic area of the treatment (what the watch asks for now), `watch_photo_engaged` the
+leading area's on `engaged`'s patients with a photo on every answer. Results and the full list of assumptions:
 docs/forecast.md.
 """
 
@@ -108,6 +109,9 @@ class Variant:
     # Share of the watch's messages (cosmetic treatments) that bring back a usable photo of
     # the leading area's view, taken that day (_watch_checkins); 0: the watch asks yes/no only.
     watch_photo_rate: float = 0.0
+    # The message asks for the view of every treated area a photo measures (the product
+    # since the watch asked for all of them), not the leading area's alone.
+    watch_photo_all_areas: bool = False
     seed_as: str | None = None  # simulate the patients of this variant (same draws)
     answers_as: str | None = None  # draw the watch's answers as this variant does (same generator)
 
@@ -145,6 +149,11 @@ VARIANTS = {
     # and a quarter of the watch's messages bring back a usable photo of the leading area
     # (ASSUMPTION: 62.5% of the 40% who answer manage one that passes the quality check).
     "watch_photo": Variant("watch_photo", watch=True, watch_photo_rate=0.25, seed_as="base", answers_as="watch"),
+    # "watch_photo" with the product's request since it asked for every area's view: the
+    # same messages bring photos (ASSUMPTION: a patient who takes one takes them all), of
+    # every cosmetic area of the treatment; the leading area's are drawn as in "watch_photo".
+    "watch_photo_all": Variant("watch_photo_all", watch=True, watch_photo_rate=0.25, watch_photo_all_areas=True,
+                               seed_as="base", answers_as="watch"),
     # The same on "engaged"'s patients, every answer with a photo (80% of messages): an upper end.
     "watch_photo_engaged": Variant("watch_photo_engaged", watch=True, watch_photo_rate=0.8, seed_as="engaged",
                                    answers_as="watch_engaged", photos_per_cycle=3.0, checkin_answer_rate=0.8),
@@ -459,7 +468,8 @@ def _watch_checkins(sims: list[Simulated], seed: int, variant: Variant) -> None:
     Each message is answered with probability checkin_answer_rate, and then for every
     area of the treatment (the diary asks per area). With watch_photo_rate, a watch message
     (not the peak check-in) that is answered also brings a photo of the leading area, when
-    it is a cosmetic one, with probability watch_photo_rate / checkin_answer_rate: its
+    it is a cosmetic one (with watch_photo_all_areas, of every cosmetic area of the
+    treatment as well), with probability watch_photo_rate / checkin_answer_rate: its
     wrinkle index dated that day, drawn as the simulator draws every photo (_watch_photo),
     and the recompute after the answer reads it. The photos come from generators of their
     own, so the answers are drawn as in the variant named by answers_as for as long as the
@@ -471,6 +481,7 @@ def _watch_checkins(sims: list[Simulated], seed: int, variant: Variant) -> None:
         readings.append((tuple(obs), [o.date.toordinal() for o in obs]))
     rngs = [random.Random(f"{seed}-{variant.answers_as or variant.name}-{i}") for i in range(len(sims))]
     photo_rngs = [random.Random(f"{seed}-{variant.name}-photo-{i}") for i in range(len(sims))]
+    other_rngs = [random.Random(f"{seed}-{variant.name}-photo-others-{i}") for i in range(len(sims))]
     photo_given_answer = variant.watch_photo_rate / variant.checkin_answer_rate
     answers: list[list[Observation]] = [[] for _ in sims]  # and the watch's photos
     said_yes: dict[int, set[str]] = {}  # this cycle's areas answered "yes" (any check-in)
@@ -488,6 +499,14 @@ def _watch_checkins(sims: list[Simulated], seed: int, variant: Variant) -> None:
             answers[i].append(Observation(when, lead, "wrinkle_index",
                                           _watch_photo(photo_rngs[i], variant, sims[i], j, lead, day)))
             sims[i].watch_photos += 1
+            if variant.watch_photo_all_areas:
+                # The other areas' photos from a generator of their own, so the leading
+                # area's photos and the messages bringing them are drawn as in watch_photo.
+                for other in sorted(set(Ds) - {lead}):
+                    if other in sims[i].photo_truth:
+                        answers[i].append(Observation(when, other, "wrinkle_index", _watch_photo(
+                            other_rngs[i], variant, sims[i], j, other, day)))
+                        sims[i].watch_photos += 1
         return got
 
     def forecasts(items: list[tuple[int, int, int]]) -> list[tuple[str, int, int]]:
@@ -917,7 +936,7 @@ def main(argv: list[str]) -> int:
             _report_timing(timings)
         if args.calibrate:
             _report_calibration(args, details)
-        for name in ("base", "watch", "watch_photo"):
+        for name in ("base", "watch", "watch_photo", "watch_photo_all"):
             if name not in details:
                 continue
             print(f"\n{name.capitalize()} variant by group:\n")
