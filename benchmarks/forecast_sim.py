@@ -114,6 +114,7 @@ class Variant:
     watch_photo_all_areas: bool = False
     seed_as: str | None = None  # simulate the patients of this variant (same draws)
     answers_as: str | None = None  # draw the watch's answers as this variant does (same generator)
+    photos_as: str | None = None  # draw the watch's (leading-area) photos as this variant does
 
     @property
     def photo_cv(self):
@@ -153,7 +154,7 @@ VARIANTS = {
     # same messages bring photos (ASSUMPTION: a patient who takes one takes them all), of
     # every cosmetic area of the treatment; the leading area's are drawn as in "watch_photo".
     "watch_photo_all": Variant("watch_photo_all", watch=True, watch_photo_rate=0.25, watch_photo_all_areas=True,
-                               seed_as="base", answers_as="watch"),
+                               seed_as="base", answers_as="watch", photos_as="watch_photo"),
     # The same on "engaged"'s patients, every answer with a photo (80% of messages): an upper end.
     "watch_photo_engaged": Variant("watch_photo_engaged", watch=True, watch_photo_rate=0.8, seed_as="engaged",
                                    answers_as="watch_engaged", photos_per_cycle=3.0, checkin_answer_rate=0.8),
@@ -480,7 +481,7 @@ def _watch_checkins(sims: list[Simulated], seed: int, variant: Variant) -> None:
         obs = sorted(h.observations, key=lambda o: o.date)
         readings.append((tuple(obs), [o.date.toordinal() for o in obs]))
     rngs = [random.Random(f"{seed}-{variant.answers_as or variant.name}-{i}") for i in range(len(sims))]
-    photo_rngs = [random.Random(f"{seed}-{variant.name}-photo-{i}") for i in range(len(sims))]
+    photo_rngs = [random.Random(f"{seed}-{variant.photos_as or variant.name}-photo-{i}") for i in range(len(sims))]
     other_rngs = [random.Random(f"{seed}-{variant.name}-photo-others-{i}") for i in range(len(sims))]
     photo_given_answer = variant.watch_photo_rate / variant.checkin_answer_rate
     answers: list[list[Observation]] = [[] for _ in sims]  # and the watch's photos

@@ -355,3 +355,36 @@ def test_the_simulators_photo_watch_adds_photos_of_cosmetic_areas_on_answered_wa
     # 25% of messages bring a photo, 40% are answered: 62.5% of answered watch rounds.
     assert answered_watch_days > 100
     assert 0.45 < extra / answered_watch_days < 0.8
+
+
+def test_the_simulators_watch_photo_all_photographs_every_cosmetic_area_on_the_same_messages():
+    """"watch_photo_all" is "watch_photo" with the product's request since the watch asks
+    for every treated area's view: a treatment of one area is simulated exactly as in
+    "watch_photo", and on every day the watch brought a photo, each cosmetic area of the
+    treatment has one."""
+    from collections import defaultdict
+
+    from benchmarks import forecast_sim as sim
+
+    photo = sim.simulate(300, 5, sim.VARIANTS["watch_photo"])
+    every = sim.simulate(300, 5, sim.VARIANTS["watch_photo_all"])
+    base = sim.simulate(300, 5, sim.VARIANTS["base"])
+    several = 0
+    for b, p, e in zip(base, photo, every):
+        areas = {a["area"] for t in e.history["treatments"] for a in t["areas"]}
+        cosmetic = areas & sim.COSMETIC
+        if len(cosmetic) <= 1:
+            assert e.history == p.history and e.watch_photos == p.watch_photos
+            continue
+        before = {(o["date"], o["area"], o["value"]) for o in b.history["observations"]}
+        by_day = defaultdict(set)
+        for o in e.history["observations"]:
+            if o["kind"] == "wrinkle_index" and (o["date"], o["area"], o["value"]) not in before:
+                by_day[o["date"]].add(o["area"])
+        assert sum(len(a) for a in by_day.values()) == e.watch_photos
+        for day, got in by_day.items():
+            treated = {a["area"] for t in e.history["treatments"] if t["date"] <= day for a in t["areas"]}
+            latest = max((t for t in e.history["treatments"] if t["date"] <= day), key=lambda t: t["date"])
+            assert got == {a["area"] for a in latest["areas"]} & sim.COSMETIC, (day, got, treated)
+        several += len(by_day) > 0
+    assert several > 10
