@@ -129,3 +129,26 @@ def test_the_screenings_age_counts_calendar_days(as_clinician, patient, clinicia
     page = as_clinician.get(reverse("patient", args=[patient.public_id])).content.decode()
     assert f"{recorded:%d %b %Y}".lstrip("0") in page
     assert "(2 days ago)" in page
+
+
+def test_a_clear_screening_leads_on_to_starting_a_treatment(as_clinician, patient):
+    """The screening's result page is where a clinician lands after recording it: when it
+    clears treatment, it offers the next step instead of being a dead end."""
+    as_clinician.post(reverse("screening_new", args=[patient.public_id]), form_post("glabellar_lines"))
+    screening = Screening.objects.get()
+    html = as_clinician.get(reverse("screening", args=[screening.public_id])).content.decode()
+    assert f'href="{reverse("patient", args=[patient.public_id])}#start-h"' in html
+    assert "Start a treatment" in html
+
+
+def test_the_front_desk_is_not_offered_a_treatment_it_cannot_chart(as_front_desk, patient):
+    as_front_desk.post(reverse("screening_new", args=[patient.public_id]), form_post("glabellar_lines"))
+    screening = Screening.objects.get()
+    assert "Start a treatment" not in as_front_desk.get(reverse("screening", args=[screening.public_id])).content.decode()
+
+
+def test_a_screening_that_needs_a_doctor_does_not_offer_to_start_a_treatment(as_clinician, patient):
+    as_clinician.post(reverse("screening_new", args=[patient.public_id]), form_post("chronic_migraine"))
+    screening = Screening.objects.get()
+    html = as_clinician.get(reverse("screening", args=[screening.public_id])).content.decode()
+    assert "Start a treatment" not in html
