@@ -51,6 +51,20 @@ def test_a_usable_photo_is_kept_and_the_patient_sees_only_their_own(as_dana, dan
     assert as_dana.get(f"/photos/{theirs.public_id}/file/").status_code == 404
 
 
+def test_each_photo_in_the_list_says_which_kind_it_is(as_dana, dana, treated, media):
+    """One reference per kind: the list must tell "Frown" from "Face at rest", or two
+    entries both marked "reference" read as a mistake."""
+    from touchup.clinic.services.photos import photo_upload
+
+    photo_upload(actor=dana.user, patient=dana, view="frown", consent_clinical=True,
+                 upload=images.jpeg(images.neutral_face()))
+    photo_upload(actor=dana.user, patient=dana, view="at_rest", consent_clinical=True,
+                 upload=images.jpeg(images.neutral_face(dx=5)))
+    page = as_dana.get("/portal/photos/").content.decode()
+    mine = page[page.index('id="mine-h"'):]
+    assert '<span class="small">Frown, ' in mine and '<span class="small">Face at rest, ' in mine
+
+
 @pytest.mark.parametrize("post,words", [
     ({"view": "frown", "consent": "yes", "photo": upload(images.NOT_AN_IMAGE, "notes.txt")}, "not"),
     ({"view": "frown", "photo": upload(images.jpeg(images.usable_face()))}, "Tick the box"),

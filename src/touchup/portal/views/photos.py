@@ -78,9 +78,13 @@ def photos(request: HttpRequest) -> HttpResponse:
     access.read(request.user, patient, "photos")
     mine = list(Photo.objects.kept().filter(patient=patient).order_by("-taken_on", "-pk")[:24])
     removed = list(Photo.objects.removed().filter(patient=patient).order_by("-removed_at", "-pk")[:24])
+    # Each photo says which kind it is ("Frown", "Face at rest"): the list has one reference
+    # per kind, and two undistinguished "reference" entries read as a mistake.
+    for p in mine + removed:
+        p.view_name = SHOTS[p.view].name if p.view in SHOTS else p.view
     return render(request, "portal/photos.html", {
         "nav": "photos", "shots": shots, "tips": TIPS, "chosen": chosen, "errors": errors, "photos": mine,
-        "removed": removed, "names": {k: s.name for k, s in SHOTS.items()},
+        "removed": removed,
         "reasons": REMOVED_BECAUSE, "checkins": _checkins_for(asked or [chosen], areas),
         "asked": [(SHOTS[v], v in sent_today, photos_url(v, asked)) for v in asked] if len(asked) > 1 else [],
         "asked_phrase": ask_phrase(asked), "ask": ",".join(asked),
