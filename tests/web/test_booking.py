@@ -116,6 +116,10 @@ def test_move_and_cancel_from_the_appointment_page(as_front_desk, due, hours, cl
     assert r.status_code == 302
     appt.refresh_from_db()
     assert appt.starts_at == slot(11) and appt.sequence == 1
+    # The confirmation says where it went, as "Booked …" does (the clinic's zone is UTC here).
+    day = slot(11)
+    page = as_front_desk.get(f"/appointments/{appt.public_id}/").content.decode()
+    assert f"Moved to {day:%a} {day.day} {day:%b} 11:00." in page
     r = as_front_desk.post(f"/appointments/{appt.public_id}/move/", {"starts_at": "soon"})
     assert r.status_code == 400 and "<strong>Time</strong>" in r.content.decode()
     r = as_front_desk.post(f"/appointments/{appt.public_id}/cancel/")

@@ -179,7 +179,10 @@ def appointment_move(request: HttpRequest, public_id) -> HttpResponse:
         ctx = _appointment_context(request, appointment)
         ctx["error"] = exc if isinstance(exc, InvalidInput) else InvalidInput("starts_at", str(exc))
         return render(request, "web/booking/appointment.html", ctx, status=400 if isinstance(exc, InvalidInput) else 409)
-    messages.success(request, "Moved. Calendars that subscribe to the clinician's feed update on their next sync.")
+    # Say where it went, as "Booked …" does: the front desk reads it back to the patient.
+    local = moved.starts_at.astimezone(svc.clinic_zone(moved.clinic))
+    messages.success(request, f"Moved to {weekday_day_time_text(local)}. Calendars that subscribe to the "
+                              "clinician's feed update on their next sync.")
     return _to_appointment(moved.public_id, _from_day(request, appointment))
 
 
