@@ -80,11 +80,11 @@ def test_a_patient_moves_a_visit_through_the_confirm_page_without_javascript(bro
         page.get_by_role("link", name="Move", exact=True).click()
         expect(page.locator(".slot-current").first).to_contain_text("09:00")
         page.locator("button.slot", has_text="10:30").first.click()
-        expect(page.get_by_role("heading", name="Move your appointment from")).to_contain_text("09:00 to")
+        expect(page.get_by_role("heading", name="Move your visit from")).to_contain_text("09:00 to")
         appt.refresh_from_db()
         assert appt.sequence == 0  # the tap asked; nothing moved
         page.get_by_role("button", name="Confirm").click()
-        expect(page.get_by_text("Your visit is moved.")).to_be_visible()
+        expect(page.get_by_text("Your visit is moved to")).to_contain_text("10:30")
         appt.refresh_from_db()
         assert appt.sequence == 1 and appt.starts_at.time() == dt.time(10, 30)
 

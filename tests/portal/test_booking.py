@@ -129,7 +129,7 @@ def test_moving_asks_to_confirm_before_anything_changes_and_works_without_javasc
     confirm = r.content.decode()
     assert r.status_code == 200
     when = monday.strftime("%A %-d %B")
-    assert f"Move your appointment from {when}, 09:30 to {when}, 11:00?" in confirm
+    assert f"Move your visit from {when}, 09:30 to {when}, 11:00?" in confirm
     assert f'<input type="hidden" name="slot" value="{new}">' in confirm and ">Confirm</button>" in confirm
     assert f'href="/portal/visits/{a.public_id}/">Keep the old time</a>' in confirm
     a.refresh_from_db()
@@ -157,6 +157,9 @@ def test_moving_asks_to_confirm_before_anything_changes_and_works_without_javasc
     assert a.sequence == 1 and a.starts_at.isoformat() == dt.datetime.fromisoformat(later.split("|")[1]).isoformat()
     assert AuditEvent.objects.filter(action="appointment.move").count() == moves + 1
     assert mail.outbox and "moved" in mail.outbox[-1].subject
+    # The confirmation names the new time and where the calendar change went (the email).
+    page = as_dana.get(r["Location"]).content.decode()
+    assert f"Your visit is moved to {when}, 10:30. We emailed you the updated calendar invite." in page
 
 
 def test_no_online_changes_within_24_hours(as_dana, dana, clinician):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from touchup.clinic.errors import Conflict, InvalidInput
@@ -153,8 +154,13 @@ def visit_move(request: HttpRequest, public_id) -> HttpResponse:
         except (InvalidInput, Conflict) as exc:
             error = _slot_error(exc)
         else:
-            booking.email_calendar(appointment, base_url=base_url(request), what="moved")
-            messages.success(request, "Your visit is moved. Your calendar file is updated.")
+            sent = booking.email_calendar(appointment, base_url=base_url(request), what="moved")
+            # The new time in words, and what happened to the calendar: the patient's own
+            # calendar changes only when they open the emailed invite (or add the file again).
+            when = dateformat.format(timezone.localtime(appointment.starts_at), "l j F, H:i")
+            messages.success(request, f"Your visit is moved to {when}." + (
+                " We emailed you the updated calendar invite." if sent
+                else " If it is in your calendar, add it again with Add to my calendar."))
             return redirect("portal:visit", public_id=appointment.public_id)
     elif request.GET.get("slot"):
         try:
