@@ -71,6 +71,14 @@ def test_unanswered_question_is_named_and_nothing_saved(as_dana, dana):
     assert not Screening.objects.exists()
 
 
+def test_the_aftercare_list_names_what_each_treatment_was_for(as_dana, treated):
+    """Not "Treatment on 23 October 2026": a patient treated for two things must tell
+    the lines apart, and the aftercare differs by area."""
+    body = as_dana.get("/portal/aftercare/").content.decode()
+    name = load_catalogue().indications[treated.indication].name
+    assert f'>{name}, {treated.treated_on.day} {treated.treated_on:%B %Y}</a>' in body.replace("&#x27;", "'")
+
+
 def test_aftercare_timeline_and_warning_signs(as_dana, treated):
     body = as_dana.get(f"/portal/aftercare/{treated.public_id}/").content.decode()
     assert "Skip exercise" in body and "Trouble swallowing, speaking or breathing" in body

@@ -82,9 +82,13 @@ def _timeline(treatment):
 def aftercare_index(request: HttpRequest) -> HttpResponse:
     patient = access.patient_of(request.user)
     access.read(request.user, patient, "treatments")
-    return render(request, "portal/aftercare_index.html", {
-        "nav": "aftercare", "treatments": list(access.signed_treatments(patient)[:20]),
-    })
+    # Each visit by what was treated as well as when: the aftercare differs by area, and a
+    # patient treated for two things cannot tell "Treatment on …" lines apart.
+    names = load_catalogue().indications
+    treatments = list(access.signed_treatments(patient)[:20])
+    for t in treatments:
+        t.indication_name = names[t.indication].name if t.indication in names else t.indication
+    return render(request, "portal/aftercare_index.html", {"nav": "aftercare", "treatments": treatments})
 
 
 def _cite(care: dict) -> None:
