@@ -73,7 +73,11 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "forecast.calibration.request": (CHARTS, "Asked for a forecast calibration"),
     "forecast.calibration.propose": (CHARTS, "Forecast calibration proposed"),
     "forecast.calibration.apply": (CHARTS, "Applied a forecast calibration"),
-    "forecast.track_record.view": (CHARTS, "Opened the forecast track record (every chart of the clinic)"),
+    # Before the scoring ran in the background, opening the page read every chart: those
+    # events carry {"patients": n} in their detail; since then it reads the kept numbers.
+    "forecast.track_record.view": (CHARTS, "Opened the forecast track record"),
+    "forecast.track_record.request": (CHARTS, "Asked for the forecast track record to be scored again"),
+    "forecast.track_record.score": (CHARTS, "Scored the forecast track record (every chart of the clinic)"),
     "vial.receive": (CHARTS, "Received a vial"),
     "vial.reconstitute": (CHARTS, "Reconstituted a vial"),
     "vial.recall_list": (CHARTS, "Looked up the patients of a recalled lot"),

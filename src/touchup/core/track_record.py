@@ -4,6 +4,8 @@ to the wear-off the clinic then saw, beside the fixed "every N days" rule.
     from touchup.core.track_record import track_record
     report = track_record(histories)        # TrackRecord: per area and overall
     report.empty                            # no cycle could be scored (report.reason says why)
+    data = record_data(report)              # the aggregate numbers as JSON data, to keep
+    from_record_data(data)                  # -> the TrackRecord again (without its cycles)
 
 The same History objects the calibration reads (touchup.core.calibration). For every
 treatment cycle of an area (its treatment day A up to the area's next treatment, or the
@@ -141,7 +143,9 @@ class TrackRecord:
 
     @property
     def empty(self) -> bool:
-        return not self.cycles
+        # From the count, not the cycles: a record read back from its stored numbers
+        # (from_record_data) has no cycles.
+        return self.overall.cycles == 0
 
     @property
     def reason(self) -> str:
@@ -161,6 +165,23 @@ class TrackRecord:
             "overall": self.overall.to_json(),
             "areas": [a.to_json() for a in self.areas],
         }
+
+
+def record_data(report: TrackRecord) -> dict:
+    """The record's aggregate numbers (every AreaRecord field, unrounded) as JSON data: what
+    is kept of a scoring. No cycle: they are each a patient's."""
+    def one(a: AreaRecord) -> dict:
+        return {f: list(getattr(a, f)) if f == "fixed_days" else getattr(a, f) for f in AreaRecord.__slots__}
+
+    return {"areas": [one(a) for a in report.areas], "overall": one(report.overall)}
+
+
+def from_record_data(data: Mapping) -> TrackRecord:
+    """record_data() read back: the same areas and overall, without the cycles."""
+    def one(d: Mapping) -> AreaRecord:
+        return AreaRecord(**{f: tuple(d[f]) if f == "fixed_days" else d[f] for f in AreaRecord.__slots__})
+
+    return TrackRecord(tuple(one(a) for a in data["areas"]), one(data["overall"]), cycles=())
 
 
 # --- observed wear-off -------------------------------------------------------------------

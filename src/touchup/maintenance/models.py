@@ -319,6 +319,46 @@ class CalibrationFitRequest(OwedRecompute):
         indexes = [models.Index(fields=["retry_at"], name="calibration_fit_retry")]
 
 
+class TrackRecordRequest(OwedRecompute):
+    """A manager asked for the clinic's forecast track record to be scored again
+    (services.track_record.request_scoring): kept until a scoring has read the charts, so
+    one lost with its worker is queued again by the sweep, and the page can say that one is
+    under way and who asked."""
+
+    clinic = models.OneToOneField(Clinic, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["retry_at"], name="track_record_retry")]
+
+
+class TrackRecordReport(models.Model):
+    """The clinic's forecast track record as it was scored (touchup.core.track_record): what
+    the manager's page shows, so that opening it does not read every chart again. Only
+    aggregate numbers, per area and for the clinic: no patient, no cycle. Older rows are
+    kept as the record of how the forecasts did over time; the page shows the latest."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    computed_at = models.DateTimeField()
+    computed_by = models.ForeignKey(  # who asked; empty for the command line or an automatic run
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    as_of = models.DateField()
+    patients = models.PositiveIntegerField()  # histories read
+    # The clinic's calibration the forecasts were made with (None: the published medians).
+    calibration = models.ForeignKey(
+        MedianCalibration, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # {"areas": [AreaRecord as data, ...], "overall": AreaRecord as data}
+    # (core.track_record.record_data), unrounded, so the page rounds as it did.
+    result = models.JSONField()
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "computed_at"], name="track_record_clinic_at")]
+
+
 class WorkerHeartbeat(models.Model):
     """A `touchup worker` process, as it last reported itself (services.workers): what the
     health check and the staff pages' "worker not running" notice read, and how the sweep

@@ -57,6 +57,15 @@ def propose_calibration(clinic_id: int, actor_id: int | None = None, only_if_req
 
 
 @task()
+def score_track_record(clinic_id: int, only_if_requested: bool = False) -> dict:
+    """Score the clinic's forecast track record and keep it
+    (services.track_record.run_requested): the page shows it when it is ready."""
+    from .services import track_record
+
+    return track_record.run_requested(clinic_id, only_if_requested=only_if_requested)
+
+
+@task()
 def recompute_clinic(clinic_id: int, only_if_requested: bool = False) -> dict:
     """Recompute every forecast of a clinic (after its medians change); the clinic's
     ClinicRecomputeRequest is dropped after, unless asked for again meanwhile."""

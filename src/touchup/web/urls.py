@@ -92,6 +92,7 @@ from .views import track_record  # noqa: E402
 
 urlpatterns += [
     path("forecast/track-record/", track_record.track_record_page, name="track_record"),
+    path("forecast/track-record/score/", track_record.track_record_score, name="track_record_score"),
 ]
 
 # Your account (every staff member) and the clinic's settings (the manager).
