@@ -1,4 +1,4 @@
-"""The manager reads the forecast track record, in a real browser."""
+"""The manager has the forecast track record scored, and reads it, in a real browser."""
 
 import datetime as dt
 
@@ -14,6 +14,8 @@ pytestmark = [pytest.mark.e2e]
 
 
 def test_manager_reads_the_track_record(browser_page, live_server, transactional_db, clinic_a, clinician, manager):
+    from touchup.commands.worker import _run_tasks
+
     seed(clinic_a, clinician, timezone.localdate() - dt.timedelta(days=300))
     page = browser_page
     page.goto(live_server.url + "/")
@@ -22,7 +24,20 @@ def test_manager_reads_the_track_record(browser_page, live_server, transactional
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="Track record", exact=True).click()
     expect(page.get_by_role("heading", name="Forecast track record")).to_be_visible()
+    expect(page.get_by_text("Not scored yet")).to_be_visible()
+    assert_accessible(page, "track record, not scored yet")
+
+    page.get_by_role("button", name="Score now").click()
+    expect(page.get_by_text("Scoring in the background")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Being scored")).to_contain_text("by mona")
+    assert_accessible(page, "track record, being scored")
+    _run_tasks("e2e-worker")
+    # No reload: the section polls every 5 s while the scoring is under way.
     table = page.locator("#track-record")
+    expect(table).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("status").filter(has_text="Being scored")).to_have_count(0)
+    expect(page.locator("#record-scored")).to_contain_text("on 3 patient histories, asked by mona")
+    expect(page.get_by_role("button", name="Score again now")).to_be_visible()
     expect(table.get_by_role("columnheader", name="How close the forecast came")).to_be_visible()
     row = table.get_by_role("row").filter(has_text="Glabella")
     expect(row).to_contain_text("8 days")  # the fixed rule: 10 and 6 days off
