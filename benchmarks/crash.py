@@ -803,10 +803,13 @@ class CrashRun:
 
     def _owed(self) -> int:
         from touchup.clinic.models import Photo
-        from touchup.maintenance.models import CalibrationFitRequest, ClinicRecomputeRequest, RecomputeRequest
+        from touchup.maintenance.models import (
+            CalibrationFitRequest, ClinicRecomputeRequest, RecomputeRequest, TrackRecordRequest,
+        )
 
         return (RecomputeRequest.objects.count() + ClinicRecomputeRequest.objects.count()
-                + CalibrationFitRequest.objects.count() + Photo.objects.filter(analysis_retry_at__isnull=False).count())
+                + CalibrationFitRequest.objects.count() + TrackRecordRequest.objects.count()
+                + Photo.objects.filter(analysis_retry_at__isnull=False).count())
 
     def _inject(self) -> None:
         from django.core.files.storage import default_storage
@@ -972,11 +975,11 @@ class CrashRun:
     def _check_owed(self) -> None:
         from touchup.clinic.models import Photo, Treatment
         from touchup.maintenance.models import (
-            AreaForecast, CalibrationFitRequest, ClinicRecomputeRequest, RecomputeRequest,
+            AreaForecast, CalibrationFitRequest, ClinicRecomputeRequest, RecomputeRequest, TrackRecordRequest,
         )
 
         problems = []
-        for model in (RecomputeRequest, ClinicRecomputeRequest, CalibrationFitRequest):
+        for model in (RecomputeRequest, ClinicRecomputeRequest, CalibrationFitRequest, TrackRecordRequest):
             if n := model.objects.count():
                 problems.append(f"{n} {model.__name__} rows left")
         if n := Photo.objects.filter(analysis_retry_at__isnull=False).count():

@@ -215,7 +215,7 @@ def test_a_deleted_patient_takes_the_request_along(patient, clinician):
 def test_two_sweeps_queue_a_request_once_and_back_off(patient, clinician, django_assert_num_queries):
     forecasts.request_recompute(patient)
     assert not _tasks().exists()  # (the test's transaction never commits: no task from the hook)
-    with django_assert_num_queries(3):  # nothing due: one range read of each outbox table's index (patients, clinics, fits)
+    with django_assert_num_queries(4):  # nothing due: one range read of each outbox table's index (patients, clinics, fits, track records)
         assert forecasts.requeue_due() == 0
     t = _later(6)
     assert forecasts.requeue_due(now=t) == 1
@@ -250,12 +250,15 @@ def test_the_sweep_takes_every_due_request_across_batches(patient, clinician, cl
 
 def test_applying_medians_owes_the_clinic_one_recompute_until_it_is_done(clinic_a, clinician, manager):
     from tests.maintenance.test_calibration import long_lasting_patients
-    from touchup.maintenance.models import ClinicRecomputeRequest
+    from touchup.maintenance.models import ClinicRecomputeRequest, TrackRecordRequest
     from touchup.maintenance.services import calibration
     from touchup.maintenance.tasks import recompute_clinic
 
     patients = long_lasting_patients(clinic_a, clinician, 24)
     calibration.apply(calibration.propose(clinic_a), actor=manager)
+    # Applying owes a track-record scoring too (tests/maintenance/test_track_record.py);
+    # only the recompute here.
+    TrackRecordRequest.objects.filter(clinic=clinic_a).delete()
     # One row for the clinic, none per patient; no task yet (this test never commits, as if
     # the process had died before its commit hook).
     assert ClinicRecomputeRequest.objects.filter(clinic=clinic_a).exists()

@@ -91,3 +91,15 @@ def test_a_clinic_without_charts_is_scored_as_empty(clinic_a, manager):
     assert svc.run_requested(clinic_a.pk) == {"report": TrackRecordReport.objects.get().pk, "patients": 0}
     _, report = svc.latest(clinic_a.pk, actor=manager)
     assert report.empty and report.reason.startswith("No treatments yet")
+
+
+def test_applying_new_medians_has_the_record_scored_again(clinic_a, clinician, manager):
+    long_lasting_patients(clinic_a, clinician, 2)
+    svc.score(clinic_a)
+    calibration.apply(calibration.propose(clinic_a), actor=manager)
+    # Owed with the medians (this test never commits: the sweep's to queue).
+    assert svc.pending_scoring(clinic_a.pk).requested_by == manager
+    assert forecasts.requeue_due(now=timezone.now() + dt.timedelta(minutes=31)) == 1
+    assert score_track_record.call(clinic_a.pk, only_if_requested=True)["patients"] == 2
+    latest = TrackRecordReport.objects.order_by("-pk").first()
+    assert latest.calibration == calibration.active(clinic_a.pk) and latest.computed_by == manager

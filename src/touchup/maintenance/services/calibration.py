@@ -2,8 +2,10 @@
 
     propose(clinic, actor=None)   -> MedianCalibration (not yet applied): the medians fitted
                                      to every patient's chart, audited as one bulk read
-    apply(calibration, actor)     -> marks it the clinic's active one (audited); the caller
-                                     then recomputes the clinic's forecasts (recompute_many)
+    apply(calibration, actor)     -> marks it the clinic's active one (audited); the clinic's
+                                     forecasts are recomputed (recompute_many) and its track
+                                     record scored again (services.track_record) in the
+                                     background
     request_fit(clinic_id, actor) -> a fit in the background (the manager's "Fit now"): a
                                      CalibrationFitRequest row until a fit has run, so it is
                                      never lost with its worker (forecasts.requeue_due)
@@ -87,10 +89,12 @@ def clinic_histories(clinic: Clinic, as_of: dt.date) -> list[History]:
 
 
 def apply(calibration: MedianCalibration, *, actor: Any = None, queue: bool = True) -> MedianCalibration:
-    """Make the fit the clinic's medians, and recompute every forecast of the clinic in the
-    background once that commits (queue=False: the caller runs
-    forecasts.recompute_clinic_forecasts itself; the worker does if it does not finish)."""
+    """Make the fit the clinic's medians, and recompute every forecast of the clinic and
+    score its track record again in the background once that commits (queue=False: the
+    caller runs forecasts.recompute_clinic_forecasts itself; the worker does if it does not
+    finish, and scores the track record when its sweep finds the request)."""
     from .forecasts import request_clinic_recompute
+    from .track_record import request_scoring
 
     with transaction.atomic():
         calibration.applied_at = timezone.now()
@@ -100,6 +104,8 @@ def apply(calibration: MedianCalibration, *, actor: Any = None, queue: bool = Tr
                      detail={"shifts": calibration.shifts()})
         # With the medians, so forecasts on the old ones cannot outlive a lost task.
         request_clinic_recompute(calibration.clinic_id, queue=queue)
+        # The kept track record scored the old medians: score it again with these.
+        request_scoring(calibration.clinic_id, actor, queue=queue)
     _cached.clear()
     return calibration
 
