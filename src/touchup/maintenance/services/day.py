@@ -18,8 +18,11 @@ from django.utils import timezone
 from touchup.clinic import access, audit
 from touchup.clinic.errors import InvalidInput
 
+from touchup.core.stale_visits import StaleVisit
+
 from ..models import Appointment, AppointmentStatus, WorkingHours
 from .booking import MAX_DAYS_AHEAD, clinic_zone, clinicians_of
+from .stale import Visit, stale_visits
 
 # How far back the page goes: the clinic's records of past visits are the charts; this is
 # for the day in hand, and a date typed years off is a typo.
@@ -34,6 +37,8 @@ class DayAppointment:
     starts_at: dt.datetime  # in the clinic's zone
     ends_at: dt.datetime
     areas: tuple[str, ...]  # catalogue keys, as on the appointment
+    # Made too early by a treatment since it was booked (touchup.core.stale_visits), or None.
+    stale: StaleVisit | None = None
 
 
 @dataclass(frozen=True)
@@ -94,18 +99,21 @@ def day_appointments(user: Any, day: dt.date | None = None, *, now: dt.datetime 
     # Midnight to midnight on the clinic's wall clock (23 or 25 hours on a DST change).
     start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-    rows = Appointment.objects.filter(
+    rows = list(Appointment.objects.filter(
         clinic=clinic, status=AppointmentStatus.BOOKED, starts_at__gte=start, starts_at__lt=end,
     ).order_by("starts_at", "clinician_id").values_list(
         "public_id", "patient__public_id", "patient__given_name", "patient__family_name", "starts_at", "ends_at",
         "areas", "clinician_id", "clinician__first_name", "clinician__last_name", "clinician__username",
-    )
+        "patient_id", "booked_at",
+    ))
+    # One more query for the whole day, whatever its number of visits.
+    stale = stale_visits((Visit(r[0], r[11], r[4], r[12], r[6] or ()) for r in rows), zone=zone, now=now)
     by_clinician: dict[int, list[DayAppointment]] = {}
     names: dict[int, str] = {}
-    for (pid, patient_pid, given, family, starts_at, ends_at, areas, cid, c_first, c_last, c_user) in rows:
+    for (pid, patient_pid, given, family, starts_at, ends_at, areas, cid, c_first, c_last, c_user, _, _) in rows:
         by_clinician.setdefault(cid, []).append(DayAppointment(
             pid, patient_pid, f"{given} {family}", starts_at.astimezone(zone), ends_at.astimezone(zone),
-            tuple(areas or ()),
+            tuple(areas or ()), stale.get(pid),
         ))
         names[cid] = _name(c_first, c_last, c_user)
     active = clinicians_of(clinic)

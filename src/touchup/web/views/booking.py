@@ -23,6 +23,7 @@ from touchup.maintenance.access import appointment_for
 from touchup.maintenance.models import AreaForecast, Appointment
 from touchup.maintenance.services import booking as svc
 from touchup.maintenance.services import day as day_svc
+from touchup.maintenance.services import stale as stale_svc
 
 SLOT_DAYS = 7
 
@@ -160,6 +161,8 @@ def _appointment_context(request, appointment: Appointment, start: dt.date | Non
         "nav": "day" if from_day else "worklist", "from_day": from_day, "appointment": appointment, "patient": appointment.patient,
         "local_start": appointment.starts_at.astimezone(zone), "local_end": appointment.ends_at.astimezone(zone),
         "may_edit": access.can(request.user, "patient.edit"), **_paging(start),
+        # Made too early by a treatment since it was booked: said above Move and Cancel.
+        "stale": stale_svc.stale_appointments([appointment], zone=zone).get(appointment.pk),
         # Its own slot is listed (ignore= frees it, so overlapping slots can be chosen) but
         # marked as where the appointment is now, not offered as a place to move to.
         "current_start": appointment.starts_at,

@@ -30,6 +30,7 @@ from touchup.clinic.services.treatments import (
     treatment_sign,
     treatment_update,
 )
+from touchup.maintenance.services import stale as stale_svc
 
 from .. import clinical
 from ..forms import AmendForm, TreatmentDetailsForm
@@ -80,6 +81,10 @@ def _page(request: HttpRequest, treatment: Treatment, **extra: Any) -> HttpRespo
         ctx["details_form"] = extra.pop("details_form", None) or TreatmentDetailsForm(initial={
             "product": treatment.product, "treated_on": treatment.treated_on, "notes": treatment.notes,
         })
+    if treatment.is_signed:
+        # Booked visits this treatment made too early: named, with the way to cancel or
+        # move them; never cancelled for the clinician (the patient may still want one).
+        ctx["stale_visits"] = stale_svc.caused_by(treatment)
     if treatment.is_signed and access.can(request.user, "treatment.chart"):
         ctx["amend_form"] = extra.pop("amend_form", None) or AmendForm()
     ctx.update(extra)

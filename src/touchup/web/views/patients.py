@@ -94,11 +94,22 @@ def _visits(patient) -> list[tuple]:
     return [(a, a.starts_at.astimezone(zone)) for a in upcoming_of_patient(patient)]
 
 
+def _stale_visits(patient, visits: list[tuple]) -> list[tuple]:
+    """Those of `visits` a treatment since their booking made too early: (appointment, its
+    local start, StaleVisit), for the notice above the list (one query)."""
+    from touchup.maintenance.services.booking import clinic_zone
+    from touchup.maintenance.services.stale import stale_appointments
+
+    stale = stale_appointments([a for a, _ in visits], zone=clinic_zone(patient.clinic))
+    return [(a, local, stale[a.pk]) for a, local in visits if a.pk in stale]
+
+
 def patient_detail(request: HttpRequest, public_id) -> HttpResponse:
     patient = access.patient_for(request.user, public_id)
     screening = latest_screening(patient)
     ctx = {"nav": "patients", "patient": patient, "screening": describe_screening(screening),
            "visits": _visits(patient), "may_book": access.can(request.user, "patient.edit")}
+    ctx["stale_visits"] = _stale_visits(patient, ctx["visits"])
     if access.can(request.user, "clinical.view"):
         latest = selectors.latest_signed_treatment(request.user, patient)
         ctx.update(
