@@ -193,6 +193,18 @@ def appointments_of(patient: Patient) -> list[Any]:
     )
 
 
+def mark_stale(visits: list[Any]) -> list[Any]:
+    """The booked `visits` (one patient's), each given `stale_notice`: the plain words for a
+    visit a treatment since its booking made too early (touchup.core.stale_visits), or "".
+    One query for them all. Nothing is cancelled: the clinic decides, and says so."""
+    from touchup.maintenance.services.stale import stale_appointments
+
+    stale = stale_appointments(visits)
+    for a in visits:
+        a.stale_notice = stale[a.pk].patient_notice() if a.pk in stale else ""
+    return visits
+
+
 def calendar_file(appointment: Any, *, base_url: str) -> bytes:
     """The visit as an iCalendar file for the patient's own calendar: no names, areas or
     products (calendars sync to third parties), a link back into the portal."""

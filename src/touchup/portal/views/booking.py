@@ -67,7 +67,7 @@ def book(request: HttpRequest) -> HttpResponse:
     # has no free time left.
     show_later = bool(window and window.offers_later and (request.GET.get("later") == "1" or not days))
     later_days = _by_day(booking.slots_in(patient, window, later=True)) if show_later else []
-    visits = [a for a in booking.appointments_of(patient) if a.is_booked]
+    visits = booking.mark_stale([a for a in booking.appointments_of(patient) if a.is_booked])
     pending = BookingRequest.objects.filter(patient=patient, handled_at__isnull=True).first()
     return render(request, "portal/book.html", {
         "nav": "book", "window": window, "days": shown, "hidden_days": len(days) - len(shown), "visits": visits,
@@ -97,7 +97,7 @@ def request_call(request: HttpRequest) -> HttpResponse:
 def visit(request: HttpRequest, public_id) -> HttpResponse:
     appointment = access.own_appointment(request.user, public_id)
     return render(request, "portal/visit.html", {
-        "nav": "book", "a": appointment, "may_change": booking.may_change(appointment),
+        "nav": "book", "a": booking.mark_stale([appointment])[0], "may_change": booking.may_change(appointment),
         "areas": _area_names(appointment.areas or []),
     })
 

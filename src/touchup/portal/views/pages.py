@@ -27,7 +27,7 @@ def home(request: HttpRequest) -> HttpResponse:
     window = visits = None
     if booking.available():
         window = booking.window_for(patient)
-        visits = [a for a in booking.appointments_of(patient) if a.is_booked]
+        visits = booking.mark_stale([a for a in booking.appointments_of(patient) if a.is_booked])
     areas = treated_areas(patient)
     return render(request, "portal/home.html", {
         "nav": "home", "patient": patient, "screening": latest_screening(patient), "latest": latest,
