@@ -54,6 +54,8 @@ def test_the_appointment_page_says_why_and_keeps_move_and_cancel(as_front_desk, 
     assert (f"Booked before the treatment on {day_text(today)}; glabella (frown lines) cannot be treated again "
             f"before {day_text(today + dt.timedelta(days=90))}. Cancel it or move it into the new window.") in html
     assert "Cancel appointment" in html and "Move here" in html
+    # Move opens on the first day glabella may be treated again, not around the old visit.
+    assert f'?from={(today + dt.timedelta(days=97)).isoformat()}' in html  # "Later →", a week on
     walk_in.refresh_from_db()
     assert walk_in.status == AppointmentStatus.BOOKED  # nothing is cancelled for anyone
 

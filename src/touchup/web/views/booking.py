@@ -155,14 +155,16 @@ def appointment_detail(request: HttpRequest, public_id) -> HttpResponse:
 def _appointment_context(request, appointment: Appointment, start: dt.date | None = None) -> dict:
     zone = svc.clinic_zone(appointment.clinic)
     from_day = _from_day(request, appointment)
-    start = start or max(timezone.localdate(), appointment.starts_at.astimezone(zone).date() - dt.timedelta(days=3))
+    stale = stale_svc.stale_appointments([appointment], zone=zone).get(appointment.pk)
+    # Made too early by a treatment since: Move opens on the first day it may be treated again.
+    start = start or (stale.earliest_allowed if stale else
+                      max(timezone.localdate(), appointment.starts_at.astimezone(zone).date() - dt.timedelta(days=3)))
     return {
         # Opened from the front desk's Day view: the breadcrumb (and the menu) lead back to that day.
         "nav": "day" if from_day else "worklist", "from_day": from_day, "appointment": appointment, "patient": appointment.patient,
         "local_start": appointment.starts_at.astimezone(zone), "local_end": appointment.ends_at.astimezone(zone),
         "may_edit": access.can(request.user, "patient.edit"), **_paging(start),
-        # Made too early by a treatment since it was booked: said above Move and Cancel.
-        "stale": stale_svc.stale_appointments([appointment], zone=zone).get(appointment.pk),
+        "stale": stale,  # said above Move and Cancel
         # Its own slot is listed (ignore= frees it, so overlapping slots can be chosen) but
         # marked as where the appointment is now, not offered as a place to move to.
         "current_start": appointment.starts_at,
