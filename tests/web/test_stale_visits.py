@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.maintenance.conftest import signed_treatment
+from tests.maintenance.conftest import signed_treatment, weekday_hours  # noqa: F401 - fixture
 from tests.web.conftest import signed_in
 from touchup.clinic.zones import clinic_zone
 from touchup.core.dates import day_text
@@ -152,3 +152,30 @@ def test_signing_the_chart_tells_the_clinician_and_cancels_nothing(as_clinician,
     # Another signed chart of the patient (the earlier one) does not claim the visit.
     earlier = patient.treatments.exclude(pk=draft.pk).get()
     assert "has a maintenance visit" not in as_clinician.get(reverse("chart", args=[earlier.public_id])).content.decode()
+
+
+def test_a_stale_visit_moved_into_the_new_window_serves_the_new_forecast(front_desk, patient, clinician, walk_in,
+                                                                          weekday_hours):
+    """Moved past the new earliest day, the visit is the new cycle's booking: the area
+    leaves the Due worklist (its forecast row is linked), as for a visit booked there."""
+    from touchup.maintenance.models import AreaForecast
+    from touchup.maintenance.services import booking
+    from touchup.maintenance.services.forecasts import recompute
+
+    recompute(patient)  # the new cycle's forecast: no booking carried over from the old one
+    row = AreaForecast.objects.get(patient=patient, area="glabella")
+    assert row.appointment_id is None
+    slot = booking.free_slots(patient.clinic, clinician, row.earliest_allowed,
+                              row.earliest_allowed + dt.timedelta(days=14))[0]
+    booking.move(actor=front_desk, appointment=walk_in, starts_at=slot.starts_at)
+    row.refresh_from_db()
+    assert row.appointment_id == walk_in.pk
+    # Too early a time is still refused, and links nothing.
+    row.appointment = None
+    row.save(update_fields=["appointment"])
+    with pytest.raises(Exception, match="earliest|before"):
+        booking.move(actor=front_desk, appointment=walk_in,
+                     starts_at=booking.free_slots(patient.clinic, clinician, today_of(patient.clinic) + dt.timedelta(days=2),
+                                                  today_of(patient.clinic) + dt.timedelta(days=9))[0].starts_at)
+    row.refresh_from_db()
+    assert row.appointment_id is None

@@ -299,6 +299,9 @@ def book(*, actor: Any, patient: Patient, clinician: Any, starts_at: Any, areas:
 def move(*, actor: Any, appointment: Appointment, starts_at: Any, clinician: Any = None,
          now: dt.datetime | None = None) -> Appointment:
     now = now or timezone.now()
+    # The patient first, as cancel does: a move may link the visit to forecast rows a
+    # recompute is replacing (below).
+    patient = lock_forecasts(appointment.patient_id) or appointment.patient
     # FOR NO KEY UPDATE (moving changes no key: the one-booking-per-slot index is partial): a
     # recompute carries the booking over to the patient's new forecast rows and checks that
     # foreign key at its commit (FOR KEY SHARE) while it holds the audit head, which this
@@ -326,6 +329,15 @@ def move(*, actor: Any, appointment: Appointment, starts_at: Any, clinician: Any
     appointment.sequence += 1
     appointment.updated_at = now
     _save_unique(appointment)
+    # A visit booked in an earlier cycle and moved into the new one (the area was treated
+    # after it was booked: core.stale_visits) now serves the new cycle's forecast, which a
+    # recompute left without a booking. Linked, the area leaves the Due worklist and its
+    # maintenance reminder is dropped, as for a visit booked into the window. The time was
+    # checked against the new forecasts' earliest_allowed above.
+    relinked = AreaForecast.objects.filter(patient=patient, area__in=appointment.areas or [],
+                                           appointment__isnull=True).update(appointment=appointment)
+    if relinked:
+        sync_forecast_reminders(patient, AreaForecast.objects.filter(patient=patient), now=now)
     audit.record("appointment.move", actor=actor, patient=appointment.patient, obj=appointment,
                  detail={"from": before.isoformat(), "to": slot.starts_at.isoformat(), "clinician": clinician.pk})
     return appointment
