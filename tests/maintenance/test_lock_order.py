@@ -441,14 +441,18 @@ def booked(clinic_a, clinician, front_desk, weekday_hours, patient):
 
 def test_a_recompute_commits_while_an_appointment_is_moved(monkeypatch, front_desk, booked):
     """Moving locks the appointment; a recompute carries the booking over to the patient's new
-    forecast rows (AreaForecast.appointment), checked at its commit with the head held."""
+    forecast rows (AreaForecast.appointment), checked at its commit with the head held. A move
+    may link the visit to forecast rows (a stale visit moved into the new window), so it takes
+    the patient's row lock first, as cancelling does: the recompute waits for it, and neither
+    deadlocks nor loses the other's change."""
     from touchup.maintenance.models import AreaForecast
     from touchup.maintenance.services import booking, forecasts
 
     later = booked.starts_at + dt.timedelta(minutes=30)
     _while_paused(monkeypatch, "appointment.move",
                   lambda: booking.move(actor=front_desk, appointment=booked, starts_at=later),
-                  lambda: forecasts.recompute(booked.patient))
+                  lambda: forecasts.recompute(booked.patient),
+                  writer_commits_first=False)  # it waits for the patient
     booked.refresh_from_db()
     assert booked.starts_at == later
     assert list(AreaForecast.objects.filter(patient=booked.patient).values_list("appointment_id", flat=True)) == [
