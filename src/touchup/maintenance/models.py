@@ -60,6 +60,10 @@ class AreaForecast(models.Model):
     )
     contact_status = models.CharField(max_length=20, choices=ContactStatus.choices, blank=True, default="")
     contact_at = models.DateTimeField(null=True, blank=True)
+    # The day the patient began reporting it wearing off, when the cycle's check-ins are an
+    # early wear-off report (touchup.core.early_report; set by each recompute): kept on the
+    # row so the worklist's "Reported wearing off early" section is one indexed query.
+    early_report_on = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -80,6 +84,9 @@ class AreaForecast(models.Model):
                 condition=Q(appointment__isnull=False), name="worklist_booked",
             ),
             models.Index(fields=["appointment"], condition=Q(appointment__isnull=False), name="forecast_appointment"),
+            # The worklist's early reports: a handful of rows per clinic, so partial.
+            models.Index(fields=["clinic", "early_report_on"], condition=Q(early_report_on__isnull=False),
+                         name="forecast_early_report"),
         ]
 
 

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from touchup.clinic import audit
 from touchup.clinic.models import InjectionPoint, Observation, Patient, Treatment, TreatmentStatus
+from touchup.core.early_report import early_report
 from touchup.core.history import History, HistoryError, parse_history
 
 from ..models import (
@@ -269,6 +270,15 @@ def recompute_many(patients: Iterable[Patient], *, as_of: dt.date | None = None,
     return counts
 
 
+def _checkins(data: dict | None) -> dict[str, list[tuple[dt.date, bool]]]:
+    """The chart's check-in answers per area, in recording order (history_data's order)."""
+    found: dict[str, list[tuple[dt.date, bool]]] = defaultdict(list)
+    for o in (data or {}).get("observations", ()):
+        if o["kind"] == "wearing_off_reported":
+            found[o["area"]].append((dt.date.fromisoformat(o["date"]), bool(o["value"])))
+    return found
+
+
 def _store(patient: Patient, data: dict | None, areas: Iterable[Any], *, actor: Any, as_of: dt.date) -> list[AreaForecast]:
     """Write a forecast's areas as the patient's rows, with reminders and the audit event
     (in the caller's transaction)."""
@@ -279,9 +289,12 @@ def _store(patient: Patient, data: dict | None, areas: Iterable[Any], *, actor: 
     clinician_of = dict(
         Treatment.objects.filter(patient=patient, status=TreatmentStatus.SIGNED).values_list("pk", "clinician_id")
     )
+    checkins = _checkins(data)
     rows = []
     for f in areas:
         tid = _treatment_for(data, f.area, f.treatment_date)
+        early = early_report(f.area, f.treatment_date, f.wear_off_interval, f.earliest_allowed,
+                             checkins.get(f.area, ()))
         previous = old.get(f.area)
         same_cycle = previous is not None and previous.treatment_id == tid
         rows.append(AreaForecast(
@@ -294,6 +307,7 @@ def _store(patient: Patient, data: dict | None, areas: Iterable[Any], *, actor: 
             appointment_id=previous.appointment_id if same_cycle else None,
             contact_status=previous.contact_status if same_cycle else "",
             contact_at=previous.contact_at if same_cycle else None,
+            early_report_on=early.reported_on if early is not None else None,
         ))
     AreaForecast.objects.filter(patient=patient).delete()
     AreaForecast.objects.bulk_create(rows)
