@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -24,6 +24,7 @@ from touchup.clinic.models import Membership, Patient
 from touchup.core.dates import day_text, day_month_text, weekday_day_text
 
 from ..models import MAX_WINDOW_DAYS, AreaForecast, ContactStatus
+from . import early_reports
 from .forecasts import lock_forecasts
 
 # A window that closed longer ago than this drops off the list (the patient has lapsed or
@@ -116,6 +117,8 @@ class Worklist:
     pages: int
     by_area: list[tuple[str, int]]
     filters: WorklistFilters
+    # The "Reported wearing off early" section (services.early_reports), read with the page.
+    early_reports: list = field(default_factory=list)
 
     @property
     def entries(self) -> list[WorklistEntry]:
@@ -210,13 +213,15 @@ def due_for_maintenance(user: Any, filters: WorklistFilters | None = None, *,
             f"{c_first} {c_last}".strip() or (c_user or "—"), contact, labels.get(contact, ""), contact_at,
             booked_at, *_state(book_from, book_by, today),
         ))
-    # Reading the list shows names and due dates: one audit event for the page.
+    early = early_reports.worklist_section(membership.clinic, horizon)
+    # Reading the list shows names and due dates: one audit event for the page (the early
+    # reports section's names and check-in dates included).
     audit.record(
         "worklist.view", actor=user, clinic=membership.clinic,
         detail={"page": page, "rows": len(rows), "total": total, "area": filters.area,
-                "clinician": filters.clinician, "show": filters.show},
+                "clinician": filters.clinician, "show": filters.show, "early_reports": len(early)},
     )
-    return Worklist(today, horizon, rows, total, page, pages, by_area, filters)
+    return Worklist(today, horizon, rows, total, page, pages, by_area, filters, early)
 
 
 @transaction.atomic

@@ -104,11 +104,21 @@ def _stale_visits(patient, visits: list[tuple]) -> list[tuple]:
     return [(a, local, stale[a.pk]) for a, local in visits if a.pk in stale]
 
 
+def _early_reports(patient) -> list:
+    """Check-ins that say the effect is wearing off before the forecast expects it: the
+    front desk calls these patients (worklist), so every role that opens the page sees
+    them. Covered by the page's patient.view audit event."""
+    from touchup.maintenance.services.early_reports import reports_of
+
+    return reports_of(patient)
+
+
 def patient_detail(request: HttpRequest, public_id) -> HttpResponse:
     patient = access.patient_for(request.user, public_id)
     screening = latest_screening(patient)
     ctx = {"nav": "patients", "patient": patient, "screening": describe_screening(screening),
-           "visits": _visits(patient), "may_book": access.can(request.user, "patient.edit")}
+           "visits": _visits(patient), "may_book": access.can(request.user, "patient.edit"),
+           "early_reports": _early_reports(patient)}
     ctx["stale_visits"] = _stale_visits(patient, ctx["visits"])
     if access.can(request.user, "clinical.view"):
         latest = selectors.latest_signed_treatment(request.user, patient)

@@ -1,0 +1,107 @@
+"""Early wear-off reports reach a person: the staff patient page says so, and the Due
+worklist lists the patient in its own section (one query, under worklist.view).
+
+The forecasts are the model's own (services.forecasts.recompute over a signed chart and
+the patient's check-ins), so the report's "early" is the real forecast's 80% interval."""
+
+import datetime as dt
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tests.maintenance.conftest import signed_treatment
+from tests.web.test_worklist import make_patient
+from touchup.clinic.models import AuditEvent, Observation
+from touchup.core.dates import day_month_text, day_text
+from touchup.maintenance.models import AreaForecast
+from touchup.maintenance.services.forecasts import recompute
+from touchup.maintenance.services.worklist import due_for_maintenance
+
+
+def check_in(patient, day, yes, area="glabella"):
+    Observation.objects.create(patient=patient, area=area, observed_on=day, kind="wearing_off_reported",
+                               value=1.0 if yes else 0.0, source="patient")
+
+
+def early_patient(patient, clinician, *, answers=(True,)):
+    """Treated 34 days ago (glabella, 20 U); check-ins on the days before today, the last today."""
+    today = timezone.localdate()
+    signed_treatment(patient, clinician, today - dt.timedelta(days=34), {"glabella": 20})
+    for i, yes in enumerate(answers):
+        check_in(patient, today - dt.timedelta(days=len(answers) - 1 - i), yes)
+    recompute(patient)
+    return AreaForecast.objects.get(patient=patient, area="glabella")
+
+
+def test_an_early_yes_is_kept_on_the_forecast_and_a_later_no_clears_it(patient, clinician):
+    today = timezone.localdate()
+    f = early_patient(patient, clinician)
+    assert f.early_report_on == today and f.wear_off_low > today
+    check_in(patient, today, False)  # taken back (the later answer of the day)
+    recompute(patient)
+    assert AreaForecast.objects.get(patient=patient).early_report_on is None
+
+
+def test_the_patient_page_says_it_in_words(as_front_desk, patient, clinician):
+    f = early_patient(patient, clinician, answers=(True, True, True))
+    first = timezone.localdate() - dt.timedelta(days=2)
+    html = as_front_desk.get(f"/patients/{patient.public_id}/").content.decode()
+    assert "Reported wearing off early" in html
+    assert (f"Reported wearing off on {day_month_text(first)}, 32 days after the treatment (3 check-ins, the latest "
+            f"on {day_month_text(timezone.localdate())}): earlier than the forecast "
+            f"({day_month_text(f.wear_off_low)}–{day_text(f.wear_off_high)}).") in html
+    assert "One early report moves the forecast little; a photo or a review visit will tell." in html
+    assert f"Retreatment is not allowed before {day_text(f.earliest_allowed)}." in html
+    # The page's own audited read covers it.
+    assert AuditEvent.objects.filter(action="patient.view", patient_id_ref=patient.pk).exists()
+
+
+def test_the_patient_page_says_nothing_once_taken_back(as_clinician, patient, clinician):
+    early_patient(patient, clinician, answers=(True, False))
+    html = as_clinician.get(f"/patients/{patient.public_id}/").content.decode()
+    assert "Reported wearing off" not in html
+
+
+def test_the_worklist_lists_them_in_their_own_section(as_front_desk, patient, clinician, clinic_a):
+    early_patient(patient, clinician)
+    calm = make_patient(clinician, clinic_a, "Cal", "Calm")
+    early_patient(calm, clinician, answers=(False,))
+    html = as_front_desk.get("/worklist/").content.decode()
+    section = html[html.index("data-early-reports"):html.index("</section>", html.index("data-early-reports"))]
+    assert "Reported wearing off early (1)" in section
+    assert "Dana Example" in section and "Cal Calm" not in section
+    assert f"/patients/{patient.public_id}/" in section
+    assert f"Reported {day_month_text(timezone.localdate())}, 34 days after the treatment" in section
+    # Not on the main list: the window is months away.
+    assert html.count("Dana Example") == 1
+    # The section's read is in the page's one audit event.
+    event = AuditEvent.objects.get(action="worklist.view")
+    assert event.detail["early_reports"] == 1
+    # An htmx filter replaces only the list below; the section is not re-read into it.
+    partial = as_front_desk.get("/worklist/?area=glabella", HTTP_HX_REQUEST="true").content.decode()
+    assert "data-early-reports" not in partial
+
+
+def test_another_clinics_early_reports_never_show(as_other_clinician, patient, clinician):
+    early_patient(patient, clinician)
+    assert "Dana Example" not in as_other_clinician.get("/worklist/").content.decode()
+
+
+def test_the_section_is_one_query_however_many(front_desk, patient, clinician, clinic_a):
+    def read():
+        with CaptureQueriesContext(connection) as ctx:
+            worklist = due_for_maintenance(front_desk)
+        sections = [q["sql"] for q in ctx.captured_queries if "early_report_on" in q["sql"]]
+        assert len(sections) == 1
+        assert not any("wearing_off_reported" in q["sql"] for q in ctx.captured_queries)
+        return len(worklist.early_reports), len(ctx.captured_queries)
+
+    early_patient(patient, clinician)
+    read()  # the first read of the process fills caches (the audit chain's head, ...)
+    one, queries_for_one = read()
+    for i in range(3):
+        early_patient(make_patient(clinician, clinic_a, "Ann", f"Early{i}"), clinician)
+    four, queries_for_four = read()
+    assert (one, four) == (1, 4)
+    assert queries_for_one == queries_for_four  # no query per patient
