@@ -18,6 +18,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from touchup.core.catalogue import load_catalogue
 from touchup.core.dates import day_text, long_day_text
+from touchup.core.early_report import EarlyReport, early_report
+from touchup.core.photo_rules import AREA_VIEW
 
 # What each area is measured by, in the order we prefer it, with the words for it.
 MEASURES: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -43,6 +45,12 @@ class AreaResult:
     points: list[tuple[dt.date, float]] = field(default_factory=list)
     checkins: list[tuple[dt.date, bool]] = field(default_factory=list)
     forecast: Any = None
+    # The cycle's check-ins amount to an early wear-off report (touchup.core.early_report):
+    # the words say so instead of pairing "it is wearing off" with a date months away.
+    early: EarlyReport | None = None
+    # Where the patient takes the photo (or fills in the diary) that measures the area.
+    early_link: str = ""
+    early_link_text: str = ""
     words: list[str] = field(default_factory=list)
     chart: SafeString | str = ""
 
@@ -65,7 +73,12 @@ def build(patient_areas: list[str], treated_on: dict[str, dt.date], observations
                 r.measure_label, r.better, r.points = label, better, pts
                 break
         r.checkins = sorted((o.observed_on, bool(o.value)) for o in mine if o.kind == "wearing_off_reported")
-        r.forecast = forecasts.get(area)
+        r.forecast = f = forecasts.get(area)
+        if f is not None:
+            # In recording order (observations come by date, then as recorded): of two
+            # answers on one day the later one stands.
+            r.early = early_report(area, f.treated_on, (f.wear_off_low, f.wear_off_high), f.earliest_allowed,
+                                   ((o.observed_on, bool(o.value)) for o in mine if o.kind == "wearing_off_reported"))
         r.words = _words(r, today)
         r.chart = chart(r, today)
         out.append(r)
@@ -89,6 +102,16 @@ def _words(r: AreaResult, today: dt.date) -> list[str]:
                 words.append(f"{r.measure_label}: {_fmt(b)} before the treatment, {_fmt(lv)} on {long_day_text(ld)}.")
     elif not r.points and not r.checkins:
         words.append("Nothing has been measured for this area yet: photos, check-ins and diaries fill this in.")
+    if r.early is not None:
+        # Not "wearing off" beside "in about 19 weeks": the forecast rightly moves little on
+        # one early answer, and the clinic is told instead (the Due worklist). No date
+        # before earliest_allowed is offered.
+        measured = "a photo helps us measure it" if r.area in AREA_VIEW else "your diary helps us measure it"
+        words.append(f"You told us on {long_day_text(r.early.latest_on)} that it is wearing off. That is earlier "
+                     f"than we expected, so your clinic will look at it; {measured}.")
+        words.append("Your clinic will contact you about what to do next. A new treatment is possible from "
+                     f"{long_day_text(r.early.earliest_allowed)} at the earliest.")
+        return words
     if r.checkins:
         d, yes = r.checkins[-1]
         words.append(f"Your last check-in ({long_day_text(d)}): {'it is wearing off' if yes else 'not wearing off yet'}.")

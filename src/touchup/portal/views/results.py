@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from touchup.clinic.models import Observation
 from touchup.core.dates import long_day_text
+from touchup.core.photo_rules import AREA_VIEW
 
 from .. import access
 from ..models import Hit6Score
@@ -15,6 +17,7 @@ from .. import results as result_model
 from ..services import booking
 from ..services.diaries import treated_areas
 from .common import portal_view
+from .photos import photos_url
 
 
 @portal_view
@@ -29,6 +32,13 @@ def results(request: HttpRequest) -> HttpResponse:
     forecasts = {f.area: f for f in booking.forecasts_of(patient)} if booking.available() else {}
     observations = list(Observation.objects.filter(patient=patient).order_by("observed_on", "pk"))
     rows = result_model.build(areas, treated_on, observations, forecasts, timezone.localdate())
+    for r in rows:
+        if r.early is not None:
+            # The photo of the area's own view (core.photo_rules), or the diary for areas
+            # no photo measures.
+            view = AREA_VIEW.get(r.area)
+            r.early_link = photos_url(view) if view else reverse("portal:diary")
+            r.early_link_text = "Take the photo" if view else "Fill in my diary"
     hit6 = Hit6Score.objects.filter(patient=patient).order_by("-observed_on", "-pk").first()
     for r in rows:
         if r.area == "migraine" and hit6 is not None:
