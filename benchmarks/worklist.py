@@ -29,11 +29,12 @@ import sys
 import time
 from pathlib import Path
 
-SQLITE_DIR = Path("/tmp/touchup-bench-worklist")
+# Both overridable, so two people measuring on one machine do not seed each other's database.
+SQLITE_DIR = Path(os.environ.get("TOUCHUP_BENCH_WORKLIST_DIR", "/tmp/touchup-bench-worklist"))
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432"
 # Its own database: touchup_bench is shared with the other page benchmarks, and seeding
 # here starts from an empty clinic table.
-POSTGRES_DB = "touchup_bench_worklist"
+POSTGRES_DB = os.environ.get("TOUCHUP_BENCH_WORKLIST_DB", "touchup_bench_worklist")
 
 AREAS = [("glabella", 0.45), ("forehead", 0.2), ("crows_feet", 0.2), ("platysma", 0.05),
          ("migraine", 0.05), ("cervical_dystonia", 0.05)]
@@ -111,7 +112,7 @@ def _print_table(results: list[dict], args) -> None:
               f"| {r['cpu_p95']:.1f} |")
     for r in results:
         print(f"\n{r['backend']}: seeded {r['forecasts']:,} forecasts for {r['patients']:,} patients "
-              f"in {r['seed_s']:.0f} s; {r['engine']}; load average {r['load']:.1f} on {r['cpus']} CPUs "
+              f"in {r['seed_s']:.0f} s ({r.get('early', 0)} early wear-off reports); {r['engine']}; load average {r['load']:.1f} on {r['cpus']} CPUs "
               "while measuring")
 
 
@@ -139,6 +140,7 @@ def _child(args) -> int:
         t = time.perf_counter()
         _seed(args.patients)
         seed_s = time.perf_counter() - t
+    _seed_early_reports()
     with connection.cursor() as cur:
         # Fresh statistics, as a live database has them; on PostgreSQL also the visibility
         # map (what autovacuum keeps), which lets the counts be index-only scans.
@@ -147,6 +149,7 @@ def _child(args) -> int:
     from touchup.maintenance.models import AreaForecast
 
     result.update(backend=args.child, patients=args.patients, forecasts=AreaForecast.objects.count(),
+                  early=AreaForecast.objects.filter(clinic__slug="bench", early_report_on__isnull=False).count(),
                   seed_s=seed_s, engine=f"{connection.vendor} {connection.Database.__name__}")
     print(json.dumps(result))
     return 0
@@ -247,6 +250,27 @@ def _seed(n: int) -> None:
                         r.appointment = booked[r.patient_id]
                 AreaForecast.objects.bulk_create(rows)
             print(f"  {slug}: {min(lo + batch, count):,}", file=sys.stderr, flush=True)
+
+
+def _seed_early_reports() -> None:
+    """About one in 400 forecasts whose window is beyond next week carries an early
+    wear-off report (the page's "Reported wearing off early" section reads them). Chosen by
+    row id in one UPDATE, not by the seed's random stream (which would change every other
+    row), and added to a database seeded before the section existed."""
+    import datetime as dt
+
+    from django.db.models import F
+    from django.db.models.functions import Mod
+    from django.utils import timezone
+
+    from touchup.maintenance.models import AreaForecast
+
+    if AreaForecast.objects.filter(early_report_on__isnull=False).exists():
+        return
+    today = timezone.localdate()
+    (AreaForecast.objects.annotate(r=Mod(F("id"), 400))
+     .filter(r=0, book_from__gt=today + dt.timedelta(days=14), treated_on__lt=today)
+     .update(early_report_on=today))
 
 
 def _measure(requests: int) -> dict:
