@@ -6,6 +6,7 @@ the patient's check-ins), so the report's "early" is the real forecast's 80% int
 
 import datetime as dt
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -105,3 +106,35 @@ def test_the_section_is_one_query_however_many(front_desk, patient, clinician, c
     four, queries_for_four = read()
     assert (one, four) == (1, 4)
     assert queries_for_one == queries_for_four  # no query per patient
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_fills_in_forecasts_already_kept(patient, clinician, clinic_a):
+    """0012 on a database with forecasts in it: an early report is on the worklist at once,
+    not only after the patient's next recompute; a taken-back one is not."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    today = timezone.localdate()
+    calm = make_patient(clinician, clinic_a, "Cal", "Calm")
+    before = [("maintenance", "0011_track_record_report")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps.get_model("maintenance", "AreaForecast")
+        for p, answers in ((patient, (True,)), (calm, (True, False))):
+            t = signed_treatment(p, clinician, today - dt.timedelta(days=34), {"glabella": 20})
+            for i, yes in enumerate(answers):
+                check_in(p, today - dt.timedelta(days=len(answers) - 1 - i), yes)
+            low = today + dt.timedelta(days=60)
+            old.objects.create(
+                patient_id=p.pk, clinic_id=p.clinic_id, clinician_id=clinician.pk, treatment_id=t.pk,
+                area="glabella", product=t.product, treated_on=t.treated_on, wear_off_date=low + dt.timedelta(days=30),
+                wear_off_low=low, wear_off_high=low + dt.timedelta(days=80), book_from=low + dt.timedelta(days=15),
+                book_by=low + dt.timedelta(days=30), earliest_allowed=t.treated_on + dt.timedelta(days=90),
+                basis="1 check-in this cycle", computed_at=timezone.now())
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert dict(AreaForecast.objects.values_list("patient_id", "early_report_on")) == {patient.pk: today,
+                                                                                        calm.pk: None}
