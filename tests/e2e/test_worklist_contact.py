@@ -56,3 +56,26 @@ def test_declined_without_javascript(browser_page, live_server, transactional_db
         assert AreaForecast.objects.get(patient=due).contact_status == "declined"
     finally:
         context.close()
+
+
+def test_without_javascript_a_contact_note_keeps_the_filters(browser_page, live_server, transactional_db,
+                                                            front_desk, clinician, due):
+    context = browser_page.context.browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        sign_in(page, live_server.url, front_desk)
+        page.goto(live_server.url + "/worklist/")
+        page.get_by_label("Area").select_option("glabella")
+        page.get_by_label("Clinician").select_option(str(clinician.pk))
+        page.get_by_role("button", name="Filter").click()
+        filtered = page.url
+        assert "area=glabella" in filtered and f"clinician={clinician.pk}" in filtered
+        page.get_by_role("button", name="Not reachable Dana Example").click()
+        expect(page.get_by_text("Contact noted.")).to_be_visible()
+        # The same filtered page: the URL and the filters as they were set.
+        assert "area=glabella" in page.url and f"clinician={clinician.pk}" in page.url
+        expect(page.get_by_label("Area")).to_have_value("glabella")
+        expect(page.get_by_label("Clinician")).to_have_value(str(clinician.pk))
+        assert AreaForecast.objects.get(patient=due).contact_status == "not_reachable"
+    finally:
+        context.close()

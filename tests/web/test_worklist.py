@@ -73,6 +73,34 @@ def test_mark_not_reachable(as_front_desk, due):
     assert bad.status_code == 400 and b"status" in bad.content
 
 
+def test_a_contact_note_without_javascript_returns_to_the_filtered_page(as_front_desk, due, clinician):
+    page = as_front_desk.get(f"/worklist/?area=glabella&clinician={clinician.pk}&contact=&show=open")
+    here = f"/worklist/?area=glabella&amp;clinician={clinician.pk}&amp;show=open"
+    assert f'name="next" value="{here}"' in page.content.decode()
+    r = as_front_desk.post(f"/worklist/{due.public_id}/contact/",
+                           {"area": "glabella", "status": "declined", "next": here.replace("&amp;", "&")})
+    assert r.status_code == 302 and r["Location"] == here.replace("&amp;", "&")
+    assert AreaForecast.objects.get(patient=due).contact_status == "declined"
+
+
+@pytest.mark.parametrize("next_url", [
+    "https://evil.example/worklist/?area=glabella", "//evil.example/worklist/", "/\\evil.example/worklist/",
+    "/worklist/../admin/", "/patients/", "/worklist/?area=nonsense", "/worklist/?clinician=999999",
+    "javascript:alert(1)", "",
+])
+def test_a_contact_notes_next_is_never_followed_off_the_worklist(as_front_desk, due, next_url):
+    r = as_front_desk.post(f"/worklist/{due.public_id}/contact/",
+                           {"area": "glabella", "status": "not_reachable", "next": next_url})
+    assert r.status_code == 302 and r["Location"] == "/worklist/"
+
+
+def test_a_contact_notes_next_is_rebuilt_from_its_filters(as_front_desk, due):
+    r = as_front_desk.post(f"/worklist/{due.public_id}/contact/", {
+        "area": "glabella", "status": "not_reachable",
+        "next": "/worklist/?show=booked&page=2&extra=%3Cscript%3E&contact=declined"})
+    assert r["Location"] == "/worklist/?contact=declined&show=booked&page=2"
+
+
 def test_another_clinics_patient_is_404_and_audited(as_other_clinician, due, django_capture_on_commit_callbacks):
     # The denied event is written after the failing request's transaction (on commit).
     with django_capture_on_commit_callbacks(execute=True):

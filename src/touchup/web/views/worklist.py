@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from touchup.clinic import access
 from touchup.clinic.errors import InvalidInput
 from touchup.maintenance.models import ContactStatus
 from touchup.maintenance.services.booking import clinicians_of
-from touchup.maintenance.services.worklist import due_for_maintenance, mark_contact, parse_filters
+from touchup.maintenance.services.worklist import WorklistFilters, due_for_maintenance, mark_contact, parse_filters
 
 from .booking import render
 
@@ -48,16 +49,47 @@ def worklist(request: HttpRequest) -> HttpResponse:
         ctx["error"] = exc
         return render(request, "web/worklist/list.html", ctx, status=400)
     result = due_for_maintenance(request.user, filters)
-    query = urlencode({k: v for k, v in (("area", filters.area), ("clinician", filters.clinician or ""),
-                                         ("contact", filters.contact), ("show", filters.show)) if v})
+    query = _query(filters)
     patient_url, book_url, contact_url = _linker("patient"), _linker("booking"), _linker("worklist_contact")
     items = [(e, {"patient": patient_url(e.first.patient_public_id), "book": book_url(e.first.patient_public_id),
                   "contact": contact_url(e.first.patient_public_id)}) for e in result.entries]
-    ctx.update(worklist=result, items=items, query=query)
+    # The page as it stands (filters and page), for the contact buttons to come back to.
+    here = _worklist_url(query, result.page)
+    ctx.update(worklist=result, items=items, query=query, here=here)
     if request.htmx:
         return render(request, "web/worklist/_results.html", ctx)
     ctx["call_requests"] = _call_requests(request, membership)
     return render(request, "web/worklist/list.html", ctx)
+
+
+def _query(filters: WorklistFilters) -> str:
+    return urlencode({k: v for k, v in (("area", filters.area), ("clinician", filters.clinician or ""),
+                                        ("contact", filters.contact), ("show", filters.show)) if v})
+
+
+def _worklist_url(query: str, page: int = 1) -> str:
+    parts = [query] if query else []
+    if page > 1:
+        parts.append(f"page={page}")
+    return reverse("worklist") + ("?" + "&".join(parts) if parts else "")
+
+
+def _back_to_worklist(value: str, clinic) -> str:
+    """Where a contact note (without JavaScript) returns: the worklist page it was made on,
+    with its filters. `next` is only read, never followed: it must be a relative path to the
+    worklist itself, and the URL is rebuilt from its filters once they validate (an unknown
+    area or clinician, another path or host gives the plain worklist; no open redirect)."""
+    plain = reverse("worklist")
+    if not value or not url_has_allowed_host_and_scheme(value, allowed_hosts=None):
+        return plain
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path != plain:
+        return plain
+    try:
+        filters = parse_filters(QueryDict(parts.query), clinic)
+    except InvalidInput:
+        return plain
+    return _worklist_url(_query(filters), filters.page)
 
 
 def _call_requests(request: HttpRequest, membership) -> list:
@@ -88,4 +120,4 @@ def worklist_contact(request: HttpRequest, public_id) -> HttpResponse:
             "status": status, "label": dict(ContactStatus.choices)[status],
         })
     messages.success(request, "Contact noted.")
-    return redirect(request.POST.get("next") if str(request.POST.get("next", "")).startswith("/worklist/") else "worklist")
+    return redirect(_back_to_worklist(request.POST.get("next", ""), patient.clinic))
