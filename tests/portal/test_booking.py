@@ -2,6 +2,8 @@
 calendar invite, move and cancel with the 24-hour rule, and a request to be called."""
 
 import datetime as dt
+import html
+import re
 
 import pytest
 from django.core import mail
@@ -308,3 +310,116 @@ def test_moving_to_a_later_time_says_so_on_the_confirm_page(as_dana, dana, windo
     assert "<strong>Later than recommended:</strong> your results may have worn off more by then." in confirm
     near = as_dana.get(move_url, {"slot": slot_value(clinician, window.book_from, "11:00")}).content.decode()
     assert "Later than recommended" not in near
+
+
+# --- the free times a few days at a time ("Earlier days" / "Later days", links: no script)
+
+def test_page_of_days_shows_every_day_on_some_page_and_links_both_ways():
+    from touchup.portal.services.booking import page_of_days
+
+    d0 = dt.date(2027, 3, 22)
+    days = [(d0 + dt.timedelta(days=k), ["t"] * 20) for k in range(10)]  # 20 times a day
+    first = page_of_days(days, None, size=4, cap=60)
+    assert [d for d, _ in first.days] == [days[0][0], days[1][0], days[2][0]]  # 60 times: three days
+    assert first.earlier is None and first.later == days[3][0]
+    seen, page = [], first
+    while True:
+        seen += [d for d, _ in page.days]
+        if page.later is None:
+            break
+        nxt = page_of_days(days, page.later, size=4, cap=60)
+        assert nxt.earlier is not None and nxt.earlier < page.later  # back to where we came from
+        page = nxt
+    assert seen == [d for d, _ in days]  # each day once, in order, none skipped
+    # A day between pages (no free times that day) starts at the next day that has some;
+    # a day past the end is the last page; one day larger than the cap is still shown whole.
+    assert page_of_days(days, d0 + dt.timedelta(days=30)).days[-1] == days[-1]
+    assert page_of_days([(d0, ["t"] * 80)], None, cap=60).days == [(d0, ["t"] * 80)]
+    assert page_of_days([], d0).days == [] and page_of_days([], d0).later is None
+
+
+@pytest.fixture
+def busy_window(dana, clinician, clinic_a):
+    """Every day 09:00-17:00 in 30-minute slots, a 20-day window: 320 free times, the old
+    list stopped after 60 of them (four days)."""
+    from tests.portal.conftest import signed_treatment
+    from touchup.maintenance.services.booking import set_working_hours
+
+    set_working_hours(actor=clinician, clinic=clinic_a, clinician=clinician,
+                      blocks=[{"weekday": d, "start": "09:00", "end": "17:00", "slot_minutes": 30} for d in range(7)])
+    t = signed_treatment(dana, clinician, timezone.localdate() - dt.timedelta(days=100), {"glabella": 20})
+    return area_forecast(dana, t, "glabella", timezone.localdate() + dt.timedelta(days=2), days=20,
+                         earliest_allowed=timezone.localdate())
+
+
+def _link(page, name):
+    found = re.search(rf'<a class="btn" href="([^"]+)" rel="\w+">{name}</a>', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_later_days_reach_the_last_day_of_the_window_and_earlier_days_come_back(as_dana, dana, busy_window,
+                                                                               clinician):
+    url, pages, seen = "/portal/book/", [], []
+    while url:
+        page = as_dana.get(url if url.startswith("/") else "/portal/book/" + url.split("#")[0]).content.decode()
+        pages.append(page)
+        seen += [d for d in (busy_window.book_from + dt.timedelta(days=k) for k in range(30))
+                 if f'value="{slot_value(clinician, d, "16:30")}"' in page]
+        assert page.count("<fieldset") <= 4  # a phone's worth at a time
+        url = _link(page, "Later days →")
+        assert len(pages) < 20
+    assert seen[0] == busy_window.book_from and seen[-1] == busy_window.book_by
+    assert seen == sorted(set(seen)) and len(seen) == (busy_window.book_by - busy_window.book_from).days + 1
+    assert _link(pages[0], "← Earlier days") is None
+    back = _link(pages[-1], "← Earlier days")
+    assert back and "#window-h" in back
+    earlier = as_dana.get("/portal/book/" + back.split("#")[0]).content.decode()
+    assert _link(earlier, "Later days →").startswith(f"?from=")
+    # What a page showed decides nothing: the service books the last day whatever page is open.
+    r = as_dana.post("/portal/book/", {"slot": slot_value(clinician, busy_window.book_by, "16:30")})
+    assert r.status_code == 302
+    assert Appointment.objects.get(patient=dana).starts_at.date() == busy_window.book_by
+
+
+def test_the_later_section_pages_on_its_own_and_keeps_the_windows_page(as_dana, dana, busy_window, clinician):
+    first = as_dana.get("/portal/book/").content.decode()
+    next_days = _link(first, "Later days →")
+    second = as_dana.get("/portal/book/" + next_days.split("#")[0]).content.decode()
+    show_later = re.search(r'<a href="([^"]+)">Show later times', second).group(1)
+    assert show_later.startswith("?from=") and "later=1" in html.unescape(show_later)  # stays on the same days
+    page = as_dana.get("/portal/book/" + html.unescape(show_later).split("#")[0]).content.decode()
+    later = page[page.index('<h2 id="later-h">'):]
+    assert later.count("<fieldset") <= 4
+    last_later_day = busy_window.book_by + dt.timedelta(days=28)
+    more_later = _link(later, "Later days →")
+    assert more_later and "later_from=" in more_later and more_later.endswith("#later-h")
+    assert html.unescape(show_later).split("&")[0] in more_later  # the window's page kept
+    while more_later:
+        page = as_dana.get("/portal/book/" + more_later.split("#")[0]).content.decode()
+        more_later = _link(page[page.index('<h2 id="later-h">'):], "Later days →")
+    assert f'value="{slot_value(clinician, last_later_day, "16:30")}"' in page
+    assert f'value="{slot_value(clinician, last_later_day + dt.timedelta(days=1), "16:30")}"' not in page
+
+
+def test_moving_pages_through_the_window_too(as_dana, dana, busy_window, clinician):
+    from touchup.maintenance.services.booking import book
+
+    a = book(actor=clinician, patient=dana, clinician=clinician,
+             starts_at=slot_value(clinician, busy_window.book_from, "09:00").split("|")[1])
+    move_url = f"/portal/visits/{a.public_id}/move/"
+    url, seen = move_url, False
+    for _ in range(20):
+        page = as_dana.get(url).content.decode()
+        seen = seen or f'value="{slot_value(clinician, busy_window.book_by, "16:30")}"' in page
+        nxt = _link(page, "Later days →")
+        if not nxt:
+            break
+        url = move_url + nxt.split("#")[0]
+    assert seen
+    assert 'id="window-h"' in page
+
+
+def test_an_unreadable_day_in_the_link_is_the_first_page(as_dana, dana, busy_window, clinician):
+    r = as_dana.get("/portal/book/?from=not-a-day&later_from=2027-99-99")
+    assert r.status_code == 200
+    assert f'value="{slot_value(clinician, busy_window.book_from, "09:00")}"' in r.content.decode()

@@ -25,6 +25,11 @@ from touchup.core.booking import AreaDates, BookingWindow, booking_window, windo
 from touchup.core.contact import call_the_clinic
 
 CHANGE_CUTOFF = dt.timedelta(hours=24)  # clinic policy: late changes go through the front desk
+# One page of free times, short enough for a phone: DAYS_PER_PAGE days with free times, fewer
+# when they hold more than MAX_SLOTS times (never less than one day); "Earlier days" and
+# "Later days" page through the rest of the window (the list used to stop at 60 times, about
+# three days, with no way to see the later ones).
+DAYS_PER_PAGE = 4
 MAX_SLOTS = 60
 
 
@@ -78,9 +83,8 @@ def _name(user: Any) -> str:
 
 
 def slots_in(patient: Patient, window: BookingWindow, *, ignore: Any = None, later: bool = False) -> list[SlotChoice]:
-    """The free times in the recommended window, or (`later`) in the days after it that the
-    clinic's policy allows; each list is cut at MAX_SLOTS on its own, so a full window does
-    not hide every later time."""
+    """Every free time in the recommended window, or (`later`) in the days after it that the
+    clinic's policy allows, by time; slot_page cuts them into pages."""
     from touchup.maintenance.services.booking import clinicians_of, free_slots
 
     start, end = (window.later_start, window.last) if later else (window.start, window.end)
@@ -89,7 +93,66 @@ def slots_in(patient: Patient, window: BookingWindow, *, ignore: Any = None, lat
         for s in free_slots(patient.clinic, clinician, start, end, ignore=ignore):
             out.append(SlotChoice(clinician.pk, _name(clinician), s.starts_at, s.ends_at, later))
     out.sort(key=lambda s: (s.starts_at, s.clinician_name))
-    return out[:MAX_SLOTS]
+    return out
+
+
+@dataclass(frozen=True)
+class SlotPage:
+    """Some days of free times, and the first day of the pages before and after (None at
+    either end of the window)."""
+
+    days: list[tuple[dt.date, list[SlotChoice]]]
+    earlier: dt.date | None = None
+    later: dt.date | None = None
+
+    @property
+    def first_day(self) -> dt.date | None:
+        return self.days[0][0] if self.days else None
+
+
+def _days_that_fit(counts: Any, size: int, cap: int) -> int:
+    """How many of the days (their numbers of free times, in the order they are taken) one
+    page shows: up to `size` days and `cap` times, at least one day."""
+    n = total = 0
+    for count in counts:
+        if n == size or (n and total + count > cap):
+            break
+        n, total = n + 1, total + count
+    return n
+
+
+def page_of_days(days: list[tuple[dt.date, list[Any]]], start: dt.date | None, *,
+                 size: int = DAYS_PER_PAGE, cap: int = MAX_SLOTS) -> SlotPage:
+    """The page of `days` (day, times; in date order) from the first day on or after `start`
+    (the first page without it; the last page when it is past the last day). Every day is on
+    some page: "Later days" starts at the first day not shown, "Earlier days" at the first
+    day of the page that ends just before this one."""
+    if not days:
+        return SlotPage([])
+    dates = [d for d, _ in days]
+    i = 0 if start is None else next((k for k, d in enumerate(dates) if d >= start), len(dates))
+    if i == len(dates):
+        i = len(dates) - _days_that_fit((len(t) for _, t in reversed(days)), size, cap)
+    n = _days_that_fit((len(t) for _, t in days[i:]), size, cap)
+    back = _days_that_fit((len(t) for _, t in reversed(days[:i])), size, cap)
+    return SlotPage(days[i:i + n], earlier=dates[i - back] if i else None,
+                    later=dates[i + n] if i + n < len(dates) else None)
+
+
+def slot_page(patient: Patient, window: BookingWindow, *, start: dt.date | None = None, ignore: Any = None,
+              later: bool = False) -> SlotPage:
+    """One page of the free times slots_in lists, by the clinic's calendar day. What a page
+    shows decides nothing: book_visit and move_visit check every time against the window."""
+    from touchup.maintenance.services.booking import clinic_zone
+
+    zone = clinic_zone(patient.clinic)
+    days: list[tuple[dt.date, list[SlotChoice]]] = []
+    for s in slots_in(patient, window, ignore=ignore, later=later):
+        day = s.starts_at.astimezone(zone).date()
+        if not days or days[-1][0] != day:
+            days.append((day, []))
+        days[-1][1].append(s)
+    return page_of_days(days, start)
 
 
 def parse_choice(value: str, patient: Patient) -> tuple[Any, dt.datetime]:

@@ -3,6 +3,9 @@ the calendar file; moving and cancelling within the clinic's rules."""
 
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,17 +25,41 @@ from touchup.clinic.links import request_base_url as base_url
 from .common import portal_view
 
 
-DAYS_SHOWN = 4
+def _start(request: HttpRequest, name: str) -> dt.date | None:
+    """The first day of a page (`from`, `later_from`): only ever from our own links, so an
+    unreadable one is the first page rather than an error."""
+    try:
+        return dt.date.fromisoformat(request.GET.get(name) or "")
+    except ValueError:
+        return None
 
 
-def _by_day(slots):
-    days: list[tuple[object, list]] = []
-    for s in slots:
-        day = s.starts_at.date()
-        if not days or days[-1][0] != day:
-            days.append((day, []))
-        days[-1][1].append(s)
-    return days
+def _slot_pages(request: HttpRequest, patient, window, *, ignore=None) -> dict:
+    """The free times a page at a time (a phone shows a few days; "Earlier days" and "Later
+    days" are links, no script needed), and the same for the later-than-recommended section
+    when asked for (?later=1) or when the window has no free time left. Each section pages on
+    its own (`from`, `later_from`), and each link keeps the other section where it was."""
+    page = booking.slot_page(patient, window, start=_start(request, "from"), ignore=ignore)
+    show_later = bool(window.offers_later and (request.GET.get("later") == "1" or not page.days))
+    later = booking.slot_page(patient, window, start=_start(request, "later_from"), ignore=ignore, later=True) \
+        if show_later else booking.SlotPage([])
+    # A section's day is in its links only when it is not that section's first page.
+    state = {"from": page.first_day if page.earlier else None, "later": "1" if show_later else None,
+             "later_from": later.first_day if later.earlier else None}
+
+    def url(anchor: str, **changes) -> str:
+        query = urlencode({k: (v.isoformat() if isinstance(v, dt.date) else v)
+                           for k, v in {**state, **changes}.items() if v})
+        return f"?{query}#{anchor}"
+
+    return {
+        "days": page.days, "show_later": show_later, "later_days": later.days,
+        "earlier_url": url("window-h", **{"from": page.earlier}) if page.earlier else "",
+        "later_url": url("window-h", **{"from": page.later}) if page.later else "",
+        "show_later_url": url("later-h", later="1"),
+        "later_earlier_url": url("later-h", later_from=later.earlier) if later.earlier else "",
+        "later_later_url": url("later-h", later_from=later.later) if later.later else "",
+    }
 
 
 def _area_names(areas):
@@ -58,20 +85,11 @@ def book(request: HttpRequest) -> HttpResponse:
             return redirect("portal:visit", public_id=appointment.public_id)
     access.read(request.user, patient, "booking")
     window = booking.window_for(patient)
-    slots = booking.slots_in(patient, window) if window else []
-    days = _by_day(slots)
-    # A phone screen shows the first few days; the rest one tap away (a link: no script needed).
-    more = request.GET.get("more") == "1"
-    shown = days if more else days[:DAYS_SHOWN]
-    # Times after the recommended window: on asking (?later=1), or at once when the window
-    # has no free time left.
-    show_later = bool(window and window.offers_later and (request.GET.get("later") == "1" or not days))
-    later_days = _by_day(booking.slots_in(patient, window, later=True)) if show_later else []
+    pages = _slot_pages(request, patient, window) if window else {}
     visits = booking.mark_stale([a for a in booking.appointments_of(patient) if a.is_booked])
     pending = BookingRequest.objects.filter(patient=patient, handled_at__isnull=True).first()
     return render(request, "portal/book.html", {
-        "nav": "book", "window": window, "days": shown, "hidden_days": len(days) - len(shown), "visits": visits,
-        "error": error, "more": more, "show_later": show_later, "later_days": later_days,
+        "nav": "book", "window": window, "visits": visits, "error": error, **pages,
         "areas": _area_names(window.areas) if window else [], "pending": pending,
     }, status=400 if error else 200)
 
@@ -173,11 +191,7 @@ def visit_move(request: HttpRequest, public_id) -> HttpResponse:
                 "same_clinician": choice.clinician_id == appointment.clinician_id,
             })
     window = booking.move_window(appointment)
-    days = _by_day(booking.slots_in(appointment.patient, window, ignore=appointment))
-    show_later = window.offers_later and (request.GET.get("later") == "1" or not days)
-    later_days = _by_day(booking.slots_in(appointment.patient, window, ignore=appointment, later=True)) \
-        if show_later else []
     return render(request, "portal/visit_move.html", {
-        "nav": "book", "a": appointment, "window": window, "days": days, "error": error,
-        "show_later": show_later, "later_days": later_days,
+        "nav": "book", "a": appointment, "window": window, "error": error,
+        **_slot_pages(request, appointment.patient, window, ignore=appointment),
     }, status=400 if error else 200)
