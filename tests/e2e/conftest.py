@@ -98,19 +98,24 @@ def browser_page(csp_violations):
     assert not errors, "\n".join(errors)
 
 
+def portal_sign_in(page, base_url: str, username: str = "dana") -> None:
+    """Sign `page` in to the portal as `username` with the tests' password."""
+    from tests.conftest import PASSWORD
+
+    page.goto(base_url + "/portal/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
 @contextlib.contextmanager
 def portal_without_javascript(browser_page, base_url: str, viewport: dict, *, username: str = "dana"):
     """A second page with JavaScript off (every portal page must work without it), signed
     in to the portal as `username` with the tests' password."""
-    from tests.conftest import PASSWORD
-
     context = browser_page.context.browser.new_context(java_script_enabled=False, viewport=viewport)
     page = context.new_page()
     try:
-        page.goto(base_url + "/portal/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        portal_sign_in(page, base_url, username)
         yield page
     finally:
         context.close()

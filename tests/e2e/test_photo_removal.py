@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import portal_sign_in
 from tests.e2e.a11y import assert_accessible
 from tests.e2e.test_chart_glabellar import sign_in
 from tests.photos import images
@@ -89,10 +90,7 @@ def test_a_patient_withdraws_marketing_use_of_a_photo(browser_page, live_server,
                          consent_marketing=True, upload=images.jpeg())
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(live_server.url + "/portal/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    portal_sign_in(page, live_server.url)
     page.goto(live_server.url + "/portal/photos/")
     page.locator(".photo-grid a").first.click()
     expect(page.get_by_role("heading", name="Use in the clinic's marketing")).to_be_visible()

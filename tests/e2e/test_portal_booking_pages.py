@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from tests.e2e.a11y import assert_accessible
-from tests.e2e.conftest import portal_without_javascript
+from tests.e2e.conftest import portal_without_javascript, portal_sign_in
 from tests.maintenance.conftest import area_forecast, signed_treatment
 
 pytestmark = [pytest.mark.e2e]
@@ -58,10 +58,7 @@ def test_a_patient_pages_to_the_last_day_of_a_busy_window_and_books_it(browser_p
     Appointment.objects.all().delete()
     page = browser_page
     page.set_viewport_size(PHONE)
-    page.goto(live_server.url + "/portal/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    portal_sign_in(page, live_server.url)
     page.goto(live_server.url + "/portal/book/")
     page.get_by_role("link", name="Later days →").click()
     expect(page.get_by_role("link", name="← Earlier days")).to_be_visible()

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from tests.e2e.a11y import assert_accessible
-from tests.e2e.conftest import portal_without_javascript
+from tests.e2e.conftest import portal_without_javascript, portal_sign_in
 from tests.maintenance.conftest import area_forecast, next_weekday, signed_treatment
 from tests.photos import images
 from tests.photos.conftest import media  # noqa: F401 - fixture
@@ -262,10 +262,7 @@ def test_booking_a_time_later_than_recommended(browser_page, live_server, clinic
     a.delete()
     page = browser_page
     page.set_viewport_size(PHONE)
-    page.goto(live_server.url + "/portal/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    portal_sign_in(page, live_server.url)
     page.goto(live_server.url + "/portal/book/?later=1")
     expect(page.get_by_role("heading", name="Later than recommended")).to_be_visible()
     check(page, "book, later times")

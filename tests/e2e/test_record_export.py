@@ -11,7 +11,7 @@ from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import portal_sign_in
 from tests.e2e.test_chart_glabellar import sign_in
 from tests.maintenance.conftest import signed_treatment
 from tests.portal.conftest import dana  # noqa: F401 - fixture
@@ -42,10 +42,7 @@ def test_clinician_and_patient_download_the_record(browser_page, live_server, tr
     assert [p["id"] for p in procedures] == [str(treated.public_id)]
     page.get_by_role("button", name="Sign out").click()
 
-    page.goto(f"{live_server.url}/portal/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    portal_sign_in(page, live_server.url)
     page.goto(f"{live_server.url}/portal/settings/")
     expect(page.get_by_role("heading", name="Your record")).to_be_visible()
     mine = downloaded_bundle(page, "Download your record", filename)

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import portal_sign_in
 from tests.e2e.test_chart_glabellar import sign_in
 
 pytestmark = [pytest.mark.e2e]
@@ -83,15 +83,12 @@ def test_portal_sign_out_clears_the_site_data_and_back_shows_no_patient(browser_
     join(patient, front_desk, "dana")
     page = browser_page
 
-    def portal_sign_in():
-        page.goto(live_server.url + "/portal/login/")
-        page.get_by_label("Username").fill("dana")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+    def sign_in_to_portal():
+        portal_sign_in(page, live_server.url)
         expect(page.get_by_role("heading", name=re.compile("Dana"))).to_be_visible()
 
-    portal_sign_in()
+    sign_in_to_portal()
     page.goto(live_server.url + "/portal/settings/")
     expect(page.get_by_text("dana@example.test").first).to_be_visible()
     sign_out_and_go_back(page, "dana@example.test")
-    portal_sign_in()
+    sign_in_to_portal()
