@@ -4,8 +4,10 @@ and the code the phone would show (pyotp-compatible TOTP from the stored secret)
 from __future__ import annotations
 
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value, \
-    yield_hotp_counters_from_time
+import time
+
+from allauth.mfa import app_settings
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 
 
 def activate(user) -> str:
@@ -16,9 +18,11 @@ def activate(user) -> str:
     return secret
 
 
-def code(secret: str) -> str:
-    """The 6-digit code an authenticator app shows now."""
-    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+def code(secret: str, steps: int = 0) -> str:
+    """The 6-digit code an authenticator app shows now (`steps` periods later or, negative,
+    earlier). Not allauth's yield_hotp_counters_from_time, whose first counter is the oldest
+    one the tolerance accepts, which a slow request can see expire."""
+    return format_hotp_value(hotp_value(secret, int(time.time()) // app_settings.TOTP_PERIOD + steps))
 
 
 def require_two_step(clinic, on: bool = True):

@@ -193,6 +193,11 @@ ACCOUNT_SESSION_REMEMBER = False
 # Once set up, every sign-in asks for the code.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Touchup"
+# A code is accepted for one 30-second step either side of the server's clock (RFC 6238
+# section 5.2 allows one step for delay): a code typed as it rolls over, or a phone clock a
+# few seconds off, otherwise reads "Incorrect code". allauth refuses a code used once for the
+# whole window.
+MFA_TOTP_TOLERANCE = 1
 
 # Sessions: 12 h absolute lifetime, cookie gone with the browser.
 SESSION_COOKIE_AGE = 12 * 60 * 60

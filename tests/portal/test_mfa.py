@@ -3,14 +3,13 @@ portal; once on, the portal sign-in asks for the code."""
 
 import re
 
+import pytest
+
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value, yield_hotp_counters_from_time
+from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 
 from tests.conftest import PASSWORD
-
-
-def code(secret: str) -> str:
-    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+from tests.two_step import code
 
 
 def test_the_settings_page_offers_two_step_sign_in(as_dana):
@@ -55,3 +54,17 @@ def test_the_clinics_staff_policy_leaves_patients_to_choose(client, dana, clinic
         assert client.get(url).status_code == 200, url
     html = client.get("/accounts/2fa/").content.decode()
     assert 'class="portal"' in html and "requires two-step" not in html
+
+
+@pytest.mark.parametrize("steps, accepted", [(-1, True), (1, True), (-2, False), (2, False)])
+def test_a_code_one_step_either_side_of_the_clock_is_accepted_and_no_further(client, dana, steps, accepted):
+    """A code typed as it rolls over, or from a phone a few seconds off, still works (one
+    30-second step either side, RFC 6238's allowance for delay); older or newer ones do not."""
+    from tests.two_step import activate
+
+    secret = activate(dana.user)
+    r = client.post("/portal/login/", {"login": "dana", "password": PASSWORD})
+    assert "/accounts/2fa/authenticate/" in r["Location"]
+    r = client.post("/accounts/2fa/authenticate/", {"code": code(secret, steps)})
+    assert (r.status_code == 302) is accepted
+    assert (client.get("/portal/").status_code == 200) is accepted

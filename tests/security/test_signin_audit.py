@@ -9,11 +9,12 @@ import re
 
 import pytest
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value, yield_hotp_counters_from_time
+from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 from django.core import mail
 from freezegun import freeze_time
 
 from tests.conftest import PASSWORD
+from tests.two_step import code
 from tests.portal.conftest import dana  # noqa: F401 - fixture
 from touchup.clinic.models import AuditEvent
 
@@ -35,10 +36,6 @@ def committed(django_capture_on_commit_callbacks):
     """Refusals are written once the request's transaction commits (audit.record_denied);
     in a test everything is inside the test's transaction, so run them here."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def totp_code(secret: str) -> str:
-    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
 
 
 def test_a_staff_sign_in_is_recorded_under_the_person_and_their_clinic(client, clinician, clinic_a):
@@ -123,7 +120,7 @@ def with_totp(client, dana, django_capture_on_commit_callbacks):
         client.get("/accounts/2fa/totp/activate/")
     secret = client.session[SECRET_SESSION_KEY]
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.post("/accounts/2fa/totp/activate/", {"code": totp_code(secret)}).status_code == 302
+        assert client.post("/accounts/2fa/totp/activate/", {"code": code(secret)}).status_code == 302
     return secret
 
 
@@ -154,7 +151,7 @@ def test_a_wrong_and_a_reused_code_at_sign_in(with_totp, client, dana, committed
 
     with freeze_time(), committed():  # one 30 s period: the same code all along
         assert sign_in_with("000000").status_code == 200
-        right = totp_code(with_totp)
+        right = code(with_totp)
         assert client.post("/accounts/2fa/authenticate/", {"code": right}).status_code == 302
         assert sign_in_with(right).status_code == 200  # right, but already used once (AN-3)
     failed = events("mfa.failed")
