@@ -178,6 +178,35 @@ def test_a_refused_signing_is_422_with_reasons(api_clinician, draft):
     assert counts() == before
 
 
+def _over_the_label(api, draft):
+    """21 U on the 20 U glabellar protocol: two warnings (site and session total)."""
+    points = api.get(f"/treatments/{draft.public_id}").json()["points"]
+    body = [{k: p[k] for k in ("site", "area", "units", "vial_id", "view", "x", "y")} for p in points]
+    body[0]["units"] = body[0]["units"] + 1
+    assert api.put(f"/treatments/{draft.public_id}/points", {"points": body}).status_code == 200
+    codes = [f["code"] for f in api.get(f"/treatments/{draft.public_id}/check").json()["findings"] if f["severity"] == "warn"]
+    assert sorted(codes) == ["above_label_site", "above_label_total"]
+    return codes
+
+
+def test_signing_with_warnings_needs_their_codes_accepted(api_clinician, draft):
+    codes = _over_the_label(api_clinician, draft)
+    before = counts()
+    r = api_clinician.post(f"/treatments/{draft.public_id}/sign")
+    assert r.status_code == 422
+    assert "must be reviewed and accepted" in r.json()["reasons"][0]
+    assert "above_label_site" in r.json()["reasons"][0]
+    r = api_clinician.post(f"/treatments/{draft.public_id}/sign", {"accepted_warnings": codes[:1]})
+    assert r.status_code == 422
+    assert r.json()["reasons"][0].startswith("The safety checks changed since you reviewed them:")
+    assert counts() == before
+    r = api_clinician.post(f"/treatments/{draft.public_id}/sign", {"accepted_warnings": codes})
+    assert r.status_code == 200, r.json()
+    assert r.json()["status"] == "signed"
+    event = AuditEvent.objects.get(action="treatment.sign")
+    assert sorted(event.detail["warnings"]) == sorted(codes)
+
+
 def test_a_signed_chart_is_not_edited(api_clinician, signed):
     before = counts()
     assert api_clinician.put(f"/treatments/{signed.public_id}/points", {"points": [GOOD_POINT]}).status_code == 409

@@ -88,6 +88,16 @@ def test_clinician_charts_signs_and_opens_aftercare(browser_page, live_server, r
 
     page.screenshot(path=SCREENSHOT, full_page=True)
 
+    # 21 U: above the label at one site and in total. One click on Sign does not override
+    # them: the panel asks for the acknowledgement beside the button.
+    accept = page.get_by_label("I have reviewed these 2 warnings and accept them")
+    expect(accept).not_to_be_checked()
+    with page.expect_response(lambda r: "/sign/" in r.url):
+        page.get_by_role("button", name="Sign treatment").click()
+    expect(page.locator("#chart-status .refusal")).to_contain_text("2 safety warnings stand")
+    expect(page.locator(".badge-draft").first).to_have_text("Draft")
+
+    page.get_by_label("I have reviewed these 2 warnings and accept them").check()
     page.get_by_role("button", name="Sign treatment").click()
     expect(page.get_by_text("Treatment signed.")).to_be_visible()
     expect(page.locator(".badge-signed").first).to_have_text("Signed")

@@ -174,6 +174,56 @@ def test_signing_without_htmx_redirects(as_clinician, draft, vial):
     assert response.status_code == 302
 
 
+# 21 U on the 20 U protocol: 5 U at the first site is above the label's 4 U there, and the
+# session is above the label's 20 U total (two warnings, the walkthrough's chart).
+OVER = {0: {"units": "5"}}
+
+
+def test_the_panel_asks_to_accept_the_warnings_beside_sign(as_clinician, draft, vial):
+    response = as_clinician.post(reverse("chart_save", args=[draft.public_id]),
+                                 chart_state(draft, OVER, vial=str(vial.pk)), **HTMX)
+    html = response.content.decode()
+    assert "I have reviewed these 2 warnings and accept them" in html
+    assert re.search(r'<input type="checkbox" name="accept_warnings" value="yes" required', html)
+    assert sorted(re.findall(r'name="reviewed_warning" value="([a-z_]+)"', html)) == ["above_label_site", "above_label_total"]
+
+
+def test_signing_with_warnings_not_accepted_is_refused_and_nothing_signed(as_clinician, draft, vial):
+    state = chart_state(draft, OVER, vial=str(vial.pk))
+    state["reviewed_warning"] = ["above_label_site", "above_label_total"]  # shown, but the box not ticked
+    response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), state, **HTMX)
+    html = response.content.decode()
+    assert "Not signed" in html and "2 safety warnings stand" in html
+    assert "I have reviewed these 2 warnings and accept them" in html
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    assert not AuditEvent.objects.filter(action="treatment.sign").exists()
+
+
+def test_signing_with_the_warnings_accepted_signs_and_records_them(as_clinician, draft, vial):
+    state = chart_state(draft, OVER, vial=str(vial.pk))
+    state.update(reviewed_warning=["above_label_site", "above_label_total"], accept_warnings="yes")
+    response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), state, **HTMX)
+    assert response["HX-Redirect"] == reverse("chart", args=[draft.public_id])
+    draft.refresh_from_db()
+    assert draft.status == "signed"
+    event = AuditEvent.objects.get(action="treatment.sign")
+    assert sorted(event.detail["warnings"]) == ["above_label_site", "above_label_total"]
+
+
+def test_warnings_that_changed_since_they_were_reviewed_are_refused(as_clinician, draft, vial):
+    """The box was ticked when the panel showed only the site warning; by the time Sign
+    posted, the session was also above the label's total (another tab, a later edit)."""
+    state = chart_state(draft, OVER, vial=str(vial.pk))
+    state.update(reviewed_warning=["above_label_site"], accept_warnings="yes")
+    response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), state, **HTMX)
+    html = response.content.decode()
+    assert "The safety checks changed since you reviewed them:" in html
+    assert "above the label" in html  # the new warning is named in words
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
 @pytest.fixture
 def signed(draft, vial, clinician):
     from touchup.clinic.services.treatments import treatment_sign, treatment_update

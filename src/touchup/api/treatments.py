@@ -66,6 +66,14 @@ class PointsIn(Schema):
     points: list[PointIn] = Field(max_length=MAX_POINTS, description="The full list; it replaces the chart's points")
 
 
+class SignIn(Schema):
+    accepted_warnings: list[text(60)] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=50,
+        description="The codes of the warnings (severity 'warn' in /check) the clinician reviewed and accepts. "
+                    "Every warning standing must be accepted; a chart without warnings needs none.",
+    )
+
+
 class TreatmentPatch(Schema):
     """Only the fields sent are changed; a draft only."""
 
@@ -233,11 +241,14 @@ def check_treatment(request: HttpRequest, treatment_id: uuid.UUID) -> dict[str, 
     "/treatments/{treatment_id}/sign",
     response={200: TreatmentOut, 409: DetailOut, 422: RefusedOut, **{k: v for k, v in OBJECT_ERRORS.items() if k != 422}},
 )
-def sign_treatment(request: HttpRequest, treatment_id: uuid.UUID) -> dict[str, Any]:
-    """Sign the chart. 422 with reasons while a blocking finding stands or a point lacks
-    units or lot; 409 if it is already signed."""
+def sign_treatment(request: HttpRequest, treatment_id: uuid.UUID, payload: SignIn | None = None) -> dict[str, Any]:
+    """Sign the chart. 422 with reasons while a blocking finding stands, a point lacks
+    units or lot, or a warning stands whose code is not in `accepted_warnings` (the
+    warnings changed since they were read, too); 409 if it is already signed. The body is
+    optional for a chart without warnings."""
     treatment = access.treatment_for(request.user, treatment_id, need="treatment.chart")
-    treatment = treatment_services.treatment_sign(actor=request.user, treatment=treatment)
+    accepted = payload.accepted_warnings if payload is not None else []
+    treatment = treatment_services.treatment_sign(actor=request.user, treatment=treatment, accepted_warnings=accepted)
     return treatment_out(treatment)
 
 

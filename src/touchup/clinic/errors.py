@@ -22,3 +22,13 @@ class SigningRefused(Exception):
     def __init__(self, reasons: list[str]):
         super().__init__("; ".join(reasons))
         self.reasons = reasons
+
+
+class WarningsNotAccepted(SigningRefused):
+    """Signing was refused because safety warnings stand that were not accepted.
+    `changed` is true when some were accepted but the standing set differs (the chart
+    changed after they were read); `codes` are the codes not accepted."""
+
+    def __init__(self, reasons: list[str], *, codes: list[str], count: int, changed: bool):
+        super().__init__(reasons)
+        self.codes, self.count, self.changed = codes, count, changed

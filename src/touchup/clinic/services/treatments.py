@@ -25,7 +25,7 @@ from touchup.core.rules import (
 from touchup.core.screening import InvalidScreening, evaluate_screening
 
 from .. import audit
-from ..errors import Conflict, InvalidInput, SigningRefused
+from ..errors import Conflict, InvalidInput, SigningRefused, WarningsNotAccepted
 from ..models import InjectionPoint, Patient, Photo, Treatment, TreatmentAmendment, TreatmentStatus, Vial
 from .screenings import latest_screening
 
@@ -298,14 +298,38 @@ def signing_problems(treatment: Treatment, findings: list[Finding]) -> list[str]
     return problems
 
 
+def unaccepted_warnings(findings: list[Finding], accepted: Any) -> list[Finding]:
+    """The warnings standing that the clinician did not accept (by code)."""
+    accepted_codes = {str(c) for c in (accepted or ())}
+    return [f for f in findings if f.severity == "warn" and f.code not in accepted_codes]
+
+
 @transaction.atomic
-def treatment_sign(*, actor: Any, treatment: Treatment) -> Treatment:
-    """Sign the chart. Refused while a blocking finding stands or a point lacks units or lot."""
+def treatment_sign(*, actor: Any, treatment: Treatment, accepted_warnings: Any = ()) -> Treatment:
+    """Sign the chart. Refused while a blocking finding stands or a point lacks units or lot,
+    and while a warning stands whose code is not in `accepted_warnings`: overriding a safety
+    warning is an explicit, recorded act, never a side effect of one click on Sign."""
     treatment = _require_draft(treatment)
     findings = treatment_check(treatment)
     problems = signing_problems(treatment, findings)
     if problems:
         raise SigningRefused(problems)
+    missing = unaccepted_warnings(findings, accepted_warnings)
+    if missing:
+        count = sum(1 for f in findings if f.severity == "warn")
+        codes = list(dict.fromkeys(f.code for f in missing))
+        if accepted_warnings:
+            # The clinician accepted a set of warnings that is no longer the one standing:
+            # a point or the dose changed (another tab, a colleague) after they read them.
+            raise WarningsNotAccepted([
+                "The safety checks changed since you reviewed them: "
+                + " ".join(f.message for f in missing)
+                + " Review the warnings again and accept them to sign."
+            ], codes=codes, count=count, changed=True)
+        raise WarningsNotAccepted([
+            f"{count} safety warning{'s' if count != 1 else ''} must be reviewed and accepted before signing "
+            f"({', '.join(codes)})."
+        ], codes=codes, count=count, changed=False)
     treatment.status = TreatmentStatus.SIGNED
     treatment.signed_at = timezone.now()
     treatment.signed_by = actor

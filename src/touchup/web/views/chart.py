@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from touchup.clinic import access
-from touchup.clinic.errors import Conflict, InvalidInput, SigningRefused
+from touchup.clinic.errors import Conflict, InvalidInput, SigningRefused, WarningsNotAccepted
 from touchup.clinic.models import Treatment
 from touchup.clinic.services.treatments import (
     signing_problems,
@@ -116,6 +116,15 @@ def chart_save(request: HttpRequest, public_id) -> HttpResponse:
     })
 
 
+def _accepted(request: HttpRequest) -> list[str]:
+    """The warning codes the clinician accepted: those the panel showed (`reviewed_warning`),
+    only when the acknowledgement box was ticked. The service compares them with the
+    warnings standing when it signs, so a chart changed since the panel was read is refused."""
+    if request.POST.get("accept_warnings") != "yes":
+        return []
+    return request.POST.getlist("reviewed_warning")
+
+
 @require_POST
 def chart_sign(request: HttpRequest, public_id) -> HttpResponse:
     """Save what is on screen, then sign it. A refusal comes back with its reasons."""
@@ -125,7 +134,14 @@ def chart_sign(request: HttpRequest, public_id) -> HttpResponse:
     try:
         if "x" in request.POST or "vial" in request.POST:
             treatment = treatment_set_points(actor=request.user, treatment=treatment, points=_posted_points(request))
-        treatment = treatment_sign(actor=request.user, treatment=treatment)
+        treatment = treatment_sign(actor=request.user, treatment=treatment, accepted_warnings=_accepted(request))
+    except WarningsNotAccepted as exc:
+        refusal = exc.reasons if exc.changed else [
+            f"Not signed: {exc.count} safety warning{'s' if exc.count != 1 else ''} stand. Read "
+            f"{'them' if exc.count != 1 else 'it'} and tick “I have reviewed "
+            f"{'these' if exc.count != 1 else 'this'} {exc.count} warning{'s' if exc.count != 1 else ''} and accept "
+            f"{'them' if exc.count != 1 else 'it'}” beside Sign."
+        ]
     except SigningRefused as exc:
         refusal = exc.reasons
     except InvalidInput as exc:
