@@ -114,3 +114,16 @@ def test_anonymous_gets_401(anon, screening, patient):
     assert anon.post(f"/screenings/{screening.public_id}/doctor-signoff").status_code == 401
     assert anon.post(f"/patients/{patient.public_id}/screenings", {}).status_code == 401
     assert counts() == before
+
+
+def test_a_yes_without_the_details_it_asks_for_is_refused(api_clinician, patient):
+    before = counts()
+    answers = clean_answers() | {"bleeding_risk": {"answer": True, "details": ""}}
+    r = api_clinician.post(f"/patients/{patient.public_id}/screenings", {"indication": "glabellar_lines", "answers": answers})
+    assert r.status_code == 422, r.json()
+    assert "bleeding_risk" in fields_named(r)
+    assert "Which medicine or condition?" in str(r.json())
+    assert counts() == before
+    answers["bleeding_risk"]["details"] = "aspirin 75 mg"
+    r = api_clinician.post(f"/patients/{patient.public_id}/screenings", {"indication": "glabellar_lines", "answers": answers})
+    assert r.status_code == 201, r.json()

@@ -223,3 +223,18 @@ def test_read_questions_refuses_a_defect(data_copy, old, new, where, message):
         read_questions(data_copy)
     assert (exc.value.file, exc.value.where) == ("screening.toml", where)
     assert message in str(exc.value)
+
+
+def test_a_yes_to_a_question_asking_for_details_needs_them():
+    from touchup.core.screening import missing_details
+
+    asking = next(q for q in questions_for("glabellar_lines") if q.details_prompt)
+    bare = answers("glabellar_lines") | {asking.key: {"answer": True, "details": "  "}}
+    [error] = missing_details(bare, "glabellar_lines")
+    assert error.question == asking.key
+    assert asking.text in error.message and asking.details_prompt in error.message
+    given = answers("glabellar_lines") | {asking.key: {"answer": True, "details": "since May"}}
+    assert missing_details(given, "glabellar_lines") == []
+    # A "no" needs nothing; and a kept screening still reads (the rule is for new ones).
+    assert missing_details(answers("glabellar_lines"), "glabellar_lines") == []
+    assert evaluate_screening(bare, "glabellar_lines").findings

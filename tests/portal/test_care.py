@@ -71,6 +71,16 @@ def test_unanswered_question_is_named_and_nothing_saved(as_dana, dana):
     assert not Screening.objects.exists()
 
 
+def test_a_yes_without_its_details_is_named_and_nothing_saved(as_dana, dana):
+    data = _answers("glabellar_lines", yes=("bleeding_risk",))
+    data["q_bleeding_risk_details"] = ""
+    r = as_dana.post("/portal/screening/", data)
+    body = r.content.decode()
+    assert r.status_code == 200 and "Nothing was saved" in body
+    assert 'id="id_q_bleeding_risk_details_error"' in body and "is answered yes: give the details" in body
+    assert not Screening.objects.exists()
+
+
 def test_the_aftercare_list_names_what_each_treatment_was_for(as_dana, treated):
     """Not "Treatment on 23 October 2026": a patient treated for two things must tell
     the lines apart, and the aftercare differs by area."""

@@ -152,3 +152,19 @@ def test_a_screening_that_needs_a_doctor_does_not_offer_to_start_a_treatment(as_
     screening = Screening.objects.get()
     html = as_clinician.get(reverse("screening", args=[screening.public_id])).content.decode()
     assert "Start a treatment" not in html
+
+
+def test_a_yes_without_its_details_is_named_on_that_question_and_nothing_saved(as_clinician, patient):
+    from touchup.web.forms import screening_questions
+
+    asking = [q for q in screening_questions("glabellar_lines") if q.details_prompt][:2]
+    data = form_post("glabellar_lines", **{q.key: "" for q in asking})
+    for q in asking:
+        data[f"q_{q.key}"] = "yes"  # yes, with the "(if yes)" box left empty
+    response = as_clinician.post(reverse("screening_new", args=[patient.public_id]), data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    for q in asking:
+        assert f'id="id_q_{q.key}_details_error"' in html
+        assert q.details_prompt in html.split(f'id="id_q_{q.key}_details_error"')[1].split("</p>")[0]
+    assert not Screening.objects.exists()

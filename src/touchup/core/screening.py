@@ -1,7 +1,9 @@
 """Screening: the intake questions and what the answers mean for treatment.
 
 Answers are `{question_key: {"answer": bool, "details": str}}`. Every question that
-applies to the indication must be answered: a skipped question is not a "no".
+applies to the indication must be answered: a skipped question is not a "no". A new
+screening's "yes" to a question that asks for details ("Which medicines?") must give them
+(`missing_details`): the finding's message carries them to the clinician who treats.
 """
 
 from __future__ import annotations
@@ -111,6 +113,28 @@ def _answer(key: str, value: Any) -> tuple[bool, str]:
     if not isinstance(details, str) or len(details) > MAX_DETAILS:
         raise InvalidScreening(key, f"details must be text of at most {MAX_DETAILS} characters")
     return value["answer"], details
+
+
+def missing_details(answers: Any, indication: str) -> list[InvalidScreening]:
+    """One error per question answered yes whose details it asks for are empty.
+
+    Checked when a screening is recorded, not in `evaluate_screening`: screenings kept
+    from before the rule still read (and still guard the chart) as they were."""
+    if not isinstance(answers, Mapping):
+        return []
+    out = []
+    for q in questions_for(indication):
+        if not q.details_prompt or q.key not in answers:
+            continue
+        try:
+            yes, details = _answer(q.key, answers[q.key])
+        except InvalidScreening:
+            continue  # evaluate_screening names that one
+        if yes and not details.strip():
+            out.append(InvalidScreening(
+                q.key, f"“{q.text}” is answered yes: give the details ({q.details_prompt})",
+            ))
+    return out
 
 
 def evaluate_screening(answers: Any, indication: str) -> ScreeningResult:

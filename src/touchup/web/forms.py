@@ -180,6 +180,17 @@ class ScreeningForm(forms.Form):
         """(question, answer field, details field) for the template."""
         return [(q, self[f"q_{q.key}"], self[f"q_{q.key}_details"]) for q in self.questions]
 
+    def clean(self):
+        cleaned = super().clean()
+        if all(f"q_{q.key}" in cleaned for q in self.questions):
+            from touchup.core.screening import missing_details
+
+            # The core's rule, checked here too so every question lacking its details is
+            # marked at once (the service refuses the first it meets).
+            for exc in missing_details(self.answers(), self.chosen_indication):
+                self.add_error(f"q_{exc.question}_details", exc.message)
+        return cleaned
+
     def answers(self) -> dict:
         return {
             q.key: {

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from touchup.core.catalogue import load_catalogue
-from touchup.core.screening import InvalidScreening, evaluate_screening
+from touchup.core.screening import InvalidScreening, evaluate_screening, missing_details
 
 from .. import audit
 from ..errors import Conflict, InvalidInput
@@ -24,6 +24,8 @@ def screening_record(*, actor: Any, patient: Patient, indication: str, answers: 
         result = evaluate_screening(answers, indication)
     except InvalidScreening as exc:
         raise InvalidInput(getattr(exc, "question", "answers"), str(exc)) from None
+    for exc in missing_details(answers, indication):
+        raise InvalidInput(exc.question, exc.message)
     screening = Screening.objects.create(
         patient=patient,
         indication=indication,
