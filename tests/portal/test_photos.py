@@ -86,6 +86,20 @@ def test_a_blurred_photo_is_refused_with_the_problems(as_dana, treated, media):
     assert not Photo.objects.exists() and not stored_files(media)
 
 
+def test_a_face_too_small_is_refused_in_a_patients_words(as_dana, treated, media):
+    """The measurement ("eye corners 94 px apart, at least 192 needed") is for the staff
+    capture page; the patient is told what to do."""
+    import cv2
+
+    small = cv2.resize(images.neutral_face(), None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    r = as_dana.post("/portal/photos/", {"view": "frown", "consent": "yes", "photo": upload(images.jpeg(small))})
+    body = r.content.decode()
+    assert r.status_code == 400 and "Please take it again" in body
+    assert "Your face is too small in the photo: move closer, so your face fills most of the frame." in body
+    assert " px " not in body and "eye corners" not in body
+    assert not Photo.objects.exists() and not stored_files(media)
+
+
 def test_a_smile_in_the_frown_photo_is_refused_with_what_to_do(as_dana, treated, media):
     r = as_dana.post("/portal/photos/", {"view": "frown", "consent": "yes",
                                          "photo": upload(images.jpeg(images.usable_face()))})

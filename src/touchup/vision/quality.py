@@ -89,38 +89,68 @@ def exposure(face_rgb: np.ndarray, mask: np.ndarray | None = None) -> tuple[str,
     return label, med, hi, lo
 
 
+class Problem(str):
+    """One quality problem. The string itself is the measured sentence the staff capture
+    page shows ("eye corners 62 px apart, at least 192 needed"); `code` names the problem
+    and `for_patient` gives the same advice in a patient's words, without the numbers.
+    A str, so the lists of problems stored and sent as JSON stay lists of sentences."""
+
+    code: str
+    for_patient: str
+
+    def __new__(cls, text: str, *, code: str, for_patient: str) -> "Problem":
+        self = super().__new__(cls, text)
+        self.code, self.for_patient = code, for_patient
+        return self
+
+
 def problems_for(*, pose, sharp, exposure_label, clipped_hi, clipped_lo, source_iod,
-                 pose_change=None) -> list[str]:
+                 pose_change=None) -> list[Problem]:
     out = []
     yaw, pitch, roll = pose
     if abs(yaw) > MAX_YAW_DEG:
-        out.append(f"The head is turned {abs(yaw):.0f}° to the side (limit {MAX_YAW_DEG:.0f}°); "
-                   "face the camera.")
+        out.append(Problem(f"The head is turned {abs(yaw):.0f}° to the side (limit {MAX_YAW_DEG:.0f}°); "
+                           "face the camera.", code="head_turned",
+                           for_patient="Your head is turned to the side: face the camera straight on."))
     if abs(pitch) > MAX_PITCH_DEG:
         way = "up" if pitch > 0 else "down"
-        out.append(f"The chin is tilted {abs(pitch):.0f}° {way} (limit {MAX_PITCH_DEG:.0f}°); "
-                   "keep the head level.")
+        out.append(Problem(f"The chin is tilted {abs(pitch):.0f}° {way} (limit {MAX_PITCH_DEG:.0f}°); "
+                           "keep the head level.", code="chin_tilted",
+                           for_patient=f"Your chin is tilted {way}: keep your head level, eyes on the camera."))
     if abs(roll) > MAX_ROLL_DEG:
-        out.append(f"The head is tilted {abs(roll):.0f}° sideways (limit {MAX_ROLL_DEG:.0f}°).")
+        out.append(Problem(f"The head is tilted {abs(roll):.0f}° sideways (limit {MAX_ROLL_DEG:.0f}°).",
+                           code="head_tilted", for_patient="Your head is tilted to one side: hold it straight."))
     if source_iod < MIN_IOD_PX:
-        out.append(f"The face is too small in the picture (eye corners {source_iod:.0f} px apart, "
-                   f"at least {MIN_IOD_PX:.0f} needed); move closer or use full resolution.")
+        out.append(Problem(f"The face is too small in the picture (eye corners {source_iod:.0f} px apart, "
+                           f"at least {MIN_IOD_PX:.0f} needed); move closer or use full resolution.",
+                           code="face_too_small",
+                           for_patient="Your face is too small in the photo: move closer, so your face fills "
+                                       "most of the frame."))
     if sharp < MIN_SHARPNESS:
-        out.append(f"The photo is not sharp enough (sharpness {sharp:.2f}, at least "
-                   f"{MIN_SHARPNESS:.2f}); hold still and focus on the eyes.")
+        out.append(Problem(f"The photo is not sharp enough (sharpness {sharp:.2f}, at least "
+                           f"{MIN_SHARPNESS:.2f}); hold still and focus on the eyes.", code="blurred",
+                           for_patient="The photo is blurred: hold the phone still and let it focus on your eyes."))
     if exposure_label == "dark":
-        out.append("The face is too dark; add diffuse light from the front.")
+        out.append(Problem("The face is too dark; add diffuse light from the front.", code="too_dark",
+                           for_patient="The photo is too dark: face a window or a soft light."))
     elif exposure_label == "bright":
-        out.append("The face is too bright; lower the exposure or soften the light.")
+        out.append(Problem("The face is too bright; lower the exposure or soften the light.", code="too_bright",
+                           for_patient="The photo is too bright: move out of direct sunlight or strong light."))
     if clipped_hi > MAX_CLIPPED:
-        out.append(f"Highlights are clipped on {clipped_hi:.1%} of the face (limit "
-                   f"{MAX_CLIPPED:.1%}); avoid flash and direct light.")
+        out.append(Problem(f"Highlights are clipped on {clipped_hi:.1%} of the face (limit "
+                           f"{MAX_CLIPPED:.1%}); avoid flash and direct light.", code="highlights_clipped",
+                           for_patient="Parts of your face are too bright to see: turn off the flash and "
+                                       "avoid direct light."))
     if clipped_lo > MAX_CLIPPED:
-        out.append(f"Shadows are crushed to black on {clipped_lo:.1%} of the face; add light.")
+        out.append(Problem(f"Shadows are crushed to black on {clipped_lo:.1%} of the face; add light.",
+                           code="shadows_crushed",
+                           for_patient="Parts of your face are in deep shadow: add light from the front."))
     if pose_change is not None:
         dyaw, dpitch, droll = pose_change
         if max(abs(dyaw), abs(dpitch)) > MAX_POSE_CHANGE_DEG:
-            out.append(f"The head pose differs from the baseline photo (yaw {dyaw:+.0f}°, pitch "
-                       f"{dpitch:+.0f}°, limit {MAX_POSE_CHANGE_DEG:.0f}°); retake it matching "
-                       "the baseline.")
+            out.append(Problem(f"The head pose differs from the baseline photo (yaw {dyaw:+.0f}°, pitch "
+                               f"{dpitch:+.0f}°, limit {MAX_POSE_CHANGE_DEG:.0f}°); retake it matching "
+                               "the baseline.", code="pose_differs",
+                               for_patient="Your head is held differently from your first photo: face the "
+                                           "camera the way you did then."))
     return out

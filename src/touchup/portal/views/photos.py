@@ -28,6 +28,13 @@ from .common import portal_view
 MAX_UPLOAD = 25 * 1024 * 1024
 
 
+def patient_words(problems: list[str]) -> list[str]:
+    """The quality problems as a patient reads them: the measured sentences (pixels,
+    degrees, percentages) are for the staff capture page; a problem the vision check gives
+    plain words for (touchup.vision.quality.Problem.for_patient) shows those instead."""
+    return list(dict.fromkeys(getattr(p, "for_patient", None) or str(p) for p in problems))
+
+
 @portal_view
 @require_http_methods(["GET", "POST"])
 def photos(request: HttpRequest) -> HttpResponse:
@@ -61,7 +68,7 @@ def photos(request: HttpRequest) -> HttpResponse:
                 photo_services.photo_upload(actor=request.user, patient=patient, view=chosen, upload=upload,
                                             consent_clinical=True, keep_only_if_usable=True)
             except photo_services.QualityRefused as exc:
-                errors += ["The photo was not kept. Please take it again:"] + list(exc.problems)
+                errors += ["The photo was not kept. Please take it again:"] + patient_words(exc.problems)
             except photo_services.DuplicatePhoto as exc:
                 errors.append(exc.message)
             except InvalidInput as exc:
