@@ -394,3 +394,11 @@ def test_a_mail_server_that_is_down_does_not_undo_the_account(as_manager, monkey
     assert r.status_code == 200
     assert "could not be sent: give them the link yourself" in r.content.decode()
     assert Membership.objects.filter(user__username="nora.lee").exists()
+
+
+def test_the_settings_page_gives_the_staff_guidance_not_a_repository_file(as_manager):
+    """A manager cannot open docs/using-touchup.md from the clinic: the page says it."""
+    page = as_manager.get(reverse("clinic_settings")).content.decode()
+    assert "docs/" not in page and ".md" not in page
+    assert "whoever opens it first chooses the password" in page
+    assert "deactivated, never deleted" in page
