@@ -199,3 +199,16 @@ def test_no_inline_code_the_csp_would_block(as_manager, events, patient):
         parser = InlineCode()
         parser.feed(as_manager.get(url).content.decode())
         assert not parser.found, (url, parser.found)
+
+
+def test_who_reads_the_same_in_the_filter_and_the_rows(as_manager, events, clinician, front_desk):
+    """The filter listed "Alice Ward" while the rows said "alice": both name the person,
+    with the username beside it; someone without a name on file is their username in both."""
+    clinician.first_name, clinician.last_name = "Alice", "Ward"
+    clinician.save()
+    html = page(as_manager)
+    assert f'<option value="{clinician.pk}" >Alice Ward (alice)</option>' in html
+    assert f'<option value="{front_desk.pk}" >bob</option>' in html
+    rows = re.findall(r'<td data-label="Who" class="nowrap">(.*?)</td>', html)
+    assert 'Alice Ward <span class="small muted">alice</span>' in rows
+    assert "bob" in rows and "alice" not in rows

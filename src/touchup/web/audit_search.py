@@ -59,8 +59,14 @@ def people(clinic_id: int) -> list[tuple[str, str]]:
     """The clinic's staff (the deactivated too: their past events stay), for the filter."""
     rows = (Membership.objects.filter(clinic_id=clinic_id).select_related("user")
             .order_by("-active", "user__last_name", "user__first_name", "user__username"))
-    return [(str(m.user_id), (m.user.get_full_name() or m.user.get_username()) + ("" if m.active else " (deactivated)"))
-            for m in rows]
+    return [(str(m.user_id), person_label(m.user) + ("" if m.active else " (deactivated)")) for m in rows]
+
+
+def person_label(user) -> str:
+    """"Lee Moreau (manager.lee)": the name people know, with the username the table's
+    rows show beneath it (the audit event keeps the username, which outlives the user)."""
+    full, username = user.get_full_name().strip(), user.get_username()
+    return f"{full} ({username})" if full else username
 
 
 def _date(params: Any, name: str) -> dt.date | None:
