@@ -9,8 +9,11 @@ unknown name falls back to UTC, which is also the field's default.
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from typing import Any
+
+from django.utils import timezone
 
 FALLBACK = "UTC"
 
@@ -26,3 +29,8 @@ def zone_named(name: str | None) -> zoneinfo.ZoneInfo:
 def clinic_zone(clinic: Any) -> zoneinfo.ZoneInfo:
     """The zone the clinic keeps its clock in (see zone_named for the fallback)."""
     return zone_named(clinic.time_zone)
+
+
+def clinic_today(clinic: Any, now: dt.datetime | None = None) -> dt.date:
+    """Today where the clinic is (the server may run in UTC while the clinic is in Sydney)."""
+    return timezone.localtime(now or timezone.now(), clinic_zone(clinic)).date()

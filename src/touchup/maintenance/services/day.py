@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils import timezone
 
 from touchup.clinic import access, audit
 from touchup.clinic.errors import InvalidInput
+from touchup.clinic.zones import clinic_today
 
 from touchup.core.stale_visits import StaleVisit
 
@@ -64,11 +64,6 @@ class Day:
     @property
     def next_day(self) -> dt.date:
         return self.day + dt.timedelta(days=1)
-
-
-def clinic_today(clinic: Any, now: dt.datetime | None = None) -> dt.date:
-    """Today where the clinic is (the server may run in UTC while the clinic is in Sydney)."""
-    return timezone.localtime(now or timezone.now(), clinic_zone(clinic)).date()
 
 
 def parse_day(value: str | None, today: dt.date, *, field: str = "date") -> dt.date:

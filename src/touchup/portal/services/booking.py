@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from touchup.clinic.errors import Conflict, InvalidInput
 from touchup.clinic.models import Patient
+from touchup.clinic.zones import clinic_today
 from touchup.core.booking import AreaDates, BookingWindow, booking_window, window_without_forecast
 from touchup.core.contact import call_the_clinic
 
@@ -51,18 +52,12 @@ def _dates(rows: list[Any]) -> list[AreaDates]:
     return [AreaDates(f.area, f.book_from, f.book_by, f.earliest_allowed) for f in rows]
 
 
-def _today(patient: Patient) -> dt.date:
-    from touchup.maintenance.services.booking import clinic_zone
-
-    return timezone.now().astimezone(clinic_zone(patient.clinic)).date()
-
-
 def window_for(patient: Patient, *, today: dt.date | None = None,
                forecasts: list[Any] | None = None) -> BookingWindow | None:
     """The days the patient may book, for the areas not yet booked; None when nothing is due."""
     rows = [f for f in (forecasts if forecasts is not None else forecasts_of(patient)) if f.appointment_id is None
             or not f.appointment.is_booked]
-    return booking_window(_dates(rows), today=today or _today(patient))
+    return booking_window(_dates(rows), today=today or clinic_today(patient.clinic))
 
 
 @dataclass(frozen=True)
@@ -208,7 +203,7 @@ def move_window(appointment: Any) -> BookingWindow:
     from touchup.maintenance.models import AreaForecast
 
     rows = list(AreaForecast.objects.filter(patient=appointment.patient, area__in=appointment.areas or []))
-    today = _today(appointment.patient)
+    today = clinic_today(appointment.clinic)
     window = booking_window(_dates(rows), today=today)
     return window or window_without_forecast(appointment.areas or (), today=today)
 
