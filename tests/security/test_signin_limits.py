@@ -125,7 +125,7 @@ def test_a_right_password_does_not_count(client, clinician):
 def test_wrong_two_step_codes_lock_the_second_step(client, dana, committed, django_capture_on_commit_callbacks):
     from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 
-    from tests.security.test_signin_audit import totp_code
+    from tests.two_step import code as totp_code
 
     client.post("/portal/login/", {"login": "dana", "password": PASSWORD})
     r = client.get("/accounts/2fa/totp/activate/")
