@@ -423,3 +423,27 @@ def test_an_unreadable_day_in_the_link_is_the_first_page(as_dana, dana, busy_win
     r = as_dana.get("/portal/book/?from=not-a-day&later_from=2027-99-99")
     assert r.status_code == 200
     assert f'value="{slot_value(clinician, busy_window.book_from, "09:00")}"' in r.content.decode()
+
+
+def test_a_move_to_a_time_taken_meanwhile_comes_back_on_the_same_days(as_dana, dana, busy_window, clinician,
+                                                                    front_desk):
+    from touchup.maintenance.services.booking import book
+
+    a = book(actor=clinician, patient=dana, clinician=clinician,
+             starts_at=slot_value(clinician, busy_window.book_from, "09:00").split("|")[1])
+    move_url = f"/portal/visits/{a.public_id}/move/"
+    second = _link(as_dana.get(move_url).content.decode(), "Later days →").split("#")[0]
+    page = as_dana.get(move_url + second).content.decode()
+    day = dt.date.fromisoformat(re.search(r"from=(\d{4}-\d\d-\d\d)", second).group(1))
+    assert f'<input type="hidden" name="from" value="{day.isoformat()}">' in page
+    # The clinician's 10:00 that day is taken (the front desk, say) before the patient's tap arrives.
+    taken = slot_value(clinician, day, "10:00")
+    Appointment.objects.create(clinic=dana.clinic, patient=dana, clinician=clinician,
+                               starts_at=dt.datetime.fromisoformat(taken.split("|")[1]),
+                               ends_at=dt.datetime.fromisoformat(taken.split("|")[1]) + dt.timedelta(minutes=30),
+                               areas=["glabella"], booked_by=front_desk, booked_at=timezone.now(),
+                               updated_at=timezone.now())
+    r = as_dana.get(move_url, {"from": day.isoformat(), "slot": taken})
+    assert r.status_code == 400 and "no longer free" in r.content.decode()
+    assert f'value="{slot_value(clinician, day, "16:30")}"' in r.content.decode()  # the same days
+    assert f'value="{slot_value(clinician, busy_window.book_from, "16:30")}"' not in r.content.decode()

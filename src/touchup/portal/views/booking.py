@@ -53,6 +53,9 @@ def _slot_pages(request: HttpRequest, patient, window, *, ignore=None) -> dict:
         return f"?{query}#{anchor}"
 
     return {
+        # The move page's time buttons are a GET form: it carries the pages shown, so a time
+        # refused (taken meanwhile) comes back on the same days, not on the first page.
+        "page_state": [(k, v.isoformat() if isinstance(v, dt.date) else v) for k, v in state.items() if v],
         "days": page.days, "show_later": show_later, "later_days": later.days,
         "earlier_url": url("window-h", **{"from": page.earlier}) if page.earlier else "",
         "later_url": url("window-h", **{"from": page.later}) if page.later else "",
