@@ -277,17 +277,23 @@ def test_applying_medians_owes_the_clinic_one_recompute_until_it_is_done(clinic_
     assert recompute_clinic.call(clinic_a.pk, only_if_requested=True) == {}  # a duplicate: nothing to do
 
 
-def test_calibrate_apply_on_the_command_line_recomputes_in_place(clinic_a, clinician, capsys):
+def test_calibrate_apply_on_the_command_line_recomputes_in_place(clinic_a, clinician, capsys,
+                                                                 django_capture_on_commit_callbacks):
     from tests.maintenance.test_calibration import long_lasting_patients
     from touchup.cli import main
-    from touchup.maintenance.models import ClinicRecomputeRequest
+    from touchup.maintenance.models import ClinicRecomputeRequest, TrackRecordRequest
 
     long_lasting_patients(clinic_a, clinician, 24)
-    assert main(["calibrate", "--clinic", "alpha", "--apply"]) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert main(["calibrate", "--clinic", "alpha", "--apply"]) == 0
     from django_tasks_db.models import DBTaskResult
 
     assert AreaForecast.objects.filter(patient__clinic=clinic_a).count() == 24
-    assert not ClinicRecomputeRequest.objects.exists() and not DBTaskResult.objects.exists()
+    assert not ClinicRecomputeRequest.objects.exists()
+    # No recompute is left to the worker; the track record's scoring with the new medians is
+    # (the command does not score it, and the request is owed until the worker has).
+    assert [t.task_path for t in DBTaskResult.objects.all()] == ["touchup.maintenance.tasks.score_track_record"]
+    assert TrackRecordRequest.objects.filter(pk=clinic_a.pk).exists()
 
 
 # Real `touchup worker` processes on their own database (SQLite file, throwaway PostgreSQL).

@@ -91,8 +91,8 @@ def clinic_histories(clinic: Clinic, as_of: dt.date) -> list[History]:
 def apply(calibration: MedianCalibration, *, actor: Any = None, queue: bool = True) -> MedianCalibration:
     """Make the fit the clinic's medians, and recompute every forecast of the clinic and
     score its track record again in the background once that commits (queue=False: the
-    caller runs forecasts.recompute_clinic_forecasts itself; the worker does if it does not
-    finish, and scores the track record when its sweep finds the request)."""
+    caller runs forecasts.recompute_clinic_forecasts itself, and the worker does if it does
+    not finish; the scoring is queued either way, the caller does not run it)."""
     from .forecasts import request_clinic_recompute
     from .track_record import request_scoring
 
@@ -105,7 +105,7 @@ def apply(calibration: MedianCalibration, *, actor: Any = None, queue: bool = Tr
         # With the medians, so forecasts on the old ones cannot outlive a lost task.
         request_clinic_recompute(calibration.clinic_id, queue=queue)
         # The kept track record scored the old medians: score it again with these.
-        request_scoring(calibration.clinic_id, actor, queue=queue)
+        request_scoring(calibration.clinic_id, actor)
     _cached.clear()
     return calibration
 
