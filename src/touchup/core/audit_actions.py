@@ -101,6 +101,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "worklist.view": (BOOKINGS, "Opened the maintenance worklist"),
     "appointment.day_view": (BOOKINGS, "Opened the clinic's appointments for a day"),
     "worklist.contact": (BOOKINGS, "Noted a call to the patient"),
+    "worklist.early_report": (BOOKINGS, "Noted a call about an early wear-off report"),
     "reminder.sent": (BOOKINGS, "Reminder sent"),
     "schedule.hours": (BOOKINGS, "Changed a clinician's working hours"),
     "calendar.feed_create": (BOOKINGS, "Made a calendar feed"),

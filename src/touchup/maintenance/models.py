@@ -23,6 +23,15 @@ class ContactStatus(models.TextChoices):
     DECLINED = "declined", "Declined for now"
 
 
+class EarlyReportOutcome(models.TextChoices):
+    """How the front desk's call about an early wear-off report ended (each one settles
+    the report: a patient who did not answer is still to be called, so that is no outcome)."""
+
+    REVIEW_BOOKED = "review_booked", "Review booked"
+    PHOTO_REQUESTED = "photo_requested", "Photo requested"
+    NO_ACTION = "no_action", "Spoke, no action needed"
+
+
 # A booking window is never wider than this (the forecast's are a few weeks: the 25th
 # percentile of the wear-off day to its median). The bound lets the worklist scan a
 # narrow slice of the index instead of every window that opened in the past.
@@ -64,6 +73,18 @@ class AreaForecast(models.Model):
     # early wear-off report (touchup.core.early_report; set by each recompute): kept on the
     # row so the worklist's "Reported wearing off early" section is one indexed query.
     early_report_on = models.DateField(null=True, blank=True)
+    # The front desk's call about that report (EarlyReportOutcome; the worklist section's
+    # buttons): a handled report leaves the section. It belongs to that report only: a
+    # recompute keeps it while early_report_on stays the same, so a new "yes" after a "no"
+    # (a new report) shows again.
+    early_report_handled_at = models.DateTimeField(null=True, blank=True)
+    early_report_outcome = models.CharField(max_length=20, choices=EarlyReportOutcome.choices, blank=True,
+                                            default="")
+    # No index: nothing reads by it, and deleting a user (rare) may scan for SET_NULL.
+    early_report_handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         constraints = [
@@ -84,9 +105,11 @@ class AreaForecast(models.Model):
                 condition=Q(appointment__isnull=False), name="worklist_booked",
             ),
             models.Index(fields=["appointment"], condition=Q(appointment__isnull=False), name="forecast_appointment"),
-            # The worklist's early reports: a handful of rows per clinic, so partial.
-            models.Index(fields=["clinic", "early_report_on"], condition=Q(early_report_on__isnull=False),
-                         name="forecast_early_report"),
+            # The worklist's early reports still to call about: a handful of rows per
+            # clinic, so partial (handled ones leave it).
+            models.Index(fields=["clinic", "early_report_on"],
+                         condition=Q(early_report_on__isnull=False, early_report_handled_at__isnull=True),
+                         name="forecast_early_report_open"),
         ]
 
 

@@ -66,6 +66,7 @@ from .views import booking, day, schedule, worklist  # noqa: E402
 urlpatterns += [
     path("worklist/", worklist.worklist, name="worklist"),
     path("worklist/<uuid:public_id>/contact/", worklist.worklist_contact, name="worklist_contact"),
+    path("worklist/<uuid:public_id>/early-report/", worklist.worklist_early_report, name="worklist_early_report"),
     path("patients/<uuid:public_id>/book/", booking.book, name="booking"),
     path("appointments/<uuid:public_id>/", booking.appointment_detail, name="appointment"),
     path("appointments/<uuid:public_id>/move/", booking.appointment_move, name="appointment_move"),

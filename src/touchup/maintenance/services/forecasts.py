@@ -186,7 +186,8 @@ def recompute(patient: Patient, *, actor: Any = None, as_of: dt.date | None = No
     """Replace the patient's forecast rows with a fresh forecast of their chart.
 
     Booking and contact state carry over for an area whose treatment has not changed (a
-    new treatment starts a new cycle). Raises ForecastUnavailable, writing nothing, when
+    new treatment starts a new cycle); the note of a call about an early report, while the
+    report is the same (early_report_on unchanged). Raises ForecastUnavailable, writing nothing, when
     the chart cannot be read as a history.
     """
     from touchup.core.forecast import forecast
@@ -297,6 +298,10 @@ def _store(patient: Patient, data: dict | None, areas: Iterable[Any], *, actor: 
                              checkins.get(f.area, ()))
         previous = old.get(f.area)
         same_cycle = previous is not None and previous.treatment_id == tid
+        reported_on = early.reported_on if early is not None else None
+        # The call's note belongs to the report it was about: the same first "yes". A "no"
+        # clears the report, and a "yes" after it is a new one for the desk to call about.
+        same_report = same_cycle and reported_on is not None and previous.early_report_on == reported_on
         rows.append(AreaForecast(
             patient=patient, clinic_id=patient.clinic_id, clinician_id=clinician_of.get(tid), treatment_id=tid,
             area=f.area, product=f.product, treated_on=f.treatment_date, wear_off_date=f.wear_off_date,
@@ -307,7 +312,10 @@ def _store(patient: Patient, data: dict | None, areas: Iterable[Any], *, actor: 
             appointment_id=previous.appointment_id if same_cycle else None,
             contact_status=previous.contact_status if same_cycle else "",
             contact_at=previous.contact_at if same_cycle else None,
-            early_report_on=early.reported_on if early is not None else None,
+            early_report_on=reported_on,
+            early_report_handled_at=previous.early_report_handled_at if same_report else None,
+            early_report_outcome=previous.early_report_outcome if same_report else "",
+            early_report_handled_by_id=previous.early_report_handled_by_id if same_report else None,
         ))
     AreaForecast.objects.filter(patient=patient).delete()
     AreaForecast.objects.bulk_create(rows)

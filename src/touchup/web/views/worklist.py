@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from touchup.clinic import access
 from touchup.clinic.errors import InvalidInput
-from touchup.maintenance.models import ContactStatus
+from touchup.maintenance.models import ContactStatus, EarlyReportOutcome
 from touchup.maintenance.services.booking import clinicians_of
 from touchup.maintenance.services.worklist import WorklistFilters, due_for_maintenance, mark_contact, parse_filters
 
@@ -42,6 +42,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     ctx = {
         "nav": "worklist", "areas": _areas(), "clinicians": clinicians_of(membership.clinic),
         "contact_choices": [c for c in ContactStatus.choices if c[0]], "params": request.GET,
+        "early_report_outcomes": EarlyReportOutcome.choices,
     }
     try:
         filters = parse_filters(request.GET, membership.clinic)
@@ -120,4 +121,25 @@ def worklist_contact(request: HttpRequest, public_id) -> HttpResponse:
             "status": status, "label": dict(ContactStatus.choices)[status],
         })
     messages.success(request, "Contact noted.")
+    return redirect(_back_to_worklist(request.POST.get("next", ""), patient.clinic))
+
+
+@require_POST
+def worklist_early_report(request: HttpRequest, public_id) -> HttpResponse:
+    """Note how the call about an early wear-off report ended (the worklist section's
+    buttons): the line leaves the section. HTMX swaps the line for the note; without
+    JavaScript, back to the worklist page it was made on (as worklist_contact)."""
+    from touchup.maintenance.services.early_reports import mark_handled
+
+    patient = access.patient_for(request.user, public_id, need="patient.edit", audit_read=False)
+    area, outcome = request.POST.get("area", ""), request.POST.get("outcome", "")
+    try:
+        mark_handled(actor=request.user, patient=patient, area=area, outcome=outcome)
+    except InvalidInput as exc:
+        return HttpResponse(f"{exc.field}: {exc.message}", status=400, content_type="text/plain")
+    label = dict(EarlyReportOutcome.choices)[outcome]
+    if request.htmx:
+        return render(request, "web/worklist/_early_report_done.html", {"patient": patient, "area": area,
+                                                                          "label": label})
+    messages.success(request, f"Call noted: {label}.")
     return redirect(_back_to_worklist(request.POST.get("next", ""), patient.clinic))
