@@ -1,6 +1,6 @@
 """In Debian's Chromium: the front desk notes the outcome of a call on the Due worklist,
 with JavaScript (the line's Contact cell is swapped in place) and without it (the page
-again, with "Contact noted.")."""
+again, with "Contact noted."); and the call about an early wear-off report, both ways."""
 
 import datetime as dt
 
@@ -77,5 +77,41 @@ def test_without_javascript_a_contact_note_keeps_the_filters(browser_page, live_
         expect(page.get_by_label("Area")).to_have_value("glabella")
         expect(page.get_by_label("Clinician")).to_have_value(str(clinician.pk))
         assert AreaForecast.objects.get(patient=due).contact_status == "not_reachable"
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def reported_early(patient, clinician):
+    """Treated 34 days ago, a "yes" today: an early wear-off report (tests/web/test_early_reports.py)."""
+    from tests.web.test_early_reports import early_patient
+
+    early_patient(patient, clinician)
+    return patient
+
+
+def test_an_early_reports_call_is_noted_in_place(browser_page, live_server, transactional_db, front_desk,
+                                                 reported_early):
+    page = browser_page
+    sign_in(page, live_server.url, front_desk)
+    page.goto(live_server.url + "/worklist/")
+    page.get_by_role("button", name="Photo requested Dana Example").click()
+    expect(page.locator("[data-early-report-done]")).to_contain_text("Call noted: Photo requested")
+    assert AreaForecast.objects.get(patient=reported_early).early_report_outcome == "photo_requested"
+    page.reload()
+    expect(page.locator("[data-early-reports]")).to_have_count(0)
+
+
+def test_an_early_reports_call_without_javascript(browser_page, live_server, transactional_db, front_desk,
+                                                  reported_early):
+    context = browser_page.context.browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        sign_in(page, live_server.url, front_desk)
+        page.goto(live_server.url + "/worklist/")
+        page.get_by_role("button", name="Review booked Dana Example").click()
+        expect(page.get_by_text("Call noted: Review booked.")).to_be_visible()
+        expect(page.locator("[data-early-reports]")).to_have_count(0)
+        assert AreaForecast.objects.get(patient=reported_early).early_report_outcome == "review_booked"
     finally:
         context.close()
