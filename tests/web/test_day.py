@@ -243,6 +243,36 @@ def test_lookups_by_clinic_alone_read_the_clinic_and_start_time_index(clinic_ny,
     assert "appointment_clinic_starts" in plan, plan
 
 
+@pytest.mark.parametrize("column", ["patient_id", "clinician_id"])
+def test_lookups_by_patient_or_clinician_alone_read_their_start_time_index(clinic_ny, clinician, patient, day,
+                                                                           column):
+    """As for the clinic (migration maintenance 0014): (patient, starts_at) and (clinician,
+    starts_at) lead with the foreign key and serve the PROTECT check when the patient or
+    the clinician's account is deleted; a single-column index would only slow writes."""
+    from django.db import connection
+    from django.db.models import ProtectedError
+    from django.test.utils import CaptureQueriesContext
+
+    visit(patient, clinician, local(day, 9))
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, Appointment._meta.db_table)
+    assert [n for n, c in indexes.items() if c["index"] and c["columns"] == [column]] == []
+    leading = {n for n, c in indexes.items() if c["index"] and c["columns"][:1] == [column] and len(c["columns"]) > 1}
+    assert leading
+    with CaptureQueriesContext(connection) as ran, pytest.raises(ProtectedError):
+        (patient if column == "patient_id" else clinician).delete()
+    sql = next(q["sql"] for q in ran.captured_queries
+               if 'FROM "maintenance_appointment"' in q["sql"] and f'"{column}" IN' in q["sql"])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # one row makes a scan cheapest
+            cursor.execute("EXPLAIN " + sql)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        plan = " ".join(str(cell) for row in cursor.fetchall() for cell in row)
+    assert any(name in plan for name in leading), plan
+
+
 # --- An appointment opened from the day ------------------------------------------------
 
 

@@ -219,8 +219,11 @@ class Appointment(models.Model):
     # so it serves every lookup by clinic (the PROTECT check on deleting a clinic, the
     # foreign key's own check) as well; a second index would only slow every write.
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+", db_index=False)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
-    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The same for the patient and the clinician: (patient, starts_at) and (clinician,
+    # starts_at) below lead with them.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments", db_index=False)
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                  db_index=False)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     areas = models.JSONField(default=list)  # the forecast areas the visit is for
