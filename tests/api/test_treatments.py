@@ -178,33 +178,58 @@ def test_a_refused_signing_is_422_with_reasons(api_clinician, draft):
     assert counts() == before
 
 
-def _over_the_label(api, draft):
-    """21 U on the 20 U glabellar protocol: two warnings (site and session total)."""
+def _over_the_label(api, draft, units=1):
+    """21 U on the 20 U glabellar protocol: two warnings (site and session total); their keys."""
     points = api.get(f"/treatments/{draft.public_id}").json()["points"]
     body = [{k: p[k] for k in ("site", "area", "units", "vial_id", "view", "x", "y")} for p in points]
-    body[0]["units"] = body[0]["units"] + 1
+    body[0]["units"] = body[0]["units"] + units
     assert api.put(f"/treatments/{draft.public_id}/points", {"points": body}).status_code == 200
-    codes = [f["code"] for f in api.get(f"/treatments/{draft.public_id}/check").json()["findings"] if f["severity"] == "warn"]
-    assert sorted(codes) == ["above_label_site", "above_label_total"]
-    return codes
+    warns = [f for f in api.get(f"/treatments/{draft.public_id}/check").json()["findings"] if f["severity"] == "warn"]
+    assert sorted(f["code"] for f in warns) == ["above_label_site", "above_label_total"]
+    assert all(f["key"].startswith(f"{f['code']}@{f['site'] or ''}#") for f in warns)
+    return [f["key"] for f in warns]
 
 
-def test_signing_with_warnings_needs_their_codes_accepted(api_clinician, draft):
-    codes = _over_the_label(api_clinician, draft)
+def test_signing_with_warnings_needs_their_keys_accepted(api_clinician, draft):
+    keys = _over_the_label(api_clinician, draft)
     before = counts()
     r = api_clinician.post(f"/treatments/{draft.public_id}/sign")
     assert r.status_code == 422
     assert "must be reviewed and accepted" in r.json()["reasons"][0]
     assert "above_label_site" in r.json()["reasons"][0]
-    r = api_clinician.post(f"/treatments/{draft.public_id}/sign", {"accepted_warnings": codes[:1]})
+    r = api_clinician.post(f"/treatments/{draft.public_id}/sign", {"accepted_warnings": keys[:1]})
     assert r.status_code == 422
     assert r.json()["reasons"][0].startswith("The safety checks changed since you reviewed them:")
     assert counts() == before
-    r = api_clinician.post(f"/treatments/{draft.public_id}/sign", {"accepted_warnings": codes})
+    r = api_clinician.post(f"/treatments/{draft.public_id}/sign", {"accepted_warnings": keys})
     assert r.status_code == 200, r.json()
     assert r.json()["status"] == "signed"
     event = AuditEvent.objects.get(action="treatment.sign")
-    assert sorted(event.detail["warnings"]) == sorted(codes)
+    assert sorted(event.detail["warnings"]) == ["above_label_site", "above_label_total"]
+    assert sorted(event.detail["accepted"]) == sorted(keys)
+
+
+def test_codes_alone_no_longer_accept_warnings(api_clinician, draft):
+    """The earlier contract (codes) is refused, with the keys to send instead."""
+    keys = _over_the_label(api_clinician, draft)
+    before = counts()
+    r = api_clinician.post(f"/treatments/{draft.public_id}/sign",
+                           {"accepted_warnings": ["above_label_site", "above_label_total"]})
+    assert r.status_code == 422
+    reason = r.json()["reasons"][0]
+    assert reason.startswith("Warnings are accepted by their key from the safety checks, not by code")
+    assert all(k in reason for k in keys)
+    assert counts() == before
+
+
+def test_keys_accepted_before_a_bigger_dose_at_the_same_site_are_refused(api_clinician, draft):
+    keys = _over_the_label(api_clinician, draft)
+    _over_the_label(api_clinician, draft, units=1)  # one more unit at the same warned site
+    before = counts()
+    r = api_clinician.post(f"/treatments/{draft.public_id}/sign", {"accepted_warnings": keys})
+    assert r.status_code == 422
+    assert r.json()["reasons"][0].startswith("The safety checks changed since you reviewed them:")
+    assert counts() == before
 
 
 def test_a_signed_chart_is_not_edited(api_clinician, signed):

@@ -39,6 +39,8 @@ class FindingOut(Schema):
     rule: str | None = None
     source: str | None = None
     site: str | None = None
+    key: str | None = Field(default=None, description="For a chart's findings: names this finding exactly "
+                            "(code@site#digest of its message); a warning is accepted for signing by its key")
 
 
 class ScreeningReceiptOut(Schema):

@@ -67,10 +67,11 @@ class PointsIn(Schema):
 
 
 class SignIn(Schema):
-    accepted_warnings: list[text(60)] = Field(  # type: ignore[valid-type]
+    accepted_warnings: list[text(120)] = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=50,
-        description="The codes of the warnings (severity 'warn' in /check) the clinician reviewed and accepts. "
-                    "Every warning standing must be accepted; a chart without warnings needs none.",
+        description="The `key` of each warning (severity 'warn' in /check) the clinician reviewed and accepts. "
+                    "Every warning standing must be accepted by its key, which changes with the warning's "
+                    "site or message (a bigger dose): a code alone is refused. A chart without warnings needs none.",
     )
 
 
@@ -243,7 +244,7 @@ def check_treatment(request: HttpRequest, treatment_id: uuid.UUID) -> dict[str, 
 )
 def sign_treatment(request: HttpRequest, treatment_id: uuid.UUID, payload: SignIn | None = None) -> dict[str, Any]:
     """Sign the chart. 422 with reasons while a blocking finding stands, a point lacks
-    units or lot, or a warning stands whose code is not in `accepted_warnings` (the
+    units or lot, or a warning stands whose key is not in `accepted_warnings` (the
     warnings changed since they were read, too); 409 if it is already signed. The body is
     optional for a chart without warnings."""
     treatment = access.treatment_for(request.user, treatment_id, need="treatment.chart")

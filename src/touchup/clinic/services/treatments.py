@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from touchup.core.catalogue import load_catalogue
+from touchup.core import findings as findings_core
 from touchup.core.findings import Finding
 from touchup.core.rules import (
     DraftInjection,
@@ -299,26 +300,34 @@ def signing_problems(treatment: Treatment, findings: list[Finding]) -> list[str]
 
 
 def unaccepted_warnings(findings: list[Finding], accepted: Any) -> list[Finding]:
-    """The warnings standing that the clinician did not accept (by code)."""
-    accepted_codes = {str(c) for c in (accepted or ())}
-    return [f for f in findings if f.severity == "warn" and f.code not in accepted_codes]
+    """The warnings standing that the clinician did not accept (by key, see Finding.key)."""
+    return findings_core.unaccepted_warnings(findings, [str(a) for a in (accepted or ())])
 
 
 @transaction.atomic
 def treatment_sign(*, actor: Any, treatment: Treatment, accepted_warnings: Any = ()) -> Treatment:
     """Sign the chart. Refused while a blocking finding stands or a point lacks units or lot,
-    and while a warning stands whose code is not in `accepted_warnings`: overriding a safety
+    and while a warning stands whose key (Finding.key) is not in `accepted_warnings`: overriding a safety
     warning is an explicit, recorded act, never a side effect of one click on Sign."""
     treatment = _require_draft(treatment)
     findings = treatment_check(treatment)
     problems = signing_problems(treatment, findings)
     if problems:
         raise SigningRefused(problems)
-    missing = unaccepted_warnings(findings, accepted_warnings)
+    accepted = [str(a) for a in (accepted_warnings or ())]
+    missing = unaccepted_warnings(findings, accepted)
     if missing:
         count = sum(1 for f in findings if f.severity == "warn")
         codes = list(dict.fromkeys(f.code for f in missing))
-        if accepted_warnings:
+        if accepted and all(findings_core.is_bare_code(a) for a in accepted):
+            # A client of the earlier contract (codes): a code cannot tell a bigger dose at a
+            # warned site from the one read, so it is refused with the way to the keys.
+            raise WarningsNotAccepted([
+                "Warnings are accepted by their key from the safety checks, not by code: "
+                f"accept {', '.join(f.key for f in missing)} after reviewing "
+                + " ".join(f.message for f in missing)
+            ], codes=codes, count=count, changed=True)
+        if accepted:
             # The clinician accepted a set of warnings that is no longer the one standing:
             # a point or the dose changed (another tab, a colleague) after they read them.
             raise WarningsNotAccepted([
@@ -337,7 +346,9 @@ def treatment_sign(*, actor: Any, treatment: Treatment, accepted_warnings: Any =
     treatment.save(update_fields=["status", "signed_at", "signed_by", "screening"])
     audit.record(
         "treatment.sign", actor=actor, patient=treatment.patient, obj=treatment,
-        detail={"warnings": [f.code for f in findings if f.severity == "warn"]},
+        # `warnings` the codes (for reports), `accepted` the exact warnings the clinician accepted.
+        detail={"warnings": [f.code for f in findings if f.severity == "warn"],
+                "accepted": [f.key for f in findings if f.severity == "warn"]},
     )
     # A new cycle: the forecast (and with it the aftercare, check-in and maintenance
     # reminders) is recomputed in the background once this commits.
@@ -380,4 +391,4 @@ def treatment_discard(*, actor: Any, treatment: Treatment) -> None:
 
 
 def findings_as_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
-    return [asdict(f) for f in findings]
+    return [{**asdict(f), "key": f.key} for f in findings]
