@@ -185,12 +185,21 @@ def test_the_panel_asks_to_accept_the_warnings_beside_sign(as_clinician, draft, 
     html = response.content.decode()
     assert "I have reviewed these 2 warnings and accept them" in html
     assert re.search(r'<input type="checkbox" name="accept_warnings" value="yes" required', html)
-    assert sorted(re.findall(r'name="reviewed_warning" value="([a-z_]+)"', html)) == ["above_label_site", "above_label_total"]
+    assert sorted(k.split("@")[0] for k in reviewed(html)) == ["above_label_site", "above_label_total"]
+
+
+def reviewed(html):
+    """The keys of the warnings the panel shows, as it posts them back with Sign."""
+    return re.findall(r'name="reviewed_warning" value="([^"]+)"', html)
+
+
+def panel(client, draft, state):
+    return client.post(reverse("chart_save", args=[draft.public_id]), state, **HTMX).content.decode()
 
 
 def test_signing_with_warnings_not_accepted_is_refused_and_nothing_signed(as_clinician, draft, vial):
     state = chart_state(draft, OVER, vial=str(vial.pk))
-    state["reviewed_warning"] = ["above_label_site", "above_label_total"]  # shown, but the box not ticked
+    state["reviewed_warning"] = reviewed(panel(as_clinician, draft, state))  # shown, but the box not ticked
     response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), state, **HTMX)
     html = response.content.decode()
     assert "Not signed" in html and "2 safety warnings stand" in html
@@ -202,26 +211,75 @@ def test_signing_with_warnings_not_accepted_is_refused_and_nothing_signed(as_cli
 
 def test_signing_with_the_warnings_accepted_signs_and_records_them(as_clinician, draft, vial):
     state = chart_state(draft, OVER, vial=str(vial.pk))
-    state.update(reviewed_warning=["above_label_site", "above_label_total"], accept_warnings="yes")
+    keys = reviewed(panel(as_clinician, draft, state))
+    state.update(reviewed_warning=keys, accept_warnings="yes")
     response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), state, **HTMX)
     assert response["HX-Redirect"] == reverse("chart", args=[draft.public_id])
     draft.refresh_from_db()
     assert draft.status == "signed"
     event = AuditEvent.objects.get(action="treatment.sign")
     assert sorted(event.detail["warnings"]) == ["above_label_site", "above_label_total"]
+    assert sorted(event.detail["accepted"]) == sorted(keys)
 
 
 def test_warnings_that_changed_since_they_were_reviewed_are_refused(as_clinician, draft, vial):
     """The box was ticked when the panel showed only the site warning; by the time Sign
     posted, the session was also above the label's total (another tab, a later edit)."""
     state = chart_state(draft, OVER, vial=str(vial.pk))
-    state.update(reviewed_warning=["above_label_site"], accept_warnings="yes")
+    site_only = [k for k in reviewed(panel(as_clinician, draft, state)) if k.startswith("above_label_site@")]
+    state.update(reviewed_warning=site_only, accept_warnings="yes")
     response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), state, **HTMX)
     html = response.content.decode()
     assert "The safety checks changed since you reviewed them:" in html
     assert "above the label" in html  # the new warning is named in words
     draft.refresh_from_db()
     assert draft.status == "draft"
+
+
+def test_a_bigger_dose_at_a_site_already_warned_about_is_refused(as_clinician, draft, vial):
+    """The clinician read and accepted "5 U at <site> is above the label's 4 U there"; then
+    the dose there went to 6 U. The codes are the same, the warning is not: refused."""
+    state = chart_state(draft, OVER, vial=str(vial.pk))
+    keys = reviewed(panel(as_clinician, draft, state))
+    bigger = chart_state(draft, {0: {"units": "6"}}, vial=str(vial.pk))
+    bigger.update(reviewed_warning=keys, accept_warnings="yes")
+    response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), bigger, **HTMX)
+    html = response.content.decode()
+    assert "The safety checks changed since you reviewed them:" in html
+    assert "6 U at" in html
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    assert not AuditEvent.objects.filter(action="treatment.sign").exists()
+    # Read again and accepted again, it signs.
+    bigger["reviewed_warning"] = reviewed(panel(as_clinician, draft, bigger))
+    response = as_clinician.post(reverse("chart_sign", args=[draft.public_id]), bigger, **HTMX)
+    assert response["HX-Redirect"] == reverse("chart", args=[draft.public_id])
+
+
+def test_sign_is_a_submit_of_the_chart_form_with_the_acknowledgement_inside(as_clinician, draft, vial):
+    as_clinician.post(reverse("chart_save", args=[draft.public_id]), chart_state(draft, OVER, vial=str(vial.pk)))
+    html = as_clinician.get(reverse("chart", args=[draft.public_id])).content.decode()
+    form = html[html.index('<form method="post" action="' + reverse("chart_save", args=[draft.public_id])):]
+    form = form[:form.index("</form>")]
+    assert "csrfmiddlewaretoken" in form
+    assert re.search(r'<button type="submit" formaction="' + re.escape(reverse("chart_sign", args=[draft.public_id])) + '"', form)
+    assert 'name="accept_warnings"' in form and len(reviewed(form)) == 2
+
+
+def test_without_javascript_sign_posts_the_form_signs_and_redirects(as_clinician, draft, vial):
+    """No htmx header: what the browser posts when Sign submits the chart form."""
+    state = chart_state(draft, OVER, vial=str(vial.pk))
+    keys = reviewed(panel(as_clinician, draft, state))
+    url = reverse("chart_sign", args=[draft.public_id])
+    refused = as_clinician.post(url, state)  # box not ticked: the page again, with why
+    assert refused.status_code == 409
+    assert "Not signed" in refused.content.decode() and "Sign treatment" in refused.content.decode()
+    state.update(reviewed_warning=keys, accept_warnings="yes")
+    response = as_clinician.post(url, state)
+    assert response.status_code == 302 and response["Location"] == reverse("chart", args=[draft.public_id])
+    draft.refresh_from_db()
+    assert draft.status == "signed"
+    assert "Treatment signed." in as_clinician.get(response["Location"]).content.decode()
 
 
 @pytest.fixture

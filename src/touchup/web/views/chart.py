@@ -117,9 +117,10 @@ def chart_save(request: HttpRequest, public_id) -> HttpResponse:
 
 
 def _accepted(request: HttpRequest) -> list[str]:
-    """The warning codes the clinician accepted: those the panel showed (`reviewed_warning`),
-    only when the acknowledgement box was ticked. The service compares them with the
-    warnings standing when it signs, so a chart changed since the panel was read is refused."""
+    """The warnings the clinician accepted: the keys of those the panel showed
+    (`reviewed_warning`), only when the acknowledgement box was ticked. The service compares
+    them with the warnings standing when it signs, so a chart changed since the panel was
+    read (another dose at a warned site, too) is refused."""
     if request.POST.get("accept_warnings") != "yes":
         return []
     return request.POST.getlist("reviewed_warning")
@@ -127,10 +128,16 @@ def _accepted(request: HttpRequest) -> list[str]:
 
 @require_POST
 def chart_sign(request: HttpRequest, public_id) -> HttpResponse:
-    """Save what is on screen, then sign it. A refusal comes back with its reasons."""
+    """Save what is on screen, then sign it. A refusal comes back with its reasons.
+
+    Sign is a submit button of the chart form (formaction here), so it signs without
+    JavaScript too: POST/redirect/GET on success, else the page again with the refusal,
+    409 (the chart's state forbids signing) or 400 (a value it could not read). htmx gets
+    200s, since it swaps only those into the panel."""
     treatment = access.treatment_for(request.user, public_id, need="treatment.chart")
     refusal: list[str] | None = None
     error = None
+    status = 409
     try:
         if "x" in request.POST or "vial" in request.POST:
             treatment = treatment_set_points(actor=request.user, treatment=treatment, points=_posted_points(request))
@@ -147,6 +154,7 @@ def chart_sign(request: HttpRequest, public_id) -> HttpResponse:
     except InvalidInput as exc:
         error = clinical.describe_error(exc)
         refusal = [f"{error['where']}: {error['message']}"]
+        status = 400
     except Conflict as exc:
         refusal = [str(exc)]
     else:
@@ -158,7 +166,9 @@ def chart_sign(request: HttpRequest, public_id) -> HttpResponse:
             "status": _status(request, treatment, refusal=refusal, error=error),
             "treatment": treatment, "editable": True,
         })
-    return _page(request, treatment, refusal=refusal)
+    response = _page(request, treatment, refusal=refusal, error=error)
+    response.status_code = status
+    return response
 
 
 @require_POST
