@@ -259,3 +259,30 @@ def test_on_a_phone_the_points_table_breaks_site_names_between_words(browser_pag
         assert not split, split
     wrap = page.locator("#points .table-wrap")
     assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
+
+
+def test_without_javascript_sign_submits_the_chart_and_signs_over_accepted_warnings(browser_page, live_server, ready, vial):
+    """Sign is a real submit of the chart form: with JavaScript off the clinician still edits
+    a dose, is refused while the warnings are not accepted, ticks the box and signs."""
+    sign_in(browser_page, live_server)
+    open_new_glabellar_chart(browser_page)
+    chart_url = browser_page.url
+    context = browser_page.context.browser.new_context(java_script_enabled=False, viewport={"width": 1360, "height": 1000})
+    page = context.new_page()
+    try:
+        sign_in(page, live_server)
+        page.goto(chart_url)
+        page.get_by_label(re.compile(r"^Units at point 1 ")).fill("5")
+        page.get_by_label("Vial used (applies to all points)").select_option(str(vial.pk))
+        page.get_by_role("button", name="Sign treatment").click()
+        expect(page.locator("#chart-status .refusal")).to_contain_text("2 safety warnings stand")
+        expect(page.locator(".badge-draft").first).to_have_text("Draft")
+        expect(total(page)).to_have_text("21")  # the edit was saved with the refused Sign
+
+        page.get_by_label("I have reviewed these 2 warnings and accept them").check()
+        page.get_by_role("button", name="Sign treatment").click()
+        expect(page.get_by_text("Treatment signed.")).to_be_visible()
+        expect(page.locator(".badge-signed").first).to_have_text("Signed")
+        assert page.url == chart_url
+    finally:
+        context.close()

@@ -239,7 +239,7 @@ def status_panel(
         "total_text": units_text(total),
         "by_area": [(name_of("area", a), units_text(u)) for a, u in by_area.items()] if len(by_area) > 1 else [],
         "findings": None if findings is None else sorted_findings(findings),
-        # What signing must acknowledge: the codes post back with the acknowledgement.
+        # What signing must acknowledge: their keys post back with the acknowledgement.
         "warnings": [f for f in (findings or []) if f.severity == "warn"],
         "problems": problems,
         "refusal": refusal,
