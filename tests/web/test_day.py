@@ -193,6 +193,20 @@ def test_a_patient_account_is_refused(clinic_ny, patient, front_desk, clinician,
     assert c.get(f"/day/?date={day}").status_code == 403
 
 
+def query_plan(sql):
+    """The plan the test database gives `sql`, as one string (PostgreSQL with sequential
+    scans off: on a few rows a scan is cheapest, and the test is about which index serves)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        return " ".join(str(cell) for row in cursor.fetchall() for cell in row)
+
+
 def test_the_days_query_reads_the_clinic_and_start_time_index(clinic_ny, front_desk, clinician, patient, day):
     """Without the (clinic, starts_at) index the day view scans every appointment the
     clinic ever had. The query the view really runs is explained on this database."""
@@ -204,14 +218,7 @@ def test_the_days_query_reads_the_clinic_and_start_time_index(clinic_ny, front_d
         day_svc.day_appointments(front_desk, day)
     sql = next(q["sql"] for q in ran.captured_queries
                if 'FROM "maintenance_appointment"' in q["sql"] and '"starts_at" >=' in q["sql"])
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Two rows make a sequential scan cheapest; forbid it to see which index is usable.
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + sql)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql)
-        plan = " ".join(str(cell) for row in cursor.fetchall() for cell in row)
+    plan = query_plan(sql)
     assert "appointment_clinic_starts" in plan, plan
 
 
@@ -233,13 +240,7 @@ def test_lookups_by_clinic_alone_read_the_clinic_and_start_time_index(clinic_ny,
         clinic_ny.delete()
     sql = next(q["sql"] for q in ran.captured_queries
                if 'FROM "maintenance_appointment"' in q["sql"] and '"clinic_id" IN' in q["sql"])
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_seqscan = off")  # one row makes a scan cheapest
-            cursor.execute("EXPLAIN " + sql)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql)
-        plan = " ".join(str(cell) for row in cursor.fetchall() for cell in row)
+    plan = query_plan(sql)
     assert "appointment_clinic_starts" in plan, plan
 
 
@@ -263,13 +264,7 @@ def test_lookups_by_patient_or_clinician_alone_read_their_start_time_index(clini
         (patient if column == "patient_id" else clinician).delete()
     sql = next(q["sql"] for q in ran.captured_queries
                if 'FROM "maintenance_appointment"' in q["sql"] and f'"{column}" IN' in q["sql"])
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_seqscan = off")  # one row makes a scan cheapest
-            cursor.execute("EXPLAIN " + sql)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql)
-        plan = " ".join(str(cell) for row in cursor.fetchall() for cell in row)
+    plan = query_plan(sql)
     assert any(name in plan for name in leading), plan
 
 
